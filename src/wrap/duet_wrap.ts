@@ -1,0 +1,237 @@
+/**
+ * `duetWrap`: turns the chosen Dense layers of any tfjs-layers model into `DynamicDense` layers
+ * fed by one `ParameterGenerator` reading a conditioning sequence.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { getActivation } from '../layers/activations';
+import { DynamicDense } from '../layers/dynamic_dense';
+import { DynamicLayerSpec, paramLayout } from '../layers/param_layout';
+import { ParameterGenerator, ParameterGeneratorArgs } from '../layers/parameter_generator';
+import {
+  applyLike, cloneInput, cloneLayer, GraphNode, isInputLayer, modelEnds, modelNodes, replay,
+} from './graph';
+
+/** Where the generator's conditioning sequence comes from. */
+export type DuetCondition =
+  /** An existing input of the model holding item ids `[batch, time]` (0 = padding). */
+  | { input: string }
+  /** A new model input of item ids `[batch, length]`, named `name` (default `'duetCondition'`). */
+  | { length: number; name?: string };
+
+/** Options of {@link duetWrap}. */
+export interface DuetWrapOptions {
+  /**
+   * Where the conditioning sequence comes from. Required: an existing ids input by name, or the
+   * length of a new ids input (added as the model's last input).
+   */
+  condition: DuetCondition;
+  /**
+   * Names of the Dense layers to generate per sample. Default: the model's last `count`
+   * Dense layers in topological order.
+   */
+  layers?: string[];
+  /** How many trailing Dense layers to make dynamic when `layers` is not given. Default 2. */
+  count?: number;
+  /**
+   * Residual dynamic layers: each keeps the original kernel as its static part and the generator
+   * produces only a per-sample delta (a zero payload then means "the original model"). When
+   * false, the original weights become the generator's shared part instead. Default true.
+   */
+  residual?: boolean;
+  /**
+   * Generator options (`layers` and `input` are filled in by `duetWrap`; `vocabSize` is required).
+   * `init` defaults to `'zero'` here, so the wrapped model starts out predicting exactly like
+   * the original one.
+   */
+  generator: Omit<ParameterGeneratorArgs, 'layers' | 'input'>;
+  /** Name of the returned model. Default: the original name plus `'_duet'`. */
+  name?: string;
+}
+
+/** The generator layer's name inside a wrapped model. */
+export const GENERATOR_NAME = 'duetGenerator';
+
+const DENSE = 'Dense';
+
+function countCalls(nodes: GraphNode[], layer: tfl.layers.Layer): number {
+  return nodes.filter((n) => n.layer === layer).length;
+}
+
+/** Picks the target Dense layers and checks each one can be made dynamic. */
+function chooseTargets(model: tfl.LayersModel, nodes: GraphNode[], options: DuetWrapOptions):
+    tfl.layers.Layer[] {
+  const all = model.layers.filter((l) => !isInputLayer(l));
+  const dense = all.filter((l) => l.getClassName() === DENSE);
+  let names = options.layers;
+  if (names === undefined) {
+    const count = options.count ?? 2;
+    if (!Number.isInteger(count) || count <= 0) {
+      throw new Error(`'count' passed to 'duetWrap' must be a positive integer, got ${String(count)}`);
+    }
+    if (dense.length === 0) {
+      throw new Error(`'duetWrap' found no Dense layer in model '${model.name}' to make dynamic`);
+    }
+    names = dense.slice(-count).map((l) => l.name);
+  }
+  if (!Array.isArray(names) || names.length === 0) {
+    throw new Error(`'layers' passed to 'duetWrap' must be a non-empty array of layer names`);
+  }
+  const seen = new Set<string>();
+  return names.map((name) => {
+    if (seen.has(name)) throw new Error(`layer '${name}' is listed twice in 'duetWrap' layers`);
+    seen.add(name);
+    const layer = all.find((l) => l.name === name);
+    if (layer === undefined) {
+      throw new Error(`'duetWrap': model '${model.name}' has no layer named '${name}'; its Dense ` +
+        `layers are ${dense.map((l) => `'${l.name}'`).join(', ') || '(none)'}`);
+    }
+    if (layer.getClassName() !== DENSE) {
+      throw new Error(`'duetWrap': layer '${name}' is a ${layer.getClassName()}, not a Dense ` +
+        `layer; only Dense layers can be made dynamic`);
+    }
+    const calls = countCalls(nodes, layer);
+    if (calls !== 1) {
+      throw new Error(`'duetWrap': layer '${name}' is shared (called ${calls} times in the ` +
+        `model); a dynamic layer must be called exactly once`);
+    }
+    const activation = String(layer.getConfig().activation ?? 'linear');
+    try {
+      getActivation(activation, 'duetWrap');
+    } catch {
+      throw new Error(`'duetWrap': layer '${name}' uses activation '${activation}', which ` +
+        `DynamicDense does not support`);
+    }
+    return layer;
+  });
+}
+
+/**
+ * Makes the chosen Dense layers of a model dynamic: their kernels and biases are generated per
+ * sample by one {@link ParameterGenerator} from a conditioning sequence. Every other layer is
+ * copied with its weights, so the original model is left untouched.
+ *
+ * With the defaults (residual layers, generator `init: 'zero'`) the wrapped model starts out
+ * predicting exactly like the original one; training it then learns the per-user deltas.
+ * Use {@link splitDuet} to separate the cloud (generator) and device parts.
+ *
+ * @example
+ * ```ts
+ * import * as tfl from '@tensorflow/tfjs-layers';
+ * import { duetWrap } from 'duet-tf';
+ *
+ * const features = tfl.input({ shape: [16] });
+ * const hidden = tfl.layers.dense({ units: 32, activation: 'relu', name: 'hidden' }).apply(features);
+ * const out = tfl.layers.dense({ units: 1, activation: 'sigmoid', name: 'out' }).apply(hidden);
+ * const model = tfl.model({ inputs: features, outputs: out as tfl.SymbolicTensor });
+ *
+ * const duet = duetWrap(model, {
+ *   condition: { length: 20 },              // a new input: the user's last 20 item ids
+ *   layers: ['hidden', 'out'],
+ *   generator: { vocabSize: 10000, encoder: 'gru' },
+ * });
+ * duet.compile({ optimizer: 'adam', loss: 'binaryCrossentropy' });
+ * // duet.fit([featuresBatch, historyIds], labels)
+ * ```
+ */
+export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.LayersModel {
+  if (options === undefined || options === null || options.condition === undefined) {
+    throw new Error(`'duetWrap' needs options with 'condition' (an existing ids input or the ` +
+      `length of a new one) and 'generator' (at least vocabSize)`);
+  }
+  if (options.generator === undefined) {
+    throw new Error(`'generator' options passed to 'duetWrap' are required (at least vocabSize)`);
+  }
+  const nodes = modelNodes(model, 'duetWrap');
+  const ends = modelEnds(model, 'duetWrap');
+  const targets = chooseTargets(model, nodes, options);
+  const residual = options.residual ?? true;
+
+  // New inputs mirroring the old ones; the condition is an old input or a new one.
+  const known = new Map<number, tfl.SymbolicTensor>();
+  const inputs = ends.inputs.map((t) => {
+    const copy = cloneInput(t);
+    known.set(t.id, copy);
+    return copy;
+  });
+  let condition: tfl.SymbolicTensor;
+  const cond = options.condition;
+  if ('input' in cond) {
+    const index = ends.inputs.findIndex((t) => t.sourceLayer.name === cond.input || t.name === cond.input);
+    if (index < 0) {
+      throw new Error(`'duetWrap': model '${model.name}' has no input named '${cond.input}'; ` +
+        `its inputs are ${ends.inputs.map((t) => `'${t.sourceLayer.name}'`).join(', ')}`);
+    }
+    condition = inputs[index];
+    if (condition.shape.length !== 2) {
+      throw new Error(`'duetWrap': the condition input '${cond.input}' must hold item ids of ` +
+        `shape [batch, time], got [${condition.shape.map((d) => d ?? 'batch').join(', ')}]`);
+    }
+  } else {
+    if (!Number.isInteger(cond.length) || cond.length <= 0) {
+      throw new Error(`'condition.length' passed to 'duetWrap' must be a positive integer, got ` +
+        `${String(cond.length)}`);
+    }
+    condition = tfl.input({ shape: [cond.length], name: cond.name ?? 'duetCondition' });
+    inputs.push(condition);
+  }
+
+  const specs: DynamicLayerSpec[] = targets.map((layer) => {
+    const config = layer.getConfig();
+    const kernelShape = layer.getWeights()[0].shape;
+    return {
+      name: layer.name,
+      inputDim: kernelShape[0],
+      outputDim: Number(config.units),
+      useBias: Boolean(config.useBias),
+    };
+  });
+  const layout = paramLayout(specs, 'duetWrap');
+  const generator = new ParameterGenerator({
+    init: 'zero',
+    ...options.generator,
+    layers: specs,
+    input: 'ids',
+    name: GENERATOR_NAME,
+  });
+  const params = generator.apply(condition) as tfl.SymbolicTensor;
+
+  const copies = new Map<tfl.layers.Layer, tfl.layers.Layer>();
+  replay(nodes, known, (node, newInputs) => {
+    const targetIndex = targets.indexOf(node.layer);
+    if (targetIndex >= 0) {
+      const config = node.layer.getConfig();
+      const dynamic = new DynamicDense({
+        units: Number(config.units),
+        activation: String(config.activation ?? 'linear'),
+        useBias: Boolean(config.useBias),
+        residual,
+        paramOffset: layout.slices[targetIndex].offset,
+        name: node.layer.name,
+      });
+      copies.set(node.layer, dynamic);
+      return [dynamic.apply([newInputs[0], params]) as tfl.SymbolicTensor];
+    }
+    let copy = copies.get(node.layer);
+    if (copy === undefined) {
+      copy = cloneLayer(node.layer);
+      copies.set(node.layer, copy);
+    }
+    return applyLike(copy, node, newInputs);
+  });
+
+  const outputs = ends.outputs.map((t) => known.get(t.id) as tfl.SymbolicTensor);
+  const wrapped = tfl.model({ inputs, outputs, name: options.name ?? `${model.name}_duet` });
+
+  // Weights: copies get the originals'; targets' weights seed the static part.
+  for (const [original, copy] of copies) {
+    const weights = original.getWeights();
+    if (copy instanceof DynamicDense) {
+      if (residual) copy.setWeights(weights);
+      else generator.setStaticWeights(original.name, weights[0], weights[1]);
+    } else {
+      copy.setWeights(weights);
+    }
+  }
+  return wrapped;
+}

@@ -1,0 +1,172 @@
+/**
+ * Saving and loading models as the standard `model.json` + `weights.bin` pair on the local file
+ * system, in Node, without `@tensorflow/tfjs-node`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { isNode, nodeRequire } from '../backend/node_env';
+
+// Registers the DUET layer classes, so loading finds them even if nothing else imported them.
+import '../layers/dynamic_dense';
+import '../layers/parameter_generator';
+
+type FsPromises = typeof import('node:fs/promises');
+type PathModule = typeof import('node:path');
+
+const MODEL_FILE = 'model.json';
+const WEIGHTS_FILE = 'weights.bin';
+
+async function nodeModules(caller: string): Promise<{ fs: FsPromises; path: PathModule }> {
+  if (!isNode()) {
+    throw new Error(`'${caller}' needs Node.js (it uses the file system); in a browser, save with ` +
+      `model.save('indexeddb://name') or load with tf.loadLayersModel(url)`);
+  }
+  const req = await nodeRequire();
+  return { fs: req('node:fs/promises') as FsPromises, path: req('node:path') as PathModule };
+}
+
+function toArrayBuffer(data: tf.io.WeightData | undefined): ArrayBuffer {
+  if (data === undefined) return new ArrayBuffer(0);
+  return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
+}
+
+/**
+ * An `IOHandler` reading and writing `dir/model.json` and `dir/weights.bin`, the layout
+ * `tf.loadLayersModel` and tfjs-node's `file://` handler use.
+ *
+ * @example
+ * ```ts
+ * await model.save(fileSystem('./my-model'));
+ * const again = await tfl.loadLayersModel(fileSystem('./my-model'));
+ * ```
+ */
+export function fileSystem(dir: string): tf.io.IOHandler {
+  if (typeof dir !== 'string' || dir === '') {
+    throw new Error(`'dir' passed to 'fileSystem' must be a non-empty path, got ${String(dir)}`);
+  }
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      const { fs, path } = await nodeModules('fileSystem.save');
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new Error(`'fileSystem' saves layers models only (got a binary topology)`);
+      }
+      const weights = toArrayBuffer(artifacts.weightData);
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
+      };
+      if (artifacts.userDefinedMetadata !== undefined) {
+        modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
+      }
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(path.join(dir, WEIGHTS_FILE), new Uint8Array(weights));
+      await fs.writeFile(path.join(dir, MODEL_FILE), JSON.stringify(modelJson));
+      return {
+        modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts),
+      };
+    },
+
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const { fs, path } = await nodeModules('fileSystem.load');
+      const jsonPath = path.join(dir, MODEL_FILE);
+      let text: string;
+      try {
+        text = await fs.readFile(jsonPath, 'utf8');
+      } catch (e) {
+        throw new Error(`cannot read ${jsonPath}: ${(e as Error).message}`);
+      }
+      let json: tf.io.ModelJSON;
+      try {
+        json = JSON.parse(text) as tf.io.ModelJSON;
+      } catch (e) {
+        throw new Error(`${jsonPath} is not valid JSON: ${(e as Error).message}`);
+      }
+      if (json === null || typeof json !== 'object' || typeof json.modelTopology !== 'object' ||
+          json.modelTopology === null || !Array.isArray(json.weightsManifest)) {
+        throw new Error(`${jsonPath} is not a tfjs layers model: it needs 'modelTopology' and ` +
+          `'weightsManifest'`);
+      }
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: ArrayBuffer[] = [];
+      for (const group of json.weightsManifest) {
+        specs.push(...group.weights);
+        for (const p of group.paths) {
+          const file = path.join(dir, p);
+          let bytes: Uint8Array;
+          try {
+            bytes = await fs.readFile(file);
+          } catch (e) {
+            throw new Error(`cannot read weights file ${file} named in ${jsonPath}: ` +
+              `${(e as Error).message}`);
+          }
+          buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+        }
+      }
+      const weightData = tf.io.concatenateArrayBuffers(buffers);
+      const expected = specs.reduce((sum, s) => sum + weightBytes(s), 0);
+      if (weightData.byteLength !== expected) {
+        throw new Error(`the weights files in ${dir} hold ${weightData.byteLength} bytes but ` +
+          `${jsonPath} describes ${expected}: the files are truncated or do not belong together`);
+      }
+      const artifacts: tf.io.ModelArtifacts = {
+        modelTopology: json.modelTopology,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        weightSpecs: specs,
+        weightData,
+      };
+      if (json.userDefinedMetadata !== undefined) {
+        artifacts.userDefinedMetadata = json.userDefinedMetadata;
+      }
+      return artifacts;
+    },
+  };
+}
+
+const BYTES_PER_DTYPE: Record<string, number> = {
+  float32: 4, int32: 4, bool: 1, float16: 2, uint8: 1, uint16: 2, int16: 2, complex64: 8,
+};
+
+function weightBytes(spec: tf.io.WeightsManifestEntry): number {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  const bytes = BYTES_PER_DTYPE[dtype];
+  if (bytes === undefined) {
+    throw new Error(`weight '${spec.name}' has dtype '${dtype}', which 'fileSystem' cannot read`);
+  }
+  return count * bytes;
+}
+
+/**
+ * Saves a model (a DUET model, or either part from {@link splitDuet}) to `dir` as
+ * `model.json` + `weights.bin`, without tfjs-node.
+ *
+ * @example
+ * ```ts
+ * await saveDuet(duetModel, './models/duet');
+ * ```
+ */
+export async function saveDuet(model: tfl.LayersModel, dir: string): Promise<tf.io.SaveResult> {
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new Error(`'model' passed to 'saveDuet' must be a tfjs-layers LayersModel`);
+  }
+  return model.save(fileSystem(dir));
+}
+
+/**
+ * Loads a model saved by {@link saveDuet} (or by tfjs-node's `file://` handler), DUET layers
+ * included.
+ *
+ * @example
+ * ```ts
+ * const model = await loadDuet('./models/duet');
+ * ```
+ */
+export async function loadDuet(dir: string): Promise<tfl.LayersModel> {
+  return tfl.loadLayersModel(fileSystem(dir));
+}

@@ -1,0 +1,51 @@
+// Seeded random data for the metric tests (not a test file itself).
+
+/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A seeded Fisher–Yates permutation of 0..n-1. */
+export function permutation(n: number, seed: number): number[] {
+  const r = rng(seed);
+  const p = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [p[i], p[j]] = [p[j], p[i]];
+  }
+  return p;
+}
+
+/** Rows grouped contiguously by user: `rowsPerUser` rows each, the first `positivesPerUser` labelled 1. */
+export function groupedRows(
+  userCount: number,
+  rowsPerUser: number,
+  seed: number,
+  positivesPerUser = 1,
+): { scores: number[]; labels: number[]; users: number[] } {
+  const r = rng(seed);
+  const scores: number[] = [];
+  const labels: number[] = [];
+  const users: number[] = [];
+  for (let u = 0; u < userCount; u++) {
+    for (let j = 0; j < rowsPerUser; j++) {
+      // Continuous scores: ties have probability ~0, so ranking does not depend on row order.
+      scores.push(r() * 8 - 4 + (j < positivesPerUser ? 1 : 0));
+      labels.push(j < positivesPerUser ? 1 : 0);
+      users.push(1000 + u);
+    }
+  }
+  return { scores, labels, users };
+}
+
+/** Reorders every column by `perm`. */
+export function reorder<T>(xs: readonly T[], perm: readonly number[]): T[] {
+  return perm.map((i) => xs[i]);
+}
