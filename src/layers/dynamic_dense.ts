@@ -6,6 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { getActivation } from './activations';
 import { initializerByName } from './initializers';
+import { shapeText } from './ops/shape_text';
 import { paramCount } from './param_layout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -35,10 +36,6 @@ export interface DynamicDenseArgs extends LayerArgs {
   kernelInitializer?: string;
   /** Initializer of the static bias in residual mode. Default `'zeros'`. */
   biasInitializer?: string;
-}
-
-function shapeText(shape: ReadonlyArray<number | null>): string {
-  return `[${shape.map((d) => (d === null ? 'batch' : String(d))).join(', ')}]`;
 }
 
 /**

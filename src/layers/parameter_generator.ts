@@ -9,8 +9,9 @@ import {
   DECODER_KINDS, DecoderKind, decodeFull, decodeLowRank, LowRankCore,
 } from './generator/decoders';
 import {
-  attentionPool, ENCODER_KINDS, EncoderKind, gruEncode, lastValid, maskedMean, standardize,
+  attentionPool, ENCODER_KINDS, EncoderKind, gatherLastValid, gruEncode, maskedMean, standardize,
 } from './generator/encoders';
+import { shapeText } from './ops/shape_text';
 import { DynamicLayerSpec, ParamSlice, paramLayout } from './param_layout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -141,10 +142,6 @@ function resolveArgs(args: ParameterGeneratorArgs): ResolvedArgs {
     normalizeCondition,
     seed: args.seed ?? null,
   };
-}
-
-function shapeText(shape: ReadonlyArray<number | null>): string {
-  return `[${shape.map((d) => (d === null ? 'batch' : String(d))).join(', ')}]`;
 }
 
 /** Weights of one generated layer under the low-rank decoder. */
@@ -376,7 +373,7 @@ export class ParameterGenerator extends tfl.layers.Layer {
       } else {
         let pooled: tf.Tensor2D;
         if (this.options.encoder === 'mean') pooled = maskedMean(seq, mask);
-        else if (this.options.encoder === 'last') pooled = lastValid(seq, mask);
+        else if (this.options.encoder === 'last') pooled = gatherLastValid(seq, mask);
         else {
           pooled = attentionPool(seq, mask, {
             kernel: w('attentionKernel') as tf.Tensor2D,

@@ -109,7 +109,7 @@ describe('ParameterGenerator', () => {
     // Force huge deviations: with A large, raw Δ is huge, but the adapter caps |Δ| at its bound.
     const kernel = g.trainableWeights.find((w) => w.name.endsWith('/kernel') && w.shape.length === 2 && w.shape[1] === TOTAL);
     expect(kernel).toBeDefined();
-    kernel!.write(tf.randomNormal(kernel!.shape, 0, 100, 'float32', 1));
+    kernel!.write(tf.randomNormal(kernel!.shape as number[], 0, 100, 'float32', 1));
     const out = g.apply(IDS) as tf.Tensor;
     const boundA = 3 * Math.sqrt(2 / (6 + 4));
     const maxA = tf.max(tf.abs(tf.slice(out, [0, 0], [3, 28]))).dataSync()[0];

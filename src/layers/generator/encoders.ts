@@ -5,6 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import { gatherLastValid } from '../ops/last_valid';
+import { maskedMean } from '../ops/masked_pooling';
+
+export { gatherLastValid, maskedMean };
+
 /** How the generator summarises the conditioning sequence. */
 export type EncoderKind = 'gru' | 'mean' | 'attention' | 'last';
 export const ENCODER_KINDS: readonly EncoderKind[] = ['gru', 'mean', 'attention', 'last'];
@@ -42,27 +47,6 @@ export function gruEncode(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): t
     h = tf.add(tf.mul(m, next), tf.mul(tf.sub(1, m), h)) as tf.Tensor2D;
   }
   return h;
-}
-
-/** Mean of the valid positions; an all-padding row gives zeros. */
-export function maskedMean(seq: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
-  const m = tf.expandDims(mask, 2);
-  const total = tf.sum(tf.mul(seq, m), 1);
-  const count = tf.maximum(tf.sum(mask, 1, true), 1);
-  return tf.div(total, count) as tf.Tensor2D;
-}
-
-/**
- * The vector at the last valid position (the highest index whose mask is 1), for right- or
- * left-padded rows; an all-padding row gives zeros.
- */
-export function lastValid(seq: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
-  const time = seq.shape[1];
-  // mask * (t + 1) peaks at the last valid position; all-padding rows peak nowhere (all 0).
-  const positions = tf.mul(mask, tf.add(tf.range(0, time, 1, 'float32'), 1));
-  const last = tf.argMax(positions, 1);
-  const pick = tf.mul(tf.oneHot(last, time, 1, 0, 'float32'), tf.cast(tf.greater(tf.max(positions, 1, true), 0), 'float32'));
-  return tf.sum(tf.mul(seq, tf.expandDims(pick, 2)), 1) as tf.Tensor2D;
 }
 
 /** Learned attention pooling: `α = softmax_t(q · tanh(W x_t + b))` over valid positions. */

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+
+import { PositionEmbedding, positionEmbedding } from '../../src/layers/position_embedding';
+import { expectGradientsMatch } from '../helpers/gradients';
+import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
+import { leakedTensors, maxDiff, random2d, random3d } from './reference';
+
+describe('PositionEmbedding', () => {
+  it('keeps the input shape symbolically and owns one [maxLength, dim] table', () => {
+    const x = tfl.input({ shape: [3, 4] });
+    const layer = positionEmbedding();
+    expect((layer.apply(x) as tfl.SymbolicTensor).shape).toEqual([null, 3, 4]);
+    expect(layer.trainableWeights.map((w) => w.shape)).toEqual([[3, 4]]);
+    expect(layer.maxLength).toBe(3);
+    const free = tfl.input({ shape: [null, 4] });
+    const long = positionEmbedding({ maxLength: 6 });
+    expect((long.apply([free, tfl.input({ shape: [null] })]) as tfl.SymbolicTensor).shape)
+      .toEqual([null, null, 4]);
+    expect(long.trainableWeights[0].shape).toEqual([6, 4]);
+  });
+
+  it('adds P[t] at position t, uses the table prefix for shorter inputs, zeroes padding', () => {
+    const layer = positionEmbedding({ maxLength: 4 });
+    layer.apply(tf.zeros([1, 4, 2]));
+    const table = random2d([4, 2], 1);
+    layer.setWeights([tf.tensor(table)]);
+    const x = random3d([2, 3, 2], 2);
+    const mask = [[0, 1, 1], [1, 1, 0]];
+    const expected = x.map((xb, b) => xb.map((row, t) => row.map((v, d) => (v + table[t][d]) * mask[b][t])));
+    expect(maxDiff(layer.apply([tf.tensor(x), tf.tensor(mask)]) as tf.Tensor, expected)).toBeLessThan(1e-6);
+    const plain = x.map((xb) => xb.map((row, t) => row.map((v, d) => v + table[t][d])));
+    expect(maxDiff(layer.apply(tf.tensor(x)) as tf.Tensor, plain)).toBeLessThan(1e-6);
+  });
+
+  it('survives a save/load round trip with equal predictions', async () => {
+    const x = tfl.input({ shape: [3, 4] });
+    const model = tfl.model({ inputs: x, outputs: positionEmbedding({ maxLength: 5 }).apply(x) as tfl.SymbolicTensor });
+    const loaded = await roundTrip(model);
+    const layer = loaded.layers.find((l) => l instanceof PositionEmbedding) as PositionEmbedding;
+    expect(layer.getConfig()).toMatchObject({ maxLength: 5, initializer: 'glorotUniform' });
+    const input = tf.randomNormal([2, 3, 4]);
+    expect(maxAbsDiff(model.predict(input) as tf.Tensor, loaded.predict(input) as tf.Tensor)).toBe(0);
+  });
+
+  it('has gradients matching finite differences', () => {
+    const layer = positionEmbedding();
+    const x = tf.variable(tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3));
+    const mask = tf.tensor2d([[1, 1, 0], [0, 1, 1]]);
+    const r = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
+    const loss = () => tf.sum(tf.mul(tf.square(layer.apply([x, mask]) as tf.Tensor), r)) as tf.Scalar;
+    loss();
+    expectGradientsMatch(loss, [x, layer.trainableWeights[0].read() as tf.Variable]);
+  });
+
+  it('does not leak tensors over repeated predict', () => {
+    const x = tfl.input({ shape: [3, 4] });
+    const mask = tfl.input({ shape: [3] });
+    const y = positionEmbedding().apply([x, mask]) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: [x, mask], outputs: y });
+    const inputs = [tf.randomNormal([2, 3, 4]), tf.ones([2, 3])];
+    expect(leakedTensors(() => model.predict(inputs) as tf.Tensor)).toBe(0);
+  });
+
+  it('rejects wrong shapes with messages naming the argument', () => {
+    expect(() => positionEmbedding().apply(tfl.input({ shape: [4] })))
+      .toThrow(/'x' passed to 'PositionEmbedding' must have shape \[batch, time, dim\]/);
+    expect(() => positionEmbedding({ maxLength: 2 }).apply(tfl.input({ shape: [3, 4] })))
+      .toThrow(/'x' passed to 'PositionEmbedding' must have at most maxLength = 2 time steps, got \[batch, 3, 4\]/);
+    expect(() => positionEmbedding().apply(tfl.input({ shape: [null, 4] })))
+      .toThrow(/'maxLength' of 'PositionEmbedding' must be given when the input's time length is unknown/);
+    const x = tfl.input({ shape: [3, 4] });
+    expect(() => positionEmbedding().apply([x, tfl.input({ shape: [3, 1] })]))
+      .toThrow(/'mask' passed to 'PositionEmbedding' must have shape \[batch, time\]/);
+    const built = positionEmbedding({ maxLength: 3 });
+    built.apply(tf.zeros([1, 3, 4]));
+    expect(() => built.apply(tf.zeros([1, 4, 4]))).toThrow(/at most maxLength = 3/);
+  });
+});
