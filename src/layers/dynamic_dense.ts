@@ -10,7 +10,7 @@ import { shapeText } from './ops/shape_text';
 import { paramCount } from './param_layout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
-type Shape = Array<number | null>;
+type Shape = tfl.Shape;
 
 /** Options of {@link DynamicDense}. */
 export interface DynamicDenseArgs extends LayerArgs {

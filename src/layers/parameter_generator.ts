@@ -15,7 +15,7 @@ import { shapeText } from './ops/shape_text';
 import { DynamicLayerSpec, ParamSlice, paramLayout } from './param_layout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
-type Shape = Array<number | null>;
+type Shape = tfl.Shape;
 
 /** What the generator reads: item ids (with its own embedding table) or ready embeddings. */
 export type GeneratorInputKind = 'ids' | 'embeddings';
@@ -74,7 +74,8 @@ export interface ParameterGeneratorArgs extends LayerArgs {
   seed?: number;
 }
 
-interface ResolvedArgs {
+/** {@link ParameterGeneratorArgs} with every default filled in. */
+export interface ResolvedGeneratorOptions {
   layers: DynamicLayerSpec[];
   input: GeneratorInputKind;
   vocabSize: number | null;
@@ -107,7 +108,7 @@ function positiveInt(value: number | undefined, key: string): void {
   }
 }
 
-function resolveArgs(args: ParameterGeneratorArgs): ResolvedArgs {
+function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
   if (args === undefined || args === null) {
     throw new Error(`'ParameterGenerator' needs options with at least 'layers'`);
   }
@@ -177,7 +178,7 @@ export class ParameterGenerator extends tfl.layers.Layer {
   static className = 'DuetParameterGenerator';
 
   /** The resolved options (defaults filled in). */
-  readonly options: Readonly<ResolvedArgs>;
+  readonly options: Readonly<ResolvedGeneratorOptions>;
   /** Where each generated layer sits in the output vector. */
   readonly slices: readonly ParamSlice[];
   /** Width of the output vector. */

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Packs duet-tf as npm would publish it, installs the tarball into a fresh project, and imports
+# it there as ESM and as CommonJS: what a user's `npm install duet-tf` gets must work.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+cd "$root"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+echo "packed $tarball ($(du -k "$work/$tarball" | cut -f1) KiB)"
+
+cd "$work"
+npm init -y >/dev/null
+tfjs_version=$(node -p "require('$root/node_modules/@tensorflow/tfjs-core/package.json').version")
+npm install --no-audit --no-fund --silent "./$tarball" \
+  "@tensorflow/tfjs-core@$tfjs_version" "@tensorflow/tfjs-layers@$tfjs_version"
+
+cat > esm.mjs <<'JS'
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { duetWrap, splitDuet, useBackend } from 'duet-tf';
+const backend = await useBackend('auto');
+const x = tfl.input({ shape: [4] });
+const y = tfl.layers.dense({ units: 1, name: 'out' }).apply(x);
+const duet = duetWrap(tfl.model({ inputs: x, outputs: y }), { condition: { length: 3 }, generator: { vocabSize: 10 } });
+const { generator, device } = splitDuet(duet);
+const out = device.predict([tf.ones([2, 4]), generator.predict(tf.tensor2d([[1, 2, 0], [3, 0, 0]]))]);
+if (out.shape.join() !== '2,1') throw new Error(`unexpected output shape ${out.shape}`);
+console.log(`ESM import ok (backend ${backend})`);
+JS
+cat > cjs.cjs <<'JS'
+const duet = require('duet-tf');
+for (const name of ['duetWrap', 'splitDuet', 'DynamicDense', 'ParameterGenerator', 'useBackend']) {
+  if (typeof duet[name] !== 'function') throw new Error(`require('duet-tf').${name} is ${typeof duet[name]}`);
+}
+duet.useBackend('cpu').then((b) => console.log(`CJS require ok (backend ${b})`));
+JS
+node esm.mjs
+node cjs.cjs

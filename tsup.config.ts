@@ -1,0 +1,14 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: { index: 'src/index.ts' },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  // One output serves Node and browsers: Node-only modules are loaded lazily at run time.
+  platform: 'neutral',
+  target: 'es2020',
+  splitting: false,
+  external: [/^@tensorflow\//],
+});
