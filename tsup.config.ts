@@ -1,14 +1,22 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
+export default defineConfig([{
   entry: { index: 'src/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  clean: true,
   // One output serves Node and browsers: Node-only modules are loaded lazily at run time.
   platform: 'neutral',
   target: 'es2020',
   splitting: false,
   external: [/^@tensorflow\//],
-});
+}, {
+  // The command line: Node only, ESM, with its shebang.
+  entry: { cli: 'src/cli/bin.ts' },
+  format: ['esm'],
+  sourcemap: true,
+  platform: 'node',
+  target: 'node18',
+  splitting: false,
+  external: [/^@tensorflow\//],
+}]);
