@@ -1,0 +1,56 @@
+/**
+ * Installs duet-tf's kernels and gradients into tfjs-core's global registries.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
+import { identityWasmConfig } from './kernels/IdentityWasm';
+import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
+import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
+import type { BackendName } from './types';
+
+/** Kernels tfjs-backend-wasm 4.22 lacks for training; registered only where still missing. */
+const WASM_MISSING: readonly tf.KernelConfig[] = [unsortedSegmentSumWasmConfig];
+/** Kernels that replace tfjs-backend-wasm's own (copying Identity). */
+const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig];
+/** Kernels that replace tfjs-backend-cpu's own (too slow). */
+const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];
+
+/**
+ * Registers duet-tf's kernels for one backend, plus zero gradients for comparison ops (all
+ * backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
+ * the gradient of `tf.gather`) and replaces its copying Identity by a zero-copy one. cpu:
+ * replaces tfjs-backend-cpu's O(numSegments · rows · dim) UnsortedSegmentSum by a linear one.
+ * tensorflow: gradients only. Idempotent; `useBackend` calls it for the backend it picks, so
+ * call it yourself only when you choose backends with `tf.setBackend`.
+ *
+ * @example
+ * ```ts
+ * await tf.setBackend('wasm');
+ * registerDuetKernels('wasm');
+ * ```
+ */
+export function registerDuetKernels(backendName: BackendName): void {
+  if (backendName !== 'tensorflow' && backendName !== 'wasm' && backendName !== 'cpu') {
+    throw new Error(
+      `'backendName' passed to 'registerDuetKernels' must be 'tensorflow', 'wasm' or 'cpu', ` +
+        `got ${JSON.stringify(backendName)}`,
+    );
+  }
+  registerNotDifferentiableGradients();
+  if (backendName === 'wasm') {
+    for (const config of WASM_MISSING) {
+      if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
+    }
+    WASM_REPLACEMENTS.forEach(replaceKernel);
+  } else if (backendName === 'cpu') {
+    CPU_REPLACEMENTS.forEach(replaceKernel);
+  }
+}
+
+function replaceKernel(config: tf.KernelConfig): void {
+  const current = tf.getKernel(config.kernelName, config.backendName);
+  if (current?.kernelFunc === config.kernelFunc) return;
+  if (current != null) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}

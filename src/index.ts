@@ -1,0 +1,62 @@
+/**
+ * duet-tf: DUET-style device-cloud parameter generation for TensorFlow.js.
+ *
+ * A cloud-side hypernetwork ({@link ParameterGenerator}) reads a user's recent behaviour and
+ * generates the weights of the device model's last layers ({@link DynamicDense}); any
+ * tfjs-layers model gets there with {@link duetWrap}, and {@link splitDuet} separates the
+ * cloud and device halves.
+ *
+ * @packageDocumentation
+ */
+
+// Layers: the primitives.
+export { DynamicDense, dynamicDense } from './layers/dynamic_dense';
+export type { DynamicDenseArgs } from './layers/dynamic_dense';
+export { ParameterGenerator, parameterGenerator } from './layers/parameter_generator';
+export type {
+  GeneratorInit, GeneratorInputKind, ParameterGeneratorArgs, ResolvedGeneratorOptions,
+} from './layers/parameter_generator';
+export type { EncoderKind } from './layers/generator/encoders';
+export type { DecoderKind, LowRankCore } from './layers/generator/decoders';
+export { paramCount, paramLayout } from './layers/param_layout';
+export type { DynamicLayerSpec, ParamSlice } from './layers/param_layout';
+
+// Wrapping existing models, splitting them, saving them.
+export { duetWrap, GENERATOR_NAME } from './wrap/duet_wrap';
+export type { DuetCondition, DuetWrapOptions } from './wrap/duet_wrap';
+export { PARAMS_INPUT_NAME, splitDuet } from './wrap/split_duet';
+export type { DuetParts } from './wrap/split_duet';
+export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
+
+// Metrics.
+export {
+  auc, evaluateRanking, hrAtK, logloss, LOGLOSS_EPSILON, ndcgAtK, uauc,
+} from './eval/index';
+export type { EvaluateRankingOptions, LoglossOptions, RankingReport, UserId } from './eval/index';
+
+// Data: the duet-seq-v1 protocol, readers (Node), synthetic data, dataset helpers.
+export { buildDuetSplit } from './data/build_duet_split';
+export { synthetic } from './data/synthetic';
+export type { SyntheticOptions, SyntheticSplit, SyntheticTruth } from './data/synthetic';
+export { readDuetFile, iterateDuetRows } from './data/read_duet_file';
+export type { DuetRow, ReadDuetFileOptions } from './data/read_duet_file';
+export { readRatings } from './data/read_ratings';
+export type { ReadRatingsOptions } from './data/read_ratings';
+export { readSequenceFile } from './data/read_sequence_file';
+export { readDuetSplit, writeDuetFile, writeDuetSplit } from './data/duet_split_io';
+export { checkDataset } from './data/check_dataset';
+export { concatDatasets } from './data/concat_datasets';
+export { sliceDataset } from './data/slice_dataset';
+export { splitValidation } from './data/split_validation';
+export { isTestSet } from './data/test_marks';
+export { createRng, mulberry32 } from './data/rng';
+export type { Rng } from './data/rng';
+export type {
+  DuetDataset, DuetProtocol, DuetSplit, DuetSplitOptions, UserSequence,
+} from './data/types';
+
+// Backends: tfjs-node → wasm → cpu, and the kernels duet-tf adds to them.
+export { BACKEND_PRIORITY, currentBackend, registerDuetKernels, useBackend } from './backend/index';
+export type {
+  BackendChoice, BackendLoader, BackendName, UseBackendOptions, WasmPaths,
+} from './backend/index';
