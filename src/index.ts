@@ -12,6 +12,7 @@
 // Layers: the primitives.
 export { DynamicDense, dynamicDense } from './layers/dynamic_dense';
 export type { DynamicDenseArgs } from './layers/dynamic_dense';
+export type { ActivationName } from './layers/activations';
 export { ParameterGenerator, parameterGenerator } from './layers/parameter_generator';
 export type {
   GeneratorInit, GeneratorInputKind, ParameterGeneratorArgs, ResolvedGeneratorOptions,
@@ -60,3 +61,33 @@ export { BACKEND_PRIORITY, currentBackend, registerDuetKernels, useBackend } fro
 export type {
   BackendChoice, BackendLoader, BackendName, UseBackendOptions, WasmPaths,
 } from './backend/index';
+
+// Sequence layers the reference models are built from.
+export { Gru, gru } from './layers/gru';
+export type { GruArgs } from './layers/gru';
+export { MultiHeadAttention, multiHeadAttention } from './layers/multi_head_attention';
+export type { MultiHeadAttentionArgs } from './layers/multi_head_attention';
+export { PositionEmbedding, positionEmbedding } from './layers/position_embedding';
+export type { PositionEmbeddingArgs } from './layers/position_embedding';
+export { SequenceMask, sequenceMaskLayer } from './layers/sequence_mask';
+export type { SequenceMaskArgs } from './layers/sequence_mask';
+export { SequencePooling, sequencePooling } from './layers/sequence_pooling';
+export type { PoolingMode, SequencePoolingArgs } from './layers/sequence_pooling';
+export { TargetAttention, targetAttention } from './layers/target_attention';
+export type { AttentionNormalization, TargetAttentionArgs } from './layers/target_attention';
+export { TransformerBlock, transformerBlock } from './layers/transformer_block';
+export type { FfnActivation, NormPlacement, TransformerBlockArgs } from './layers/transformer_block';
+export { gatherLastValid, lastValidIndex } from './layers/ops/last_valid';
+export { maskedMax, maskedMean } from './layers/ops/masked_pooling';
+export { sequenceMask } from './layers/ops/sequence_mask';
+
+// Reference models: SASRec, GRU4Rec, DIN (base and DUET).
+export {
+  CLICK_INPUT, createModel, din, duetFromBase, gru4rec, resolveDinOptions, resolveGru4recOptions,
+  resolveModelOptions, resolveSasrecOptions, sasrec, TARGET_INPUT,
+} from './models/index';
+export type {
+  CommonConfig, CommonModelOptions, CreatedModel, CreateModelOptions, DenseActivation, DinConfig,
+  DinOptions, GeneratorConfig, GeneratorOptions, Gru4recConfig, Gru4recOptions, ModelKind, ModelVariant,
+  ResolvedConfig, SasrecConfig, SasrecOptions, TowerConfig, TowerOptions,
+} from './models/index';

@@ -16,7 +16,6 @@ import { checkMaskShape } from './ops/sequence_mask';
 import { dimsDiffer, shapeText } from './ops/shape_text';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
-type Kwargs = Record<string, unknown>;
 
 const NAME = 'MultiHeadAttention';
 const INPUTS = ['query', 'value', 'mask'];
@@ -132,7 +131,7 @@ export class MultiHeadAttention extends tfl.layers.Layer {
     return [...query];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       this.shapes(list.map((t) => t.shape));

@@ -240,7 +240,8 @@ export class ParameterGenerator extends tfl.layers.Layer {
   private addInitialised(name: string, shape: number[], value: () => tf.Tensor):
       tfl.LayerVariable {
     const variable = this.addWeight(name, shape, 'float32', tfl.initializers.zeros());
-    const init = value();
+    // tidy: the value functions build their result from several intermediate tensors.
+    const init = tf.tidy(value);
     variable.write(init);
     init.dispose();
     return variable;

@@ -15,7 +15,6 @@ import { layerNorm } from './ops/layer_norm';
 import { binaryMask, checkMaskShape } from './ops/sequence_mask';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
-type Kwargs = Record<string, unknown>;
 
 const NAME = 'TransformerBlock';
 
@@ -179,7 +178,7 @@ export class TransformerBlock extends tfl.layers.Layer {
     return [...this.shapes(inputShape)[0]];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const list = Array.isArray(inputs) ? inputs : [inputs];
       this.shapes(list.map((t) => t.shape));

@@ -212,3 +212,14 @@ describe('ParameterGenerator', () => {
     expect(() => make().setStaticWeights('a', [1, 2, 3])).toThrow("must have 6x4 values, got 3");
   });
 });
+
+describe('ParameterGenerator construction', () => {
+  it('leaves only its own weights behind when built', () => {
+    for (const decoder of DECODERS) {
+      const before = tf.memory().numTensors;
+      const g = parameterGenerator({ layers: LAYERS, vocabSize: 30, decoder, stableWeights: true });
+      g.build([null, 6]);
+      expect(tf.memory().numTensors - before, decoder).toBe(g.weights.length);
+    }
+  });
+});

@@ -2,10 +2,11 @@
  * Input handling shared by the sequence layers: a layer takes one tensor or a list of tensors,
  * some of them optional (a trailing mask).
  */
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { shapeText } from './shape_text';
 
 /** A tfjs-layers shape: unknown dimensions are `null`. */
-export type Shape = Array<number | null>;
+export type Shape = tfl.Shape;
 
 /** True when `inputShape` is a list of shapes (the layer got a list of inputs). */
 export function isShapeList(inputShape: Shape | Shape[]): inputShape is Shape[] {

@@ -1,0 +1,107 @@
+/**
+ * Graph pieces every reference model is made of: the `target` and `click` inputs, the shared item
+ * embedding, the click mask, stacks of named Dense layers and the dot-product score.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { sequenceMaskLayer } from '../../layers/sequence_mask';
+import type { DenseActivation } from './options';
+import type { SeedSequence } from './seed';
+
+type Sym = tfl.SymbolicTensor;
+
+/**
+ * Name of the first model input, the target item id `[batch, 1]`.
+ *
+ * @example
+ * ```ts
+ * model.inputs[0].sourceLayer.name === TARGET_INPUT; // true for every reference model
+ * ```
+ */
+export const TARGET_INPUT = 'target';
+
+/**
+ * Name of the second model input, the click sequence `[batch, clickLength]` (0 = padding).
+ *
+ * @example
+ * ```ts
+ * model.inputs[1].sourceLayer.name === CLICK_INPUT; // true for every reference model
+ * ```
+ */
+export const CLICK_INPUT = 'click';
+
+/** The layers and tensors every model starts from. */
+export interface ModelStem {
+  /** `target [batch, 1]`, one item id per row. */
+  target: Sym;
+  /** `click [batch, clickLength]`, item ids, 0 = padding. */
+  click: Sym;
+  /** The click padding mask `[batch, clickLength]` (1 = item). */
+  mask: Sym;
+  /** Target embedding `[batch, D]`. */
+  targetEmbedding: Sym;
+  /** Click embeddings `[batch, clickLength, D]`. */
+  clickEmbeddings: Sym;
+}
+
+/**
+ * Creates the inputs `target` and `click`, the item embedding `itemEmbedding` (one table shared by
+ * history and target, `numItems + 1` rows, row 0 = padding) and the click mask `clickMask`.
+ */
+export function modelStem(numItems: number, clickLength: number, dim: number,
+    seeds: SeedSequence): ModelStem {
+  const target = tfl.input({ shape: [1], name: TARGET_INPUT });
+  const click = tfl.input({ shape: [clickLength], name: CLICK_INPUT });
+  const embedding = tfl.layers.embedding({
+    inputDim: numItems + 1,
+    outputDim: dim,
+    embeddingsInitializer: seeds.uniform(0.05),
+    name: 'itemEmbedding',
+  });
+  const targetEmbedding = tfl.layers.flatten({ name: 'targetEmbedding' })
+    .apply(embedding.apply(target)) as Sym;
+  const clickEmbeddings = embedding.apply(click) as Sym;
+  const mask = sequenceMaskLayer({ name: 'clickMask' }).apply(click) as Sym;
+  return { target, click, mask, targetEmbedding, clickEmbeddings };
+}
+
+/** A Dense layer with a seeded Glorot kernel and a zero bias. */
+export function dense(units: number, activation: DenseActivation, name: string,
+    seeds: SeedSequence): tfl.layers.Layer {
+  return tfl.layers.dense({
+    units, activation, name, kernelInitializer: seeds.glorot(), biasInitializer: 'zeros',
+  });
+}
+
+/**
+ * `x` through Dense layers `${prefix}1..N` of the given widths: `activation` on every layer, or on
+ * every layer but the last when `linearLast`.
+ */
+export function denseStack(x: Sym, prefix: string, units: number[], activation: DenseActivation,
+    linearLast: boolean, seeds: SeedSequence): Sym {
+  let h = x;
+  units.forEach((u, i) => {
+    const last = i === units.length - 1;
+    h = dense(u, last && linearLast ? 'linear' : activation, `${prefix}${i + 1}`, seeds)
+      .apply(h) as Sym;
+  });
+  return h;
+}
+
+/** Names of a tower's layers: `${prefix}1..count`. */
+export function towerNames(prefix: string, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
+}
+
+/**
+ * The two-tower head: `userTower1..N` on the user state, `targetTower1..N` on the target
+ * embedding (each D wide, `activation` but the last, linear), scored by their dot product
+ * (`score`, `[batch, 1]`, a logit).
+ */
+export function twoTowerScore(userState: Sym, targetEmbedding: Sym, dim: number, layers: number,
+    activation: DenseActivation, seeds: SeedSequence): Sym {
+  const widths = new Array<number>(layers).fill(dim);
+  const target = denseStack(targetEmbedding, 'targetTower', widths, activation, true, seeds);
+  const user = denseStack(userState, 'userTower', widths, activation, true, seeds);
+  return tfl.layers.dot({ axes: 1, name: 'score' }).apply([user, target]) as Sym;
+}

@@ -1,0 +1,343 @@
+/**
+ * Options every reference model shares, their resolved (defaults filled, JSON-ready) form, and the
+ * checks that turn a bad option into an error naming it.
+ */
+import { getActivation } from '../../layers/activations';
+import type { ActivationName } from '../../layers/activations';
+import { ENCODER_KINDS, type EncoderKind } from '../../layers/generator/encoders';
+import { DECODER_KINDS, type DecoderKind, type LowRankCore } from '../../layers/generator/decoders';
+import type { GeneratorInit } from '../../layers/parameter_generator';
+
+/**
+ * The reference architectures.
+ *
+ * @example
+ * ```ts
+ * const kind: ModelKind = 'gru4rec';
+ * ```
+ */
+export type ModelKind = 'sasrec' | 'gru4rec' | 'din';
+export const MODEL_KINDS: readonly ModelKind[] = ['sasrec', 'gru4rec', 'din'];
+
+/**
+ * `'base'`: the static model. `'duet'`: the same model with generated layers (see `duetFromBase`).
+ *
+ * @example
+ * ```ts
+ * const variant: ModelVariant = 'duet';
+ * ```
+ */
+export type ModelVariant = 'base' | 'duet';
+export const MODEL_VARIANTS: readonly ModelVariant[] = ['base', 'duet'];
+
+/**
+ * An activation a dense layer of the models may use (one `DynamicDense` also supports).
+ *
+ * @example
+ * ```ts
+ * const activation: DenseActivation = 'relu';
+ * ```
+ */
+export type DenseActivation = ActivationName;
+
+/**
+ * Options of the DUET parameter generator (see `ParameterGenerator`); `layers`, `input` and
+ * `vocabSize` are filled in by the model.
+ *
+ * @example
+ * ```ts
+ * const generator: GeneratorOptions = { encoder: 'mean', decoder: 'lowrank', rank: 4 };
+ * ```
+ */
+export interface GeneratorOptions {
+  /** Size of the generator's own item embeddings. Default: the model's `dim`. */
+  embeddingDim?: number;
+  /** Encoder: `'gru'` (the authors'), `'mean'`, `'attention'` or `'last'`. Default `'gru'`. */
+  encoder?: EncoderKind;
+  /** Size of the conditioning vector. Default: `embeddingDim`. */
+  conditionDim?: number;
+  /** `'full'` (the authors') or `'lowrank'`. Default `'full'`. */
+  decoder?: DecoderKind;
+  /** Rank of the low-rank decoder. Default 8. */
+  rank?: number;
+  /** Core of the low-rank decoder, `'diag'` or `'matrix'`. Default `'diag'`. */
+  lowrankCore?: LowRankCore;
+  /**
+   * `'zero'`: the DUET model starts out predicting exactly like its base model; `'glorot'`:
+   * generated kernels start random. Default `'zero'`.
+   */
+  init?: GeneratorInit;
+  /** Bound each layer's per-sample deviation (Stable Weight Adapter). Default false. */
+  stableWeights?: boolean;
+  /** Standardise the conditioning vector per sample. Default true. */
+  normalizeCondition?: boolean;
+  /** Seed of the generator's initial weights. Default: the model's `seed`. */
+  seed?: number | null;
+}
+
+/**
+ * {@link GeneratorOptions} with every default filled in.
+ *
+ * @example
+ * ```ts
+ * const { config } = createModel({ model: 'din', numItems: 100 });
+ * config.generator.encoder; // 'gru'
+ * ```
+ */
+export interface GeneratorConfig {
+  embeddingDim: number;
+  encoder: EncoderKind;
+  conditionDim: number;
+  decoder: DecoderKind;
+  rank: number;
+  lowrankCore: LowRankCore;
+  init: GeneratorInit;
+  stableWeights: boolean;
+  normalizeCondition: boolean;
+  seed: number | null;
+}
+
+/**
+ * Options every reference model takes.
+ *
+ * @example
+ * ```ts
+ * const common: CommonModelOptions = { numItems: 5000, clickLength: 30, dim: 32, seed: 1 };
+ * ```
+ */
+export interface CommonModelOptions {
+  /** `'base'` (static) or `'duet'` (generated layers, built with `duetWrap`). Default `'base'`. */
+  variant?: ModelVariant;
+  /** Largest item id: ids are 1..numItems, 0 is padding (vocabulary numItems + 1). Required. */
+  numItems: number;
+  /** Width of the `click` input (item ids, 0-padded on either side). Default 30. */
+  clickLength?: number;
+  /** Item embedding size D, shared by history and target; also the towers' width. Default 32. */
+  dim?: number;
+  /** Seed of every initial weight, for reproducible models. Default: unseeded. */
+  seed?: number | null;
+  /**
+   * Whether history embeddings pass a `Dense(D, tanh)` named `'sequenceTransform'` before the
+   * sequence encoder, as in the authors' models. Default true.
+   */
+  sequenceTransform?: boolean;
+  /** Names of the Dense layers the DUET variant generates. Default: per architecture. */
+  dynamicLayers?: string[];
+  /**
+   * DUET variant: generated layers keep the base kernels and add a per-sample delta (`duetWrap`'s
+   * `residual`). Default true.
+   */
+  residual?: boolean;
+  /** Generator options of the DUET variant (also resolved for `'base'`, for a later DUET). */
+  generator?: GeneratorOptions;
+}
+
+/**
+ * {@link CommonModelOptions} with every default filled in, plus the architecture.
+ *
+ * @example
+ * ```ts
+ * const { config } = createModel({ model: 'sasrec', numItems: 100 });
+ * config.clickLength; // 30
+ * ```
+ */
+export interface CommonConfig {
+  model: ModelKind;
+  variant: ModelVariant;
+  numItems: number;
+  clickLength: number;
+  dim: number;
+  seed: number | null;
+  sequenceTransform: boolean;
+  dynamicLayers: string[];
+  residual: boolean;
+  generator: GeneratorConfig;
+}
+
+/**
+ * Options of the two-tower models (SASRec, GRU4Rec): user and target towers, scored by a dot.
+ *
+ * @example
+ * ```ts
+ * const towers: TowerOptions = { towerLayers: 3, towerActivation: 'relu' };
+ * ```
+ */
+export interface TowerOptions {
+  /** Dense layers per tower (`userTower1..N`, `targetTower1..N`), each D wide. Default 2. */
+  towerLayers?: number;
+  /** Activation of every tower layer but the last (which is linear). Default `'tanh'`. */
+  towerActivation?: DenseActivation;
+}
+
+/**
+ * {@link TowerOptions} resolved.
+ *
+ * @example
+ * ```ts
+ * resolveSasrecOptions({ numItems: 100 }).towerLayers; // 2
+ * ```
+ */
+export interface TowerConfig {
+  towerLayers: number;
+  towerActivation: DenseActivation;
+}
+
+const COMMON_KEYS = ['model', 'variant', 'numItems', 'clickLength', 'dim', 'seed',
+  'sequenceTransform', 'dynamicLayers', 'residual', 'generator'];
+const TOWER_KEYS = ['towerLayers', 'towerActivation'];
+const GENERATOR_KEYS = ['embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
+  'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'seed'];
+
+/** Reads options of one model factory; every error names the factory and the option. */
+export class OptionReader {
+  constructor(readonly caller: string, private readonly options: Record<string, unknown>) {}
+
+  private fail(name: string, must: string, value: unknown): never {
+    const shown = typeof value === 'string' ? `'${value}'` :
+      Array.isArray(value) ? JSON.stringify(value) : String(value);
+    throw new Error(`'${name}' passed to '${this.caller}' must be ${must}, got ${shown}`);
+  }
+
+  /** Throws on any key outside `known` (a misspelt option would otherwise be silently ignored). */
+  checkKeys(known: readonly string[], value: Record<string, unknown> = this.options,
+      prefix = ''): void {
+    for (const key of Object.keys(value)) {
+      if (!known.includes(key)) {
+        throw new Error(`unknown option '${prefix}${key}' passed to '${this.caller}'; known: ` +
+          known.join(', '));
+      }
+    }
+  }
+
+  int(name: string, fallback: number | undefined, min = 1, value = this.options[name]): number {
+    const v = value ?? fallback;
+    if (v === undefined) throw new Error(`'${name}' passed to '${this.caller}' is required`);
+    if (!Number.isInteger(v) || (v as number) < min) {
+      this.fail(name, min === 1 ? 'a positive integer' : `an integer >= ${min}`, v);
+    }
+    return v as number;
+  }
+
+  bool(name: string, fallback: boolean, value = this.options[name]): boolean {
+    const v = value ?? fallback;
+    if (typeof v !== 'boolean') this.fail(name, 'true or false', v);
+    return v as boolean;
+  }
+
+  rate(name: string, fallback: number, value = this.options[name]): number {
+    const v = value ?? fallback;
+    if (typeof v !== 'number' || !(v >= 0 && v < 1)) this.fail(name, 'a number in [0, 1)', v);
+    return v as number;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T,
+      value = this.options[name]): T {
+    const v = value ?? fallback;
+    if (!allowed.includes(v as T)) {
+      this.fail(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+    }
+    return v as T;
+  }
+
+  activation(name: string, fallback: DenseActivation, value = this.options[name]): DenseActivation {
+    const v = value ?? fallback;
+    try {
+      getActivation(String(v), this.caller);
+    } catch {
+      this.fail(name, 'an activation dynamic layers support (linear, relu, tanh, sigmoid, elu, ' +
+        'selu, softplus, relu6, swish)', v);
+    }
+    return v as DenseActivation;
+  }
+
+  intArray(name: string, fallback: number[], value = this.options[name]): number[] {
+    const v = value ?? fallback;
+    if (!Array.isArray(v) || v.length === 0 || !v.every((u) => Number.isInteger(u) && u > 0)) {
+      this.fail(name, 'a non-empty array of positive integers', v);
+    }
+    return [...(v as number[])];
+  }
+
+  seed(name: string, fallback: number | null, value = this.options[name]): number | null {
+    const v = value ?? fallback;
+    if (v !== null && !Number.isInteger(v)) this.fail(name, 'an integer or null', v);
+    return v as number | null;
+  }
+
+  /** The options shared by every model, for architecture `model`. */
+  common(model: ModelKind, defaultDynamic: string[], extraKeys: readonly string[]): CommonConfig {
+    this.checkKeys([...COMMON_KEYS, ...extraKeys]);
+    const given = this.options.model;
+    if (given !== undefined && given !== model) {
+      throw new Error(`'model' passed to '${this.caller}' must be '${model}' (or left out), got ` +
+        `${JSON.stringify(given)}`);
+    }
+    const dim = this.int('dim', 32);
+    const seed = this.seed('seed', null);
+    const dynamic = this.options.dynamicLayers ?? defaultDynamic;
+    if (!Array.isArray(dynamic) || dynamic.length === 0 ||
+        !dynamic.every((n) => typeof n === 'string' && n !== '')) {
+      this.fail('dynamicLayers', 'a non-empty array of layer names', dynamic);
+    }
+    return {
+      model,
+      variant: this.oneOf('variant', MODEL_VARIANTS, 'base'),
+      numItems: this.int('numItems', undefined),
+      clickLength: this.int('clickLength', 30),
+      dim,
+      seed,
+      sequenceTransform: this.bool('sequenceTransform', true),
+      dynamicLayers: [...(dynamic as string[])],
+      residual: this.bool('residual', true),
+      generator: this.generator(dim, seed),
+    };
+  }
+
+  /** The two-tower options. */
+  towers(): TowerConfig {
+    return {
+      towerLayers: this.int('towerLayers', 2),
+      towerActivation: this.activation('towerActivation', 'tanh'),
+    };
+  }
+
+  private generator(dim: number, modelSeed: number | null): GeneratorConfig {
+    const raw = this.options.generator ?? {};
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      this.fail('generator', 'an object of generator options', raw);
+    }
+    const g = raw as Record<string, unknown>;
+    this.checkKeys(GENERATOR_KEYS, g, 'generator.');
+    const embeddingDim = this.int('generator.embeddingDim', dim, 1, g.embeddingDim);
+    const normalizeCondition = this.bool('generator.normalizeCondition', true,
+      g.normalizeCondition);
+    const conditionDim = this.int('generator.conditionDim', embeddingDim, 1, g.conditionDim);
+    if (normalizeCondition && conditionDim < 2) {
+      this.fail('generator.conditionDim', 'at least 2 when normalizeCondition is on', conditionDim);
+    }
+    return {
+      embeddingDim,
+      encoder: this.oneOf('generator.encoder', ENCODER_KINDS, 'gru', g.encoder),
+      conditionDim,
+      decoder: this.oneOf('generator.decoder', DECODER_KINDS, 'full', g.decoder),
+      rank: this.int('generator.rank', 8, 1, g.rank),
+      lowrankCore: this.oneOf('generator.lowrankCore', ['diag', 'matrix'] as const, 'diag',
+        g.lowrankCore),
+      init: this.oneOf('generator.init', ['zero', 'glorot'] as const, 'zero', g.init),
+      stableWeights: this.bool('generator.stableWeights', false, g.stableWeights),
+      normalizeCondition,
+      seed: this.seed('generator.seed', modelSeed, g.seed),
+    };
+  }
+}
+
+/** Keys a two-tower model accepts besides the common ones. */
+export const TOWER_OPTION_KEYS: readonly string[] = TOWER_KEYS;
+
+/** Checks the options argument itself is an object. */
+export function optionsObject(options: unknown, caller: string): Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new Error(`'${caller}' needs an options object with at least 'numItems'`);
+  }
+  return options as Record<string, unknown>;
+}

@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+
+import { ParameterGenerator } from '../../src/layers/parameter_generator';
+import { createModel } from '../../src/models/create_model';
+import { duetFromBase } from '../../src/models/duet_from_base';
+import { splitDuet } from '../../src/wrap/split_duet';
+import { maxAbsDiff } from '../helpers/round_trip';
+import { batch, compileForLogits, KINDS, syntheticRows, tinyOptions } from './helpers';
+
+async function trainedBase(kind: (typeof KINDS)[number]) {
+  const created = createModel(tinyOptions(kind));
+  const { x, y } = syntheticRows(32, 5);
+  compileForLogits(created.model);
+  await created.model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+  return created;
+}
+
+describe('duetFromBase', () => {
+  it.each(KINDS)('%s: starts out predicting exactly like the trained base, generator trainable', async (kind) => {
+    const { model: base, config } = await trainedBase(kind);
+    const { model: duet, config: duetConfig } = duetFromBase(base, config);
+    expect(duetConfig).toEqual({ ...config, variant: 'duet' });
+    const x = batch();
+    expect(maxAbsDiff(base.predict(x) as tf.Tensor, duet.predict(x) as tf.Tensor)).toBe(0);
+    const generator = duet.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
+    expect(generator.trainableWeights.length).toBeGreaterThan(0);
+    const trainable = new Set(duet.trainableWeights.map((w) => w.name));
+    for (const w of generator.trainableWeights) expect(trainable.has(w.name), w.name).toBe(true);
+  });
+
+  it('leaves the base untouched while the DUET model trains', async () => {
+    const { model: base, config } = await trainedBase('gru4rec');
+    const weights = base.getWeights().map((w) => w.clone());
+    const { model: duet } = duetFromBase(base, config);
+    const { x, y } = syntheticRows(32, 6);
+    compileForLogits(duet);
+    await duet.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    base.getWeights().forEach((w, i) => expect(maxAbsDiff(w, weights[i])).toBe(0));
+    expect(maxAbsDiff(base.predict(batch()) as tf.Tensor, duet.predict(batch()) as tf.Tensor)).toBeGreaterThan(0);
+  });
+
+  it('takes DUET-side options: generated layers, generator, non-residual', () => {
+    const { model: base, config } = createModel(tinyOptions('sasrec'));
+    const { model: duet, config: c } = duetFromBase(base, {
+      ...config, dynamicLayers: ['userTower2'], residual: false,
+      generator: { encoder: 'mean', decoder: 'lowrank', rank: 2 },
+    });
+    expect(c.generator).toMatchObject({ encoder: 'mean', decoder: 'lowrank', rank: 2, embeddingDim: 8 });
+    expect(splitDuet(duet).layout.slices.map((s) => s.name)).toEqual(['userTower2']);
+    expect(duet.getLayer('userTower1').getClassName()).toBe('Dense');
+    // Non-residual: the base weights become the generator's shared part; still equal at start.
+    expect(maxAbsDiff(base.predict(batch()) as tf.Tensor, duet.predict(batch()) as tf.Tensor)).toBeLessThan(1e-5);
+  });
+
+  it('rejects a base model that does not match the config', () => {
+    const { model: base, config } = createModel(tinyOptions('sasrec'));
+    expect(() => duetFromBase(base, { ...config, numItems: 99 }))
+      .toThrow("'baseModel' passed to 'duetFromBase' must have an 'itemEmbedding' of shape [100, 8] (numItems + 1, dim) as the config says, got [13, 8]");
+    expect(() => duetFromBase(base, { ...config, clickLength: 9 }))
+      .toThrow("'baseModel' passed to 'duetFromBase' has a click input of length 5, but the config says clickLength = 9");
+    const { model: duet } = duetFromBase(base, config);
+    expect(() => duetFromBase(duet, config))
+      .toThrow("'baseModel' passed to 'duetFromBase' is already a DUET model (it has a ParameterGenerator); pass the base model");
+    const { model: dinBase } = createModel(tinyOptions('din'));
+    expect(() => duetFromBase(dinBase, config))
+      .toThrow("'duetWrap': model 'din' has no layer named 'userTower1'");
+    const x = tfl.input({ shape: [3], name: 'x' });
+    const other = tfl.model({ inputs: x, outputs: tfl.layers.dense({ units: 1 }).apply(x) as tfl.SymbolicTensor });
+    expect(() => duetFromBase(other, config))
+      .toThrow("'baseModel' passed to 'duetFromBase' must have inputs ['target', 'click'], got ['x']");
+    expect(() => duetFromBase(null as unknown as tfl.LayersModel, config))
+      .toThrow("'baseModel' passed to 'duetFromBase' must be a tfjs-layers LayersModel, got null");
+    expect(() => duetFromBase(base, { ...config, model: undefined } as never))
+      .toThrow("'model' passed to 'duetFromBase' must be one of 'sasrec', 'gru4rec', 'din', got undefined");
+  });
+});
