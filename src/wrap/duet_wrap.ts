@@ -8,8 +8,10 @@ import { getActivation } from '../layers/activations';
 import { DynamicDense } from '../layers/dynamic_dense';
 import { DynamicLayerSpec, paramLayout } from '../layers/param_layout';
 import { ParameterGenerator, ParameterGeneratorArgs } from '../layers/parameter_generator';
+import { SequenceMask } from '../layers/sequence_mask';
 import {
   applyLike, cloneInput, cloneLayer, GraphNode, isInputLayer, modelEnds, modelNodes, replay,
+  subgraph,
 } from './graph';
 
 /** Where the generator's conditioning sequence comes from. */
@@ -17,7 +19,12 @@ export type DuetCondition =
   /** An existing input of the model holding item ids `[batch, time]` (0 = padding). */
   | { input: string }
   /** A new model input of item ids `[batch, length]`, named `name` (default `'duetCondition'`). */
-  | { length: number; name?: string };
+  | { length: number; name?: string }
+  /**
+   * The output `[batch, time, dim]` of an existing layer (e.g. the model's own embedded history,
+   * as the authors' generator reads it), masked by the item ids of input `mask` (0 = padding).
+   */
+  | { layer: string; mask: string };
 
 /** Options of {@link duetWrap}. */
 export interface DuetWrapOptions {
@@ -149,31 +156,63 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
 
   // New inputs mirroring the old ones; the condition is an old input or a new one.
   const known = new Map<number, tfl.SymbolicTensor>();
+  let pendingUpstream: GraphNode[] = [];
   const inputs = ends.inputs.map((t) => {
     const copy = cloneInput(t);
     known.set(t.id, copy);
     return copy;
   });
-  let condition: tfl.SymbolicTensor;
-  const cond = options.condition;
-  if ('input' in cond) {
-    const index = ends.inputs.findIndex((t) => t.sourceLayer.name === cond.input || t.name === cond.input);
+  const inputNames = () => ends.inputs.map((t) => `'${t.sourceLayer.name}'`).join(', ');
+  const findInput = (name: string, role: string) => {
+    const index = ends.inputs.findIndex((t) => t.sourceLayer.name === name || t.name === name);
     if (index < 0) {
-      throw new Error(`'duetWrap': model '${model.name}' has no input named '${cond.input}'; ` +
-        `its inputs are ${ends.inputs.map((t) => `'${t.sourceLayer.name}'`).join(', ')}`);
+      throw new Error(`'duetWrap': model '${model.name}' has no input named '${name}' (the ` +
+        `${role}); its inputs are ${inputNames()}`);
     }
-    condition = inputs[index];
-    if (condition.shape.length !== 2) {
-      throw new Error(`'duetWrap': the condition input '${cond.input}' must hold item ids of ` +
-        `shape [batch, time], got [${condition.shape.map((d) => d ?? 'batch').join(', ')}]`);
+    const found = inputs[index];
+    if (found.shape.length !== 2) {
+      throw new Error(`'duetWrap': the ${role} input '${name}' must hold item ids of shape ` +
+        `[batch, time], got [${found.shape.map((d) => d ?? 'batch').join(', ')}]`);
     }
+    return found;
+  };
+  const cond = options.condition;
+  let conditionInputs: tfl.SymbolicTensor[];
+  let generatorInput: 'ids' | 'embeddings' = 'ids';
+  if ('input' in cond) {
+    conditionInputs = [findInput(cond.input, 'condition')];
+  } else if ('layer' in cond) {
+    generatorInput = 'embeddings';
+    const node = nodes.filter((n) => n.layer.name === cond.layer);
+    if (node.length !== 1) {
+      throw new Error(node.length === 0 ?
+        `'duetWrap': model '${model.name}' has no layer named '${cond.layer}' (the condition layer)` :
+        `'duetWrap': the condition layer '${cond.layer}' is called ${node.length} times in the ` +
+        `model; it must be called exactly once`);
+    }
+    const out = node[0].outputs[0];
+    if (out.shape.length !== 3) {
+      throw new Error(`'duetWrap': the condition layer '${cond.layer}' must output ` +
+        `[batch, time, dim], got [${out.shape.map((d) => d ?? 'batch').join(', ')}]`);
+    }
+    const maskIds = findInput(cond.mask, 'condition mask');
+    // Replay what the condition layer needs first, so the generator exists before any target.
+    const upstream = subgraph(nodes, [out], new Set(ends.inputs.map((t) => t.id))).nodes;
+    const bad = upstream.find((n) => targets.includes(n.layer));
+    if (bad !== undefined) {
+      throw new Error(`'duetWrap': the condition layer '${cond.layer}' depends on the dynamic ` +
+        `layer '${bad.layer.name}'; the generator must not read its own output`);
+    }
+    pendingUpstream = upstream;
+    conditionInputs = [out, maskIds];
   } else {
     if (!Number.isInteger(cond.length) || cond.length <= 0) {
       throw new Error(`'condition.length' passed to 'duetWrap' must be a positive integer, got ` +
         `${String(cond.length)}`);
     }
-    condition = tfl.input({ shape: [cond.length], name: cond.name ?? 'duetCondition' });
-    inputs.push(condition);
+    const added = tfl.input({ shape: [cond.length], name: cond.name ?? 'duetCondition' });
+    inputs.push(added);
+    conditionInputs = [added];
   }
 
   const specs: DynamicLayerSpec[] = targets.map((layer) => {
@@ -191,13 +230,13 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
     init: 'zero',
     ...options.generator,
     layers: specs,
-    input: 'ids',
+    input: generatorInput,
     name: GENERATOR_NAME,
   });
-  const params = generator.apply(condition) as tfl.SymbolicTensor;
 
   const copies = new Map<tfl.layers.Layer, tfl.layers.Layer>();
-  replay(nodes, known, (node, newInputs) => {
+  let params: tfl.SymbolicTensor | null = null;
+  const call = (node: GraphNode, newInputs: tfl.SymbolicTensor[]) => {
     const targetIndex = targets.indexOf(node.layer);
     if (targetIndex >= 0) {
       const config = node.layer.getConfig();
@@ -210,7 +249,7 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
         name: node.layer.name,
       });
       copies.set(node.layer, dynamic);
-      return [dynamic.apply([newInputs[0], params]) as tfl.SymbolicTensor];
+      return [dynamic.apply([newInputs[0], params as tfl.SymbolicTensor]) as tfl.SymbolicTensor];
     }
     let copy = copies.get(node.layer);
     if (copy === undefined) {
@@ -218,7 +257,16 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
       copies.set(node.layer, copy);
     }
     return applyLike(copy, node, newInputs);
-  });
+  };
+  replay(pendingUpstream, known, call);
+  if (generatorInput === 'ids') {
+    params = generator.apply(conditionInputs[0]) as tfl.SymbolicTensor;
+  } else {
+    const embeddings = known.get(conditionInputs[0].id) as tfl.SymbolicTensor;
+    const mask = new SequenceMask({ name: 'duetConditionMask' }).apply(conditionInputs[1]);
+    params = generator.apply([embeddings, mask as tfl.SymbolicTensor]) as tfl.SymbolicTensor;
+  }
+  replay(nodes, known, call);
 
   const outputs = ends.outputs.map((t) => known.get(t.id) as tfl.SymbolicTensor);
   const wrapped = tfl.model({ inputs, outputs, name: options.name ?? `${model.name}_duet` });

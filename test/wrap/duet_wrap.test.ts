@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { DynamicDense } from '../../src/layers/dynamic_dense';
 import { ParameterGenerator } from '../../src/layers/parameter_generator';
 import { duetWrap } from '../../src/wrap/duet_wrap';
+import { splitDuet } from '../../src/wrap/split_duet';
 import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
 
 function functionalModel() {
@@ -70,6 +71,36 @@ describe('duetWrap', () => {
     expect(gen.trainableWeights.length).toBeGreaterThan(0);
   });
 
+  it("reads an existing layer's embeddings when the condition is a layer", async () => {
+    const history = tfl.input({ shape: [5], name: 'history' });
+    const features = tfl.input({ shape: [3], name: 'features' });
+    const emb = tfl.layers.embedding({ inputDim: 20, outputDim: 4, name: 'emb' }).apply(history) as tfl.SymbolicTensor;
+    const joined = tfl.layers.concatenate().apply([tfl.layers.flatten().apply(emb) as tfl.SymbolicTensor, features]);
+    const out = tfl.layers.dense({ units: 1, name: 'out' }).apply(joined) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: [history, features], outputs: out });
+    const duet = duetWrap(model, { condition: { layer: 'emb', mask: 'history' }, generator: { encoder: 'mean', init: 'glorot' } });
+    const gen = duet.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
+    expect(gen.options.input).toBe('embeddings');
+    expect(duet.inputs.map((t) => t.sourceLayer.name)).toEqual(['history', 'features']);
+    const h = tf.tensor2d([[1, 2, 0, 0, 0], [3, 4, 5, 6, 7]]);
+    const f = tf.ones([2, 3]);
+    // Padding must not matter to the generator: the mask comes from 'history'.
+    const p1 = (duet.predict([h, f]) as tf.Tensor).arraySync();
+    expect((await roundTrip(duet)).predict([h, f])).toBeDefined();
+    expect(maxAbsDiff(duet.predict([h, f]) as tf.Tensor, (await roundTrip(duet)).predict([h, f]) as tf.Tensor)).toBeLessThan(1e-6);
+    expect(p1).toHaveLength(2);
+    const { generator, device } = splitDuet(duet);
+    expect(generator.inputs.map((t) => t.sourceLayer.name)).toEqual(['history']);
+    const split = device.predict([h, f, generator.predict(h) as tf.Tensor]) as tf.Tensor;
+    expect(maxAbsDiff(split, duet.predict([h, f]) as tf.Tensor)).toBeLessThan(1e-5);
+    expect(() => duetWrap(model, { condition: { layer: 'nope', mask: 'history' }, generator: {} }))
+      .toThrow("'duetWrap': model 'model' has no layer named 'nope' (the condition layer)".replace("'model'", `'${model.name}'`));
+    expect(() => duetWrap(model, { condition: { layer: 'out', mask: 'history' }, layers: ['out'], generator: {} }))
+      .toThrow("'duetWrap': the condition layer 'out' must output [batch, time, dim], got [batch, 1]");
+    expect(() => duetWrap(model, { condition: { layer: 'emb', mask: 'features2' }, generator: {} }))
+      .toThrow("has no input named 'features2' (the condition mask)");
+  });
+
   it('survives a save/load round trip with equal predictions', async () => {
     const duet = duetWrap(functionalModel(), { condition: { input: 'history' }, generator: { vocabSize: 20, init: 'glorot', stableWeights: true } });
     const loaded = await roundTrip(duet);
@@ -85,7 +116,7 @@ describe('duetWrap', () => {
     expect(() => duetWrap(seq, { condition: { length: 3 }, layers: ['drop'], generator: gen }))
       .toThrow("'duetWrap': layer 'drop' is a Dropout, not a Dense layer; only Dense layers can be made dynamic");
     expect(() => duetWrap(model, { condition: { input: 'clicks' }, generator: gen }))
-      .toThrow("'duetWrap': model 'ranker' has no input named 'clicks'; its inputs are 'features', 'history'");
+      .toThrow("'duetWrap': model 'ranker' has no input named 'clicks' (the condition); its inputs are 'features', 'history'");
     expect(() => duetWrap(model, { condition: { input: 'history' }, layers: ['out', 'out'], generator: gen }))
       .toThrow("layer 'out' is listed twice in 'duetWrap' layers");
     // A Dense layer called twice (shared).
