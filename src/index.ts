@@ -91,3 +91,20 @@ export type {
   DinOptions, GeneratorConfig, GeneratorOptions, Gru4recConfig, Gru4recOptions, ModelKind, ModelVariant,
   ResolvedConfig, SasrecConfig, SasrecOptions, TowerConfig, TowerOptions,
 } from './models/index';
+
+// Training, the fine-tune baseline, evaluation and inference.
+export { train } from './train/train';
+export type { EpochLog, TrainData, TrainOptions, TrainResult } from './train/train';
+export { finetune } from './train/finetune';
+export type { FinetuneData, FinetuneOptions, FinetuneReport, FinetuneResult } from './train/finetune';
+export { datasetBatches, epochOrder } from './train/batches';
+export type { BatchOptions, DuetBatch } from './train/batches';
+export { bceWithLogits, clipByGlobalNorm } from './train/train_step';
+export { scoreDataset } from './eval/score';
+export type { ScoreOptions } from './eval/score';
+export { evaluateModel } from './eval/evaluate_model';
+export type { EvaluateModelOptions, ModelReport } from './eval/evaluate_model';
+export { recommend, scoreCandidates } from './eval/recommend';
+export type { Recommendation, RecommendOptions, ScoreCandidatesOptions } from './eval/recommend';
+export { DUET_COLUMNS } from './eval/model_inputs';
+export type { DuetColumn } from './eval/model_inputs';

@@ -1,0 +1,291 @@
+/**
+ * Inference for one user: score candidate items against their history, or the top K of the
+ * whole catalogue with a streaming top-K (no full sort).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+
+import { bindModelInputs, checkLogitModel, forwardLogits, type ModelInput } from './model_inputs';
+import { checkPositiveInt } from './score';
+
+/** Options of {@link scoreCandidates}. */
+export interface ScoreCandidatesOptions {
+  /** Candidates per forward pass (scores do not depend on it). Default 4096. */
+  batchSize?: number;
+  /** The user id, required only by models with a `user` input. */
+  user?: number;
+}
+
+/** Options of {@link recommend}. */
+export interface RecommendOptions extends ScoreCandidatesOptions {
+  /** The catalogue is items 1..numItems (0 is padding). Required. */
+  numItems: number;
+  /** How many items to return (fewer if fewer are eligible). Default 10. */
+  k?: number;
+  /** Items never to recommend, or `'history'` for the items in `click`. Default: none. */
+  exclude?: Iterable<number> | 'history';
+}
+
+/**
+ * One recommended item and its logit.
+ *
+ * @example
+ * ```ts
+ * const best: Recommendation = (await recommend(model, history, { numItems }))[0];
+ * ```
+ */
+export interface Recommendation {
+  /** The item id. */
+  item: number;
+  /** The model's logit for the item. */
+  score: number;
+}
+
+/** The history, validated, with padding zeros dropped (oldest first). */
+function cleanHistory(click: ArrayLike<number>, fn: string): number[] {
+  if (click === null || typeof click !== 'object' || typeof click.length !== 'number') {
+    throw new Error(`'click' passed to '${fn}' must be an array of item ids (oldest first), got ${String(click)}`);
+  }
+  const out: number[] = [];
+  for (let i = 0; i < click.length; i++) {
+    const id = click[i];
+    if (!Number.isInteger(id) || id < 0) {
+      throw new Error(`'click' passed to '${fn}' must hold non-negative integer item ids, got ${String(id)} at index ${i}`);
+    }
+    if (id !== 0) out.push(id);
+  }
+  return out;
+}
+
+/** The last `width` items of `history`, right-padded with 0 to `width` (protocol duet-seq-v1). */
+function lastItems(history: readonly number[], width: number): Int32Array {
+  const row = new Int32Array(width);
+  row.set(history.slice(Math.max(0, history.length - width)));
+  return row;
+}
+
+/** Sequence widths the model declares; an unknown width takes the history's length. */
+function modelWidths(model: tfl.LayersModel, history: readonly number[], fn: string) {
+  checkLogitModel(model, fn);
+  const width = (name: string) => {
+    const input = model.inputs.find((t, i) => (t.sourceLayer?.name ?? model.inputNames[i]) === name);
+    return input?.shape[1] ?? Math.max(1, history.length);
+  };
+  return { clickLength: width('click'), triggerLength: width('trigger') };
+}
+
+/** Per-request input tensors (`[1, …]` rows) reused across candidate batches. */
+class Context {
+  private readonly rows: Array<tf.Tensor | null>;
+
+  constructor(readonly inputs: ModelInput[], history: readonly number[], user: number | undefined, fn: string) {
+    this.rows = inputs.map((b) => {
+      if (b.column === 'target') return null;
+      if (b.column === 'user') {
+        if (!Number.isInteger(user) || (user as number) < 0) {
+          throw new Error(`'user' passed to '${fn}' must be a non-negative integer: the model has a ` +
+            `'user' input; got ${String(user)}`);
+        }
+        return tf.tensor([user as number], [1, ...b.rowShape], b.dtype);
+      }
+      return tf.tensor(lastItems(history, b.width), [1, b.width], b.dtype);
+    });
+  }
+
+  /** Logits of the candidates `ids`. */
+  async score(model: tfl.LayersModel, ids: Int32Array): Promise<Float32Array> {
+    const n = ids.length;
+    const xs = tf.tidy(() => this.inputs.map((b, i) => {
+      const row = this.rows[i];
+      if (row === null) return tf.tensor(b.dtype === 'int32' ? ids.slice() : Float32Array.from(ids), [n, ...b.rowShape], b.dtype);
+      return tf.tile(row, [n, ...b.rowShape.map(() => 1)]);
+    }));
+    let logits: tf.Tensor1D | undefined;
+    try {
+      logits = forwardLogits(model, xs, false);
+      return (await logits.data()) as Float32Array;
+    } finally {
+      tf.dispose(xs);
+      logits?.dispose();
+    }
+  }
+
+  dispose(): void {
+    tf.dispose(this.rows.filter((t): t is tf.Tensor => t !== null));
+  }
+}
+
+function prepare(model: tfl.LayersModel, click: ArrayLike<number>, user: number | undefined, fn: string) {
+  const history = cleanHistory(click, fn);
+  const inputs = bindModelInputs(model, modelWidths(model, history, fn), fn);
+  if (!inputs.some((b) => b.column === 'target')) {
+    throw new Error(`'${fn}': the model has no 'target' input to feed candidate items to`);
+  }
+  return { history, context: new Context(inputs, history, user, fn) };
+}
+
+/**
+ * The model's logit for each candidate item, given one user's history. The history is fed as
+ * protocol duet-seq-v1 builds it: padding zeros in `click` are dropped, the last L items are
+ * kept (L = the model's `click` width; longer histories are truncated to their most recent L
+ * items) and right-padded with 0; a `trigger` input gets the last T items the same way.
+ *
+ * @param model A model with inputs named after dataset columns (`target` required) and one logit output.
+ * @param click The user's item ids, oldest first.
+ * @param candidates The items to score, positive integer ids.
+ * @param options See {@link ScoreCandidatesOptions}.
+ * @returns One logit per candidate, in order.
+ * @throws When an id is not an integer of the right sign, batchSize is not a positive integer, a
+ * model with a `user` input gets no user, or the model does not follow the input contract.
+ * @example
+ * ```ts
+ * const logits = await scoreCandidates(model, [12, 7, 40], [3, 99, 512]);
+ * ```
+ */
+export async function scoreCandidates(model: tfl.LayersModel, click: ArrayLike<number>,
+    candidates: ArrayLike<number>, options: ScoreCandidatesOptions = {}): Promise<Float32Array> {
+  const fn = 'scoreCandidates';
+  const batchSize = checkPositiveInt(options.batchSize ?? 4096, fn, 'batchSize');
+  if (candidates === null || typeof candidates !== 'object' || typeof candidates.length !== 'number') {
+    throw new Error(`'candidates' passed to '${fn}' must be an array of item ids, got ${String(candidates)}`);
+  }
+  const ids = new Int32Array(candidates.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = candidates[i];
+    if (!Number.isInteger(id) || id <= 0) {
+      throw new Error(`'candidates' passed to '${fn}' must hold positive integer item ids, got ${String(id)} at index ${i}`);
+    }
+    ids[i] = id;
+  }
+  const { context } = prepare(model, click, options.user, fn);
+  const out = new Float32Array(ids.length);
+  try {
+    for (let start = 0; start < ids.length; start += batchSize) {
+      const part = ids.subarray(start, Math.min(start + batchSize, ids.length));
+      out.set(await context.score(model, part), start);
+    }
+  } finally {
+    context.dispose();
+  }
+  return out;
+}
+
+/**
+ * A bounded min-heap keeping the best `k` (score, item) pairs seen: higher score first, equal
+ * scores by lower item id, so results are deterministic. O(n log k) for n offers.
+ */
+class TopK {
+  private readonly scores: Float64Array;
+  private readonly items: Int32Array;
+  private size = 0;
+
+  constructor(private readonly k: number) {
+    this.scores = new Float64Array(k);
+    this.items = new Int32Array(k);
+  }
+
+  /** Whether (s1, i1) ranks below (s2, i2). */
+  private static worse(s1: number, i1: number, s2: number, i2: number): boolean {
+    return s1 < s2 || (s1 === s2 && i1 > i2);
+  }
+
+  offer(score: number, item: number): void {
+    if (this.size < this.k) {
+      let i = this.size++;
+      // Sift up: the worst pair stays at the root.
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (!TopK.worse(score, item, this.scores[parent], this.items[parent])) break;
+        this.scores[i] = this.scores[parent];
+        this.items[i] = this.items[parent];
+        i = parent;
+      }
+      this.scores[i] = score;
+      this.items[i] = item;
+      return;
+    }
+    if (!TopK.worse(this.scores[0], this.items[0], score, item)) return;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= this.size) break;
+      let child = left;
+      const right = left + 1;
+      if (right < this.size && TopK.worse(this.scores[right], this.items[right], this.scores[left], this.items[left])) {
+        child = right;
+      }
+      if (!TopK.worse(this.scores[child], this.items[child], score, item)) break;
+      this.scores[i] = this.scores[child];
+      this.items[i] = this.items[child];
+      i = child;
+    }
+    this.scores[i] = score;
+    this.items[i] = item;
+  }
+
+  /** The kept pairs, best first. */
+  sorted(): Recommendation[] {
+    const out: Recommendation[] = [];
+    for (let i = 0; i < this.size; i++) out.push({ item: this.items[i], score: this.scores[i] });
+    return out.sort((a, b) => (a.score > b.score ? -1 : a.score < b.score ? 1 : a.item - b.item));
+  }
+}
+
+/**
+ * The top `k` items of the catalogue 1..numItems for one user, by the model's logit given their
+ * history (fed as in {@link scoreCandidates}). Candidates are scored in batches of `batchSize`
+ * and kept in a bounded heap, so memory stays O(batchSize + k) whatever the catalogue size.
+ * Equal scores rank the lower item id first.
+ *
+ * @param model A model with inputs named after dataset columns (`target` required) and one logit output.
+ * @param click The user's item ids, oldest first (padding zeros are dropped).
+ * @param options See {@link RecommendOptions}; `numItems` is required.
+ * @returns Up to `k` `{ item, score }`, best first (fewer when exclusions leave fewer items).
+ * @throws When k or numItems is not a positive integer, batchSize is not a positive integer, an
+ * id is invalid, or the model returns a NaN score.
+ * @example
+ * ```ts
+ * const top = await recommend(model, [12, 7, 40], { numItems: 5000, k: 10, exclude: 'history' });
+ * top[0]; // { item: 318, score: 4.2 }
+ * ```
+ */
+export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>,
+    options: RecommendOptions): Promise<Recommendation[]> {
+  const fn = 'recommend';
+  if (options === null || typeof options !== 'object') {
+    throw new Error(`'options' passed to '${fn}' must be an object with at least 'numItems'`);
+  }
+  const numItems = checkPositiveInt(options.numItems, fn, 'numItems');
+  const k = checkPositiveInt(options.k ?? 10, fn, 'k');
+  const batchSize = checkPositiveInt(options.batchSize ?? 4096, fn, 'batchSize');
+  const { history, context } = prepare(model, click, options.user, fn);
+  const excluded = new Set<number>();
+  if (options.exclude === 'history') {
+    for (const id of history) excluded.add(id);
+  } else if (options.exclude !== undefined) {
+    if (typeof (options.exclude as Iterable<number>)[Symbol.iterator] !== 'function') {
+      throw new Error(`'exclude' passed to '${fn}' must be an iterable of item ids or 'history', got ${String(options.exclude)}`);
+    }
+    for (const id of options.exclude) excluded.add(id);
+  }
+
+  const top = new TopK(k);
+  const ids = new Int32Array(Math.min(batchSize, numItems));
+  try {
+    let item = 1;
+    while (item <= numItems) {
+      let n = 0;
+      for (; item <= numItems && n < ids.length; item++) if (!excluded.has(item)) ids[n++] = item;
+      if (n === 0) break;
+      const batch = ids.subarray(0, n);
+      const scores = await context.score(model, batch);
+      for (let i = 0; i < n; i++) {
+        if (Number.isNaN(scores[i])) throw new Error(`'${fn}': the model scored item ${batch[i]} as NaN`);
+        top.offer(scores[i], batch[i]);
+      }
+    }
+  } finally {
+    context.dispose();
+  }
+  return top.sorted();
+}

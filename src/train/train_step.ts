@@ -1,0 +1,110 @@
+/**
+ * One optimisation step (BCE on logits, optional global-norm clipping, Adam), shared by `train`
+ * and the fine-tune baseline.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+
+import { forwardLogits } from '../eval/model_inputs';
+import type { DuetBatch } from './batches';
+
+/**
+ * Mean binary cross-entropy of logits, in the stable form
+ * `max(x, 0) − x·y + log(1 + exp(−|x|))` (no overflow for large |x|).
+ *
+ * @param labels Labels in {0, 1}, any shape with as many elements as `logits`.
+ * @param logits Logits.
+ * @returns The mean loss, a scalar.
+ * @example
+ * ```ts
+ * bceWithLogits(tf.tensor1d([1, 0]), tf.tensor1d([0, 0])).dataSync()[0]; // ln 2 ≈ 0.6931
+ * ```
+ */
+export function bceWithLogits(labels: tf.Tensor, logits: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const x = tf.reshape(logits, [-1]);
+    const y = tf.reshape(labels, [-1]);
+    const perRow = tf.add(tf.sub(tf.relu(x), tf.mul(x, y)), tf.log1p(tf.exp(tf.neg(tf.abs(x)))));
+    return tf.mean(perRow) as tf.Scalar;
+  });
+}
+
+/**
+ * Scales all gradients by one factor so that their global norm √(Σ‖g‖²) is at most `clipNorm`
+ * (gradients already within the bound are unchanged): the direction of the whole update is kept.
+ * Returns new tensors; the inputs are left to the caller.
+ *
+ * @param grads Gradients by variable name.
+ * @param clipNorm The largest global norm, > 0.
+ * @returns The clipped gradients by variable name.
+ * @example
+ * ```ts
+ * const clipped = clipByGlobalNorm({ a: tf.tensor1d([3]), b: tf.tensor1d([4]) }, 1);
+ * // global norm 5 → scaled by 1/5: a = [0.6], b = [0.8]
+ * ```
+ */
+export function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf.NamedTensorMap {
+  if (!(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
+    throw new Error(`'clipNorm' passed to 'clipByGlobalNorm' must be a positive finite number, got ${String(clipNorm)}`);
+  }
+  const names = Object.keys(grads);
+  return tf.tidy(() => {
+    if (names.length === 0) return {};
+    const squares = names.map((n) => tf.sum(tf.square(grads[n])));
+    const norm = tf.sqrt(tf.addN(squares));
+    const scale = tf.div(tf.scalar(clipNorm), tf.maximum(norm, tf.scalar(clipNorm)));
+    const out: tf.NamedTensorMap = {};
+    for (const n of names) out[n] = tf.mul(grads[n], scale);
+    return out;
+  });
+}
+
+/** Settings of a {@link Stepper}. */
+export interface StepperOptions {
+  /** Adam learning rate. */
+  learningRate: number;
+  /** Global-norm clipping bound, or undefined for none. */
+  clipNorm?: number;
+}
+
+/**
+ * Trains `model.trainableWeights` with its own fresh Adam state: one {@link Stepper.step} per
+ * batch. Dispose it to free the optimiser's moments. Internal.
+ *
+ * @example
+ * ```ts
+ * const stepper = new Stepper(model, { learningRate: 1e-3, clipNorm: 5 }, 'train');
+ * for (const batch of datasetBatches(model, train)) stepper.step(batch).dispose();
+ * stepper.dispose();
+ * ```
+ */
+export class Stepper {
+  private readonly variables: tf.Variable[];
+  private readonly optimizer: tf.Optimizer;
+
+  constructor(private readonly model: tfl.LayersModel, private readonly options: StepperOptions, caller: string) {
+    this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    if (this.variables.length === 0) {
+      throw new Error(`'model' passed to '${caller}' has no trainable weights`);
+    }
+    this.optimizer = tf.train.adam(options.learningRate);
+  }
+
+  /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
+  step(batch: DuetBatch): tf.Scalar {
+    const { value, grads } = tf.variableGrads(
+      () => bceWithLogits(batch.labels, forwardLogits(this.model, batch.inputs, true)), this.variables);
+    let applied = grads;
+    if (this.options.clipNorm !== undefined) {
+      applied = clipByGlobalNorm(grads, this.options.clipNorm);
+      tf.dispose(Object.values(grads));
+    }
+    this.optimizer.applyGradients(applied);
+    tf.dispose(Object.values(applied));
+    return value;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}
