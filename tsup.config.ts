@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig([{
-  entry: { index: 'src/index.ts' },
+  entry: { index: 'src/index.ts', device: 'src/device/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
-  sourcemap: true,
+  sourcemap: false,
   // One output serves Node and browsers: Node-only modules are loaded lazily at run time.
   platform: 'neutral',
   target: 'es2020',
@@ -14,7 +14,7 @@ export default defineConfig([{
   // The command line: Node only, ESM, with its shebang.
   entry: { cli: 'src/cli/bin.ts' },
   format: ['esm'],
-  sourcemap: true,
+  sourcemap: false,
   platform: 'node',
   target: 'node18',
   splitting: false,

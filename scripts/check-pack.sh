@@ -28,13 +28,19 @@ const { generator, device } = splitDuet(duet);
 const out = device.predict([tf.ones([2, 4]), generator.predict(tf.tensor2d([[1, 2, 0], [3, 0, 0]]))]);
 if (out.shape.join() !== '2,1') throw new Error(`unexpected output shape ${out.shape}`);
 console.log(`ESM import ok (backend ${backend})`);
+const deviceEntry = await import('duet-tf/device');
+if (typeof deviceEntry.createDeviceRuntime !== 'function') throw new Error('duet-tf/device has no createDeviceRuntime');
+console.log('ESM import of duet-tf/device ok');
 JS
 cat > cjs.cjs <<'JS'
 const duet = require('duet-tf');
 for (const name of ['duetWrap', 'splitDuet', 'DynamicDense', 'ParameterGenerator', 'useBackend']) {
   if (typeof duet[name] !== 'function') throw new Error(`require('duet-tf').${name} is ${typeof duet[name]}`);
 }
+if (typeof require('duet-tf/device').decodePayload !== 'function') throw new Error('duet-tf/device: no decodePayload');
 duet.useBackend('cpu').then((b) => console.log(`CJS require ok (backend ${b})`));
 JS
+# The command line ships as the package's bin.
+npx --no-install duet-tf --help | head -1
 node esm.mjs
 node cjs.cjs

@@ -108,3 +108,27 @@ export { recommend, scoreCandidates } from './eval/recommend';
 export type { Recommendation, RecommendOptions, ScoreCandidatesOptions } from './eval/recommend';
 export { DUET_COLUMNS } from './eval/model_inputs';
 export type { DuetColumn } from './eval/model_inputs';
+
+// The device–cloud split: parameter payloads and the generation service (Node).
+export {
+  decodePayload, encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, payloadByteLength,
+} from './serve/payload';
+export type {
+  DecodedPayload, EncodePayloadOptions, PayloadFormat, PayloadLayer, PayloadLayout,
+} from './serve/payload';
+export { generatorFingerprint } from './serve/fingerprint';
+export { DEVICE_METADATA_KEY, readDeviceMetadata } from './serve/device_metadata';
+export type { DeviceMetadata } from './serve/device_metadata';
+export { stampDeviceModel } from './serve/stamp_device_model';
+export { createServer } from './serve/server';
+export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
+export { GeneratorRunner } from './serve/generator_runner';
+export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
+export { loadGenerator } from './serve/load_generator';
+export { parseParametersRequest } from './serve/requests';
+export type { GeneratorRow, ParametersRequest, RequestLimits } from './serve/requests';
+export { installShutdownHandlers } from './serve/shutdown';
+export type { Closable, ShutdownOptions } from './serve/shutdown';
+export { generatorEmbeddingTable } from './serve/embedding_table';
+export { ServeError } from './serve/serve_error';
+export type { ServeErrorCode } from './serve/serve_error';

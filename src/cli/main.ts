@@ -5,12 +5,14 @@
  */
 import { UsageError } from './args';
 import { prepareCommand } from './commands/prepare';
+import { serveCliCommand } from './commands/serve';
 import { CliIO, processIO } from './output';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   prepare: { run: prepareCommand, summary: 'build a duet-seq-v1 split from interaction data' },
+  serve: { run: serveCliCommand, summary: 'serve a DUET model\'s generator over HTTP' },
 };
 
 function usage(): string {

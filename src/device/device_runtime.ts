@@ -1,0 +1,467 @@
+/**
+ * `DeviceRuntime`: the device side of DUET. It keeps each user's recent behaviour, asks the
+ * service for parameters when its policy says so, and scores candidates with the device model.
+ * Browser-safe: no Node module, no training code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { readDeviceMetadata } from '../serve/device_metadata';
+import { PAYLOAD_FORMATS, PayloadFormat, PayloadLayer } from '../serve/payload';
+import { deviceLayout, sameLayout } from './device_layout';
+import { FallbackReason, FetchLike, parametersUrl, requestParameters } from './fetch_parameters';
+import { always, RequestPolicy } from './policies';
+import './register_layers';
+
+/** Options of {@link createDeviceRuntime}. */
+export interface DeviceRuntimeOptions {
+  /**
+   * The device model (the device part from `splitDuet` (from `duet-tf`)): a URL of its `model.json`, an
+   * `IOHandler` (e.g. `indexeddb://…` via `tf.io.browserIndexedDB`, or `fileSystem(dir)` in
+   * Node), or a loaded LayersModel. Required.
+   */
+  model: string | tf.io.IOHandler | tfl.LayersModel;
+  /** Base URL of the generation service, e.g. `https://duet.example`. Required. */
+  serviceUrl: string;
+  /**
+   * The generator fingerprint payloads must carry. Default: the one
+   * `stampDeviceModel` (from `duet-tf`) stored in the model's metadata (required if there is none).
+   */
+  fingerprint?: string;
+  /** Payload format to ask for. Default `'f16'` (half the bytes of f32, error ≤ 2^-11 relative). */
+  format?: PayloadFormat;
+  /** How long to wait for the service, in ms, before falling back. Default 1000. */
+  timeoutMs?: number;
+  /** How long a user's last parameters stay usable, in ms. Default 300000 (5 minutes). */
+  cacheTtlMs?: number;
+  /** After a failed request, how long to use the fallback before asking again, in ms. Default 1000. */
+  retryAfterMs?: number;
+  /** When to ask for new parameters. Default {@link always}. */
+  policy?: RequestPolicy;
+  /** How many of a user's most recent items are kept and sent. Default 50. */
+  historyLength?: number;
+  /** Most users whose history and parameters are kept (least recently used go first). Default 100. */
+  maxUsers?: number;
+  /** Bearer token for a service started with one. Default: none. */
+  token?: string;
+  /** The `fetch` to use. Default: the global `fetch`. */
+  fetch?: FetchLike;
+  /**
+   * Privacy mode: the generator's item embedding table `[vocab, dim]` (see
+   * `generatorEmbeddingTable` (from `duet-tf`)). When given, requests carry the items' embeddings instead
+   * of their ids. Default: ids are sent.
+   */
+  embeddingTable?: tf.Tensor2D;
+  /**
+   * Parameters used when fresh ones are unavailable. Default: the base parameters stored by
+   * `stampDeviceModel` (from `duet-tf`), else all zeros, which for residual dynamic layers (the
+   * `duetWrap` (from `duet-tf`) default) is exactly the static model. A model with non-residual dynamic
+   * layers and neither of these is rejected: zero kernels would score every candidate alike.
+   */
+  fallbackParameters?: Float32Array | readonly number[];
+  /**
+   * Builds the device model's inputs (all but the parameters) for a list of candidate items and
+   * the user's history; used by {@link DeviceRuntime.topK}. The runtime disposes the tensors.
+   */
+  inputs?: (candidates: readonly number[], history: readonly number[]) => tf.Tensor[];
+  /** Clock in ms, for tests. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** Parameters for one user and where they came from. */
+export interface DeviceParameters {
+  /** The parameter vector, in the device layout's order. */
+  values: Float32Array;
+  /**
+   * `'service'`: fetched now; `'cache'`: fetched earlier and still valid; `'base'`: the
+   * fallback (static) parameters.
+   */
+  source: 'service' | 'cache' | 'base';
+  /** Why fresh parameters were wanted but not obtained, else null. */
+  reason: FallbackReason | null;
+  /** A readable account of `reason`, else null. */
+  message: string | null;
+  /** Whether this call sent a request to the service. */
+  requested: boolean;
+}
+
+/** Counts since the runtime was created. */
+export interface DeviceRuntimeStats {
+  /** Calls asking for parameters (directly or through score/topK). */
+  calls: number;
+  /** Requests sent to the service. */
+  requests: number;
+  /** Requests that returned valid parameters. */
+  successes: number;
+  /** Calls answered from the cache. */
+  cacheHits: number;
+  /** Calls answered with the fallback parameters. */
+  baseUses: number;
+  /** Failures by reason (including `'no-history'`, which sends no request). */
+  failures: Record<FallbackReason, number>;
+}
+
+interface UserState {
+  history: number[];
+  newInteractions: number;
+  cache: { values: Float32Array; at: number; history: number[] } | null;
+  failure: { at: number; reason: FallbackReason; message: string } | null;
+  pending: Promise<DeviceParameters> | null;
+}
+
+/** A scored candidate. */
+export interface ScoredItem {
+  id: number;
+  score: number;
+}
+
+function positiveInt(value: unknown, fallback: number, key: string, min = 1): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new Error(`'${key}' passed to 'createDeviceRuntime' must be an integer >= ${min}, ` +
+      `got ${String(value)}`);
+  }
+  return v;
+}
+
+/**
+ * The device runtime. Create it with {@link createDeviceRuntime}.
+ *
+ * @example
+ * ```ts
+ * const runtime = await createDeviceRuntime({ model: '/models/device/model.json',
+ *   serviceUrl: 'https://duet.example', policy: everyN(3), inputs: buildInputs });
+ * runtime.observe('me', 42);                       // the user clicked item 42
+ * const { items, parameters } = await runtime.topK('me', candidateIds, 5);
+ * if (parameters.reason !== null) console.warn('static model:', parameters.reason);
+ * ```
+ */
+export class DeviceRuntime {
+  /** The device model. */
+  readonly model: tfl.LayersModel;
+  /** The generated layers, in parameter order. */
+  readonly layout: readonly PayloadLayer[];
+  /** The generator fingerprint accepted payloads carry. */
+  readonly fingerprint: string;
+  /** The parameters used when fresh ones are unavailable. */
+  readonly baseParameters: Float32Array;
+  /** The request policy. */
+  readonly policy: RequestPolicy;
+
+  private readonly users = new Map<string, UserState>();
+  private readonly counts: DeviceRuntimeStats = {
+    calls: 0, requests: 0, successes: 0, cacheHits: 0, baseUses: 0,
+    failures: { unreachable: 0, timeout: 0, fingerprint: 0, http: 0, payload: 0, 'no-history': 0 },
+  };
+  private readonly table: { values: Float32Array; rows: number; dim: number } | null;
+
+  /** @internal Use {@link createDeviceRuntime}. */
+  constructor(model: tfl.LayersModel, private readonly options: DeviceRuntimeOptions,
+      private readonly ownsModel: boolean) {
+    this.model = model;
+    const layout = deviceLayout(model);
+    const meta = readDeviceMetadata(model);
+    if (meta !== null && !sameLayout(meta.layout, layout.layers)) {
+      throw new Error(`'createDeviceRuntime': the layout in model '${model.name}''s metadata ` +
+        `does not match its DynamicDense layers`);
+    }
+    this.layout = layout.layers;
+    const fingerprint = options.fingerprint ?? meta?.fingerprint;
+    if (typeof fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(fingerprint)) {
+      throw new Error(fingerprint === undefined ?
+        `'createDeviceRuntime' needs the generator's 'fingerprint': pass it, or publish the ` +
+        `device model stamped with stampDeviceModel` :
+        `'fingerprint' passed to 'createDeviceRuntime' must be 16 lowercase hex digits, got ` +
+        `${JSON.stringify(fingerprint)}`);
+    }
+    this.fingerprint = fingerprint;
+    const base = options.fallbackParameters ?? meta?.baseParameters;
+    if (base === undefined && !layout.residual) {
+      throw new Error(`'createDeviceRuntime': model '${model.name}' has non-residual dynamic ` +
+        `layers, so all-zero parameters are no fallback; pass 'fallbackParameters' or stamp ` +
+        `the model with stampDeviceModel`);
+    }
+    this.baseParameters = base === undefined ? new Float32Array(layout.total) : Float32Array.from(base);
+    if (this.baseParameters.length !== layout.total ||
+        this.baseParameters.some((v) => !Number.isFinite(v))) {
+      throw new Error(`'fallbackParameters' passed to 'createDeviceRuntime' must be ` +
+        `${layout.total} finite numbers, got ${this.baseParameters.length}`);
+    }
+    this.policy = options.policy ?? always();
+    if (typeof this.policy?.shouldRequest !== 'function') {
+      throw new Error(`'policy' passed to 'createDeviceRuntime' must be a RequestPolicy ` +
+        `(always(), everyN(n) or drift(threshold))`);
+    }
+    const table = options.embeddingTable;
+    if (table !== undefined) {
+      if (!(table instanceof tf.Tensor) || table.rank !== 2) {
+        throw new Error(`'embeddingTable' passed to 'createDeviceRuntime' must be a 2-D tensor`);
+      }
+      this.table = { values: Float32Array.from(table.dataSync()), rows: table.shape[0], dim: table.shape[1] };
+    } else {
+      this.table = null;
+    }
+  }
+
+  private get now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
+  private user(userId: string): UserState {
+    let state = this.users.get(userId);
+    if (state === undefined) {
+      state = { history: [], newInteractions: 0, cache: null, failure: null, pending: null };
+      const max = positiveInt(this.options.maxUsers, 100, 'maxUsers');
+      if (this.users.size >= max) this.users.delete(this.users.keys().next().value as string);
+    } else {
+      this.users.delete(userId); // re-inserted below: Map order is the LRU order
+    }
+    this.users.set(userId, state);
+    return state;
+  }
+
+  /**
+   * Records interactions (item ids, oldest first) for a user.
+   *
+   * @example
+   * ```ts
+   * runtime.observe('me', [12, 7]);
+   * ```
+   */
+  observe(userId: string, items: number | readonly number[]): void {
+    const list = typeof items === 'number' ? [items] : items;
+    if (!Array.isArray(list) || list.some((id) => !Number.isInteger(id) || id < 1)) {
+      throw new Error(`'items' passed to 'DeviceRuntime.observe' must be item ids (positive ` +
+        `integers), got ${JSON.stringify(items)}`);
+    }
+    const state = this.user(userId);
+    state.history.push(...list);
+    const keep = positiveInt(this.options.historyLength, 50, 'historyLength');
+    if (state.history.length > keep) state.history.splice(0, state.history.length - keep);
+    state.newInteractions += list.length;
+  }
+
+  /** The user's recent items, oldest first. */
+  history(userId: string): number[] {
+    return [...(this.users.get(userId)?.history ?? [])];
+  }
+
+  /** Forgets cached parameters (of one user, or everyone's). Histories are kept. */
+  clearCache(userId?: string): void {
+    const states = userId === undefined ? [...this.users.values()] :
+      [this.users.get(userId)].filter((s): s is UserState => s !== undefined);
+    for (const s of states) {
+      s.cache = null;
+      s.failure = null;
+    }
+  }
+
+  /** Counts of calls, requests, cache hits and fallbacks. */
+  stats(): DeviceRuntimeStats {
+    return { ...this.counts, failures: { ...this.counts.failures } };
+  }
+
+  /**
+   * The user's parameters: from the cache when it is valid and the policy does not ask for
+   * new ones, else from the service; on failure from the cache if still valid, else the base
+   * parameters, with the reason.
+   */
+  async parameters(userId: string): Promise<DeviceParameters> {
+    this.counts.calls++;
+    const state = this.user(userId);
+    const now = this.now;
+    const ttl = positiveInt(this.options.cacheTtlMs, 300_000, 'cacheTtlMs', 0);
+    const cache = state.cache !== null && now - state.cache.at <= ttl ? state.cache : null;
+    const fallback = (reason: FallbackReason | null, message: string | null): DeviceParameters => {
+      if (cache !== null) {
+        this.counts.cacheHits++;
+        return { values: cache.values, source: 'cache', reason, message, requested: false };
+      }
+      this.counts.baseUses++;
+      return { values: this.baseParameters, source: 'base', reason, message, requested: false };
+    };
+    if (state.history.length === 0) {
+      if (cache !== null) return fallback(null, null);
+      this.counts.failures['no-history']++;
+      return fallback('no-history', 'no interactions observed yet for this user');
+    }
+    const wanted = cache === null || this.policy.shouldRequest({
+      history: state.history, newInteractions: state.newInteractions,
+      historyAtRequest: cache.history,
+    });
+    if (!wanted) return fallback(null, null);
+    const retryAfter = positiveInt(this.options.retryAfterMs, 1000, 'retryAfterMs', 0);
+    if (state.failure !== null && now - state.failure.at < retryAfter) {
+      return fallback(state.failure.reason, state.failure.message);
+    }
+    if (state.pending !== null) return { ...(await state.pending), requested: false };
+    state.pending = this.request(state, fallback).finally(() => {
+      state.pending = null;
+    });
+    return state.pending;
+  }
+
+  private async request(state: UserState,
+      fallback: (reason: FallbackReason, message: string) => DeviceParameters):
+      Promise<DeviceParameters> {
+    const history = [...state.history];
+    const count = history.length;
+    const format = this.options.format ?? 'f16';
+    this.counts.requests++;
+    const response = await requestParameters({
+      fetch: this.options.fetch ?? (globalThis.fetch as unknown as FetchLike),
+      url: parametersUrl(this.options.serviceUrl, format),
+      body: this.requestBody(history),
+      token: this.options.token,
+      timeoutMs: positiveInt(this.options.timeoutMs, 1000, 'timeoutMs'),
+      fingerprint: this.fingerprint,
+      layout: this.layout,
+    });
+    if (!response.ok) {
+      this.counts.failures[response.reason]++;
+      state.failure = { at: this.now, reason: response.reason, message: response.message };
+      return fallback(response.reason, response.message);
+    }
+    this.counts.successes++;
+    state.failure = null;
+    state.cache = { values: response.values, at: this.now, history };
+    // Interactions observed while the request was in flight still count as new.
+    state.newInteractions = Math.max(0, state.newInteractions - count);
+    return { values: response.values, source: 'service', reason: null, message: null, requested: true };
+  }
+
+  private requestBody(history: number[]): unknown {
+    if (this.table === null) return { sequence: history };
+    const { values, rows, dim } = this.table;
+    const embeddings = history.filter((id) => id < rows).map((id) =>
+      Array.from(values.subarray(id * dim, (id + 1) * dim)));
+    return { embeddings };
+  }
+
+  /**
+   * Scores a batch with the user's parameters: `inputs` are the device model's inputs except
+   * the parameter vector, one row per candidate (the caller keeps ownership of them).
+   *
+   * @example
+   * ```ts
+   * const { scores } = await runtime.score('me', [candidateFeatures]);
+   * ```
+   */
+  async score(userId: string, inputs: tf.Tensor[]):
+      Promise<{ scores: Float32Array; parameters: DeviceParameters }> {
+    const expected = this.model.inputs.length - 1;
+    if (!Array.isArray(inputs) || inputs.length !== expected || inputs.some((t) => !(t instanceof tf.Tensor))) {
+      throw new Error(`'inputs' passed to 'DeviceRuntime.score' must be ${expected} tensor(s), ` +
+        `the device model's inputs ${this.model.inputs.slice(0, -1).map((t) => `'${t.name}'`).join(', ')} ` +
+        `(the parameters are added by the runtime)`);
+    }
+    const parameters = await this.parameters(userId);
+    const rows = expected === 0 ? 1 : inputs[0].shape[0];
+    const out = tf.tidy(() => {
+      const params = tf.tile(tf.tensor2d(parameters.values, [1, parameters.values.length]), [rows, 1]);
+      const result = this.model.predict([...inputs, params]);
+      return Array.isArray(result) ? result[0] : result;
+    });
+    try {
+      if (out.size !== rows) {
+        throw new Error(`'DeviceRuntime.score' needs one score per row; the device model's ` +
+          `output has shape [${out.shape.join(', ')}] for ${rows} rows`);
+      }
+      return { scores: Float32Array.from(await out.data()), parameters };
+    } finally {
+      out.dispose();
+    }
+  }
+
+  /**
+   * The `k` best candidates for the user, best first, scored with the user's parameters; the
+   * model inputs come from the `inputs` option (or are given).
+   *
+   * @example
+   * ```ts
+   * const { items } = await runtime.topK('me', [5, 9, 14, 20], 2); // [{ id, score }, { id, score }]
+   * ```
+   */
+  async topK(userId: string, candidates: readonly number[], k: number, inputs?: tf.Tensor[]):
+      Promise<{ items: ScoredItem[]; parameters: DeviceParameters }> {
+    if (!Array.isArray(candidates) || candidates.length === 0) {
+      throw new Error(`'candidates' passed to 'DeviceRuntime.topK' must be a non-empty array of item ids`);
+    }
+    if (!Number.isInteger(k) || k <= 0) {
+      throw new Error(`'k' passed to 'DeviceRuntime.topK' must be a positive integer, got ${String(k)}`);
+    }
+    let owned: tf.Tensor[] = [];
+    if (inputs === undefined) {
+      if (this.options.inputs === undefined) {
+        throw new Error(`'DeviceRuntime.topK' needs model inputs: pass them, or give ` +
+          `createDeviceRuntime an 'inputs' function`);
+      }
+      owned = this.options.inputs(candidates, this.history(userId));
+    }
+    try {
+      const { scores, parameters } = await this.score(userId, inputs ?? owned);
+      if (scores.length !== candidates.length) {
+        throw new Error(`'DeviceRuntime.topK': ${scores.length} scores for ${candidates.length} candidates`);
+      }
+      const items = candidates.map((id, i) => ({ id, score: scores[i], i }))
+        .sort((a, b) => b.score - a.score || a.i - b.i)
+        .slice(0, k)
+        .map(({ id, score }) => ({ id, score }));
+      return { items, parameters };
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+
+  /** Releases the device model when the runtime loaded it. */
+  dispose(): void {
+    this.users.clear();
+    if (this.ownsModel) this.model.dispose();
+  }
+}
+
+/**
+ * Loads the device model and creates a {@link DeviceRuntime}.
+ *
+ * @example
+ * ```ts
+ * const runtime = await createDeviceRuntime({
+ *   model: 'https://cdn.example/duet/device/model.json',
+ *   serviceUrl: 'https://duet.example', timeoutMs: 300, policy: drift(0.3),
+ * });
+ * ```
+ */
+export async function createDeviceRuntime(options: DeviceRuntimeOptions): Promise<DeviceRuntime> {
+  if (options === null || typeof options !== 'object' || options.model === undefined) {
+    throw new Error(`'createDeviceRuntime' needs options with 'model' and 'serviceUrl'`);
+  }
+  if (typeof options.serviceUrl !== 'string' || !/^https?:\/\//.test(options.serviceUrl)) {
+    throw new Error(`'serviceUrl' passed to 'createDeviceRuntime' must be an http(s) URL, got ` +
+      `${JSON.stringify(options.serviceUrl)}`);
+  }
+  if (options.format !== undefined && !PAYLOAD_FORMATS.includes(options.format)) {
+    throw new Error(`'format' passed to 'createDeviceRuntime' must be 'f32', 'f16' or 'int8', ` +
+      `got ${JSON.stringify(options.format)}`);
+  }
+  if (options.fetch === undefined && typeof globalThis.fetch !== 'function') {
+    throw new Error(`'createDeviceRuntime': this runtime has no global fetch; pass 'fetch'`);
+  }
+  for (const [key, min, fallback] of [['timeoutMs', 1, 1000], ['cacheTtlMs', 0, 0],
+    ['retryAfterMs', 0, 0], ['historyLength', 1, 50], ['maxUsers', 1, 100]] as const) {
+    positiveInt(options[key], fallback, key, min);
+  }
+  let model: tfl.LayersModel;
+  let owns = true;
+  if (options.model instanceof tfl.LayersModel) {
+    model = options.model;
+    owns = false;
+  } else {
+    model = await tfl.loadLayersModel(options.model as string | tf.io.IOHandler);
+  }
+  try {
+    return new DeviceRuntime(model, options, owns);
+  } catch (e) {
+    if (owns) model.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `loadGenerator`: the generator model the service runs, from a model directory or memory.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+
+import { ParameterGenerator } from '../layers/parameter_generator';
+import { loadDuet } from '../wrap/file_io';
+import { splitDuet } from '../wrap/split_duet';
+
+/**
+ * The generator part of a model: the model itself when its only output is a
+ * ParameterGenerator's, otherwise `splitDuet(model).generator` (a full DUET model).
+ * A string is a directory saved with {@link saveDuet} (Node only).
+ *
+ * @example
+ * ```ts
+ * const generator = await loadGenerator('./models/duet'); // a saved full DUET model
+ * ```
+ */
+export async function loadGenerator(source: string | tfl.LayersModel): Promise<tfl.LayersModel> {
+  let model: tfl.LayersModel;
+  if (typeof source === 'string') {
+    model = await loadDuet(source);
+  } else if (source instanceof tfl.LayersModel) {
+    model = source;
+  } else {
+    throw new Error(`'model' passed to 'loadGenerator' must be a model directory or a ` +
+      `tfjs-layers LayersModel, got ${source === null ? 'null' : typeof source}`);
+  }
+  const outputs = model.outputs;
+  if (outputs.length === 1 && outputs[0].sourceLayer instanceof ParameterGenerator) return model;
+  return splitDuet(model).generator;
+}

@@ -1,0 +1,161 @@
+/**
+ * `MicroBatcher`: merges rows from concurrent requests into one generator call.
+ */
+import { ServeError } from './serve_error';
+
+/** Options of {@link MicroBatcher}. */
+export interface MicroBatcherOptions {
+  /** Most rows per generator call. Default 64. */
+  maxBatch?: number;
+  /**
+   * How long the first queued row waits for others before a call starts, in ms. 0 waits only
+   * for requests already received (one event-loop turn); under load, rows that arrive while a
+   * call runs still share the next one, so batches grow with the load. Default 0.
+   */
+  maxWaitMs?: number;
+  /** Most rows waiting at once; beyond it `submit` fails with 503 `overloaded`. Default 4096. */
+  maxQueue?: number;
+  /** Called after each generator call with its row count and duration in seconds. */
+  onBatch?: (rows: number, seconds: number) => void;
+}
+
+interface Entry<Row> {
+  rows: readonly Row[];
+  out: Float32Array;
+  left: number;
+  failed: boolean;
+  resolve(values: Float32Array): void;
+  reject(error: unknown): void;
+}
+
+interface Pending<Row> { entry: Entry<Row>; index: number }
+
+/** Runs `f` after pending I/O callbacks: `setImmediate` in Node, a 0 ms timeout elsewhere. */
+function nextTick(f: () => void): object {
+  const g = globalThis as { setImmediate?: (f: () => void) => object };
+  return typeof g.setImmediate === 'function' ? g.setImmediate(f) : setTimeout(f, 0);
+}
+
+/**
+ * Queues rows and runs them in batches: a call starts when `maxBatch` rows are waiting or the
+ * oldest has waited `maxWaitMs`; one call runs at a time, and rows arriving meanwhile go into the
+ * next call right after it. Each submitter gets exactly its own rows' outputs, in order.
+ *
+ * @example
+ * ```ts
+ * const batcher = new MicroBatcher((rows) => runner.generate(rows), runner.info.total,
+ *   { maxBatch: 64, maxWaitMs: 0 });
+ * const [a, b] = await Promise.all([batcher.submit([rowA]), batcher.submit([rowB])]); // one call
+ * ```
+ */
+export class MicroBatcher<Row> {
+  private readonly queue: Pending<Row>[] = [];
+  private readonly maxBatch: number;
+  private readonly maxWaitMs: number;
+  private readonly maxQueue: number;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private immediate: object | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly run: (rows: Row[]) => Promise<Float32Array>,
+      private readonly width: number, private readonly options: MicroBatcherOptions = {}) {
+    const check = (key: keyof MicroBatcherOptions, fallback: number, min: number) => {
+      const v = options[key] ?? fallback;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+        throw new Error(`'${key}' passed to 'MicroBatcher' must be an integer >= ${min}, got ` +
+          `${String(options[key])}`);
+      }
+      return v;
+    };
+    this.maxBatch = check('maxBatch', 64, 1);
+    this.maxWaitMs = check('maxWaitMs', 0, 0);
+    this.maxQueue = check('maxQueue', 4096, 1);
+  }
+
+  /** Rows waiting for a call. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Queues rows; resolves with their outputs `[rows.length × width]`. */
+  submit(rows: readonly Row[]): Promise<Float32Array> {
+    if (rows.length === 0) return Promise.resolve(new Float32Array(0));
+    if (this.queue.length + rows.length > this.maxQueue) {
+      return Promise.reject(new ServeError(503, 'overloaded', `the service has ` +
+        `${this.queue.length} sequences waiting (limit ${this.maxQueue}); retry shortly`));
+    }
+    return new Promise<Float32Array>((resolve, reject) => {
+      const entry: Entry<Row> = {
+        rows, out: new Float32Array(rows.length * this.width), left: rows.length, failed: false,
+        resolve, reject,
+      };
+      rows.forEach((_, index) => this.queue.push({ entry, index }));
+      this.schedule();
+    });
+  }
+
+  /** Runs everything queued now and resolves once the queue is empty and no call runs. */
+  async drain(): Promise<void> {
+    while (this.queue.length > 0 || this.running !== null) {
+      if (this.running === null) this.start();
+      await this.running;
+    }
+  }
+
+  private schedule(): void {
+    if (this.running !== null) return; // the running call starts the next one when it ends
+    if (this.queue.length >= this.maxBatch) {
+      this.start();
+    } else if (this.timer === null && this.immediate === null) {
+      if (this.maxWaitMs === 0) {
+        // Wait only for what already arrived: requests read in the same I/O phase join in.
+        this.immediate = nextTick(() => {
+          this.immediate = null;
+          this.start();
+        });
+      } else {
+        this.timer = setTimeout(() => this.start(), this.maxWaitMs);
+      }
+    }
+  }
+
+  private start(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.running !== null || this.queue.length === 0) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.running = this.runBatch(batch).finally(() => {
+      this.running = null;
+      // Rows that queued during the call have waited long enough already.
+      if (this.queue.length > 0) this.start();
+    });
+  }
+
+  private async runBatch(batch: Pending<Row>[]): Promise<void> {
+    const began = performance.now();
+    let values: Float32Array;
+    try {
+      values = await this.run(batch.map((p) => p.entry.rows[p.index]));
+      if (values.length !== batch.length * this.width) {
+        throw new Error(`'MicroBatcher': the run returned ${values.length} values for ` +
+          `${batch.length} rows of width ${this.width}`);
+      }
+    } catch (error) {
+      for (const { entry } of batch) {
+        if (!entry.failed) {
+          entry.failed = true;
+          entry.reject(error);
+        }
+      }
+      return;
+    }
+    this.options.onBatch?.(batch.length, (performance.now() - began) / 1000);
+    batch.forEach(({ entry, index }, b) => {
+      if (entry.failed) return;
+      entry.out.set(values.subarray(b * this.width, (b + 1) * this.width), index * this.width);
+      if (--entry.left === 0) entry.resolve(entry.out);
+    });
+  }
+}

@@ -1,0 +1,291 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { createDeviceRuntime, DeviceRuntimeOptions } from '../../src/device/device_runtime';
+import { FetchLike } from '../../src/device/fetch_parameters';
+import { everyN } from '../../src/device/policies';
+import { generatorEmbeddingTable } from '../../src/serve/embedding_table';
+import { generatorFingerprint } from '../../src/serve/fingerprint';
+import { createServer, ServerHandle } from '../../src/serve/server';
+import { stampDeviceModel } from '../../src/serve/stamp_device_model';
+import { fileSystem, saveDuet } from '../../src/wrap/file_io';
+import { direct, FEATURES, maxDiff, padded, tinyDuet } from '../serve/tiny_duet';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-device-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+/** Deterministic features per candidate item. */
+function features(candidates: readonly number[]): tf.Tensor2D {
+  return tf.tensor2d(candidates.map((id) => Array.from({ length: FEATURES }, (_, j) => Math.sin(id * (j + 1) * 0.7))));
+}
+
+/** The DUET model's own scores for a user's history (what the split loop must reproduce). */
+function duetScores(duet: tfl.LayersModel, candidates: number[], history: number[]): number[] {
+  const out = tf.tidy(() => duet.predict([features(candidates), tf.tile(tf.tensor2d([padded(history)]), [candidates.length, 1])]) as tf.Tensor);
+  const scores = Array.from(out.dataSync());
+  out.dispose();
+  return scores;
+}
+
+const parts = tinyDuet();
+const { duet, generator, device } = parts;
+const meta = stampDeviceModel(parts);
+const CANDIDATES = [3, 8, 12, 17, 21, 25, 29];
+
+/** A fetch that records bodies and forwards to the real one. */
+function recordingFetch() {
+  const bodies: any[] = [];
+  const f: FetchLike = (url, init) => {
+    bodies.push(JSON.parse(init.body));
+    return fetch(url, init) as ReturnType<FetchLike>;
+  };
+  return { bodies, fetch: f };
+}
+
+describe('DeviceRuntime with a live service', () => {
+  let server: ServerHandle;
+  let url: string;
+  beforeAll(async () => {
+    server = await createServer({ model: generator, maxWaitMs: 1 });
+    url = (await server.listen(0)).url;
+  });
+  afterAll(() => server.close());
+
+  const runtime = (extra: Partial<DeviceRuntimeOptions> = {}) => createDeviceRuntime({
+    model: device, serviceUrl: url, format: 'f32', inputs: (c) => [features(c)], ...extra,
+  });
+
+  it('reads fingerprint and layout from the stamped model; top-K equals the DUET model', async () => {
+    const rt = await runtime();
+    expect(rt.fingerprint).toBe(generatorFingerprint(generator));
+    expect(rt.layout).toEqual(meta.layout);
+    rt.observe('u', [4, 9, 2]);
+    const before = tf.memory().numTensors;
+    const { items, parameters } = await rt.topK('u', CANDIDATES, 3);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(parameters).toMatchObject({ source: 'service', reason: null, requested: true });
+    expect(maxDiff(parameters.values, direct(generator, [4, 9, 2]))).toBeLessThan(1e-6);
+    const expected = duetScores(duet, CANDIDATES, [4, 9, 2]);
+    const order = CANDIDATES.map((id, i) => ({ id, s: expected[i] })).sort((a, b) => b.s - a.s).slice(0, 3);
+    expect(items.map((i) => i.id)).toEqual(order.map((o) => o.id));
+    items.forEach((item, k) => expect(item.score).toBeCloseTo(order[k].s, 5));
+    // Personalisation matters: another history ranks with other scores.
+    rt.observe('v', [28, 27, 26, 25]);
+    const other = await rt.score('v', [features(CANDIDATES)]);
+    expect(maxDiff(other.scores, expected)).toBeGreaterThan(1e-4);
+  });
+
+  it('f16 and int8 payloads score close to f32', async () => {
+    const history = [1, 5, 7, 11];
+    const exact = duetScores(duet, CANDIDATES, history);
+    for (const [format, tol] of [['f16', 1e-3], ['int8', 2e-2]] as const) {
+      const rt = await runtime({ format });
+      rt.observe('u', history);
+      const { scores } = await rt.score('u', [features(CANDIDATES)]);
+      expect(maxDiff(scores, exact), format).toBeLessThan(tol);
+    }
+  });
+
+  it('privacy mode sends embeddings, never ids, and gets the same parameters', async () => {
+    const table = generatorEmbeddingTable(generator);
+    const rec = recordingFetch();
+    const rt = await runtime({ embeddingTable: table, fetch: rec.fetch });
+    rt.observe('u', [6, 13, 2]);
+    const p = await rt.parameters('u');
+    expect(p.source).toBe('service');
+    expect(Object.keys(rec.bodies[0])).toEqual(['embeddings']);
+    expect(rec.bodies[0].embeddings).toHaveLength(3);
+    expect(JSON.stringify(rec.bodies[0])).not.toContain('sequence');
+    expect(maxDiff(p.values, direct(generator, [6, 13, 2]))).toBeLessThan(1e-5);
+    table.dispose();
+  });
+
+  it('everyN policy: cache between requests, and the TTL forces a refresh', async () => {
+    let now = 0;
+    const rec = recordingFetch();
+    const rt = await runtime({ policy: everyN(3), cacheTtlMs: 1000, clock: () => now, fetch: rec.fetch });
+    rt.observe('u', 5);
+    expect((await rt.parameters('u')).source).toBe('service');      // nothing cached yet
+    rt.observe('u', 6);
+    rt.observe('u', 7);
+    const cached = await rt.parameters('u');
+    expect(cached).toMatchObject({ source: 'cache', requested: false, reason: null });
+    expect(maxDiff(cached.values, direct(generator, [5]))).toBeLessThan(1e-6);
+    rt.observe('u', 8);                                               // third new interaction
+    const fresh = await rt.parameters('u');
+    expect(fresh.source).toBe('service');
+    expect(maxDiff(fresh.values, direct(generator, [5, 6, 7, 8]))).toBeLessThan(1e-6);
+    expect(rec.bodies.map((b) => b.sequence)).toEqual([[5], [5, 6, 7, 8]]);
+    now += 1001;                                                      // expired: ask regardless
+    expect((await rt.parameters('u')).source).toBe('service');
+    expect(rt.stats()).toMatchObject({ calls: 4, requests: 3, successes: 3, cacheHits: 1, baseUses: 0 });
+  });
+
+  it('concurrent calls for one user share one request', async () => {
+    const rec = recordingFetch();
+    const rt = await runtime({ fetch: rec.fetch });
+    rt.observe('u', [1, 2]);
+    const [a, b] = await Promise.all([rt.parameters('u'), rt.parameters('u')]);
+    expect(rec.bodies).toHaveLength(1);
+    expect(a.values).toBe(b.values);
+  });
+
+  it('falls back with a reason: fingerprint mismatch, HTTP error, bad payload', async () => {
+    // Another generator with the same layout: its parameters must not be applied here.
+    const foreign = await createServer({ model: tinyDuet({ seed: 7 }).generator });
+    const foreignUrl = (await foreign.listen(0)).url;
+    try {
+      const rt = await runtime({ serviceUrl: foreignUrl });
+      rt.observe('u', [1]);
+      const p = await rt.parameters('u');
+      expect(p).toMatchObject({ source: 'base', reason: 'fingerprint', requested: false });
+      expect(p.message).toContain(`this device model belongs to ${rt.fingerprint}`);
+      expect(Array.from(p.values).every((v) => v === 0)).toBe(true); // residual: the static model
+    } finally {
+      await foreign.close();
+    }
+    const locked = await createServer({ model: generator, token: 'secret' });
+    const lockedUrl = (await locked.listen(0)).url;
+    try {
+      const rt = await runtime({ serviceUrl: lockedUrl });
+      rt.observe('u', [1]);
+      const p = await rt.parameters('u');
+      expect(p).toMatchObject({ source: 'base', reason: 'http' });
+      expect(p.message).toContain('401');
+      const withToken = await runtime({ serviceUrl: lockedUrl, token: 'secret' });
+      withToken.observe('u', [1]);
+      expect((await withToken.parameters('u')).source).toBe('service');
+    } finally {
+      await locked.close();
+    }
+    const garbage: FetchLike = async () => ({ ok: true, status: 200, arrayBuffer: async () => new Uint8Array([1, 2, 3]).buffer, text: async () => '' });
+    const rt = await runtime({ fetch: garbage });
+    rt.observe('u', [1]);
+    expect(await rt.parameters('u')).toMatchObject({ source: 'base', reason: 'payload' });
+  });
+});
+
+describe('DeviceRuntime without a service', () => {
+  const base = (extra: Partial<DeviceRuntimeOptions>) => createDeviceRuntime({
+    model: device, serviceUrl: 'http://127.0.0.1:9', format: 'f32', inputs: (c) => [features(c)], retryAfterMs: 0, ...extra,
+  });
+
+  it('unreachable: scores with the static model, i.e. all-zero residual parameters', async () => {
+    const rt = await base({});
+    rt.observe('u', [3, 4]);
+    const { scores, parameters } = await rt.score('u', [features(CANDIDATES)]);
+    expect(parameters).toMatchObject({ source: 'base', reason: 'unreachable', requested: false });
+    const out = tf.tidy(() => device.predict([features(CANDIDATES), tf.zeros([CANDIDATES.length, parameters.values.length])]) as tf.Tensor);
+    const zeros = Array.from(out.dataSync());
+    out.dispose();
+    expect(maxDiff(scores, zeros)).toBeLessThan(1e-6);
+    expect(rt.stats().failures.unreachable).toBe(1);
+  });
+
+  it('timeout: a hanging service is abandoned after timeoutMs', async () => {
+    let aborted = false;
+    const hanging: FetchLike = (_url, init) => new Promise((_resolve, reject) => {
+      init.signal.addEventListener('abort', () => {
+        aborted = true;
+        reject(new Error('aborted'));
+      });
+    });
+    const rt = await base({ fetch: hanging, timeoutMs: 30 });
+    rt.observe('u', [3]);
+    expect(await rt.parameters('u')).toMatchObject({ source: 'base', reason: 'timeout' });
+    expect(aborted).toBe(true);
+  });
+
+  it('after a failure: stale-but-valid cache first, and no retry within retryAfterMs', async () => {
+    let now = 0;
+    let up = true;
+    let calls = 0;
+    const flaky: FetchLike = async (url, init) => {
+      calls++;
+      if (!up) throw new Error('connection refused');
+      const { url: real } = await ensureServer();
+      return fetch(url.replace(/^http:\/\/[^/]+/, real), init) as ReturnType<FetchLike>;
+    };
+    const rt = await base({ fetch: flaky, clock: () => now, retryAfterMs: 500 });
+    rt.observe('u', [2, 3]);
+    expect((await rt.parameters('u')).source).toBe('service');
+    up = false;
+    rt.observe('u', 4);
+    const stale = await rt.parameters('u');
+    expect(stale).toMatchObject({ source: 'cache', reason: 'unreachable' });
+    expect(maxDiff(stale.values, direct(generator, [2, 3]))).toBeLessThan(1e-6);
+    expect(calls).toBe(2);
+    now += 100;
+    expect(await rt.parameters('u')).toMatchObject({ source: 'cache', reason: 'unreachable' });
+    expect(calls).toBe(2); // within retryAfterMs: no new request
+    up = true;
+    now += 500;
+    const back = await rt.parameters('u');
+    expect(back.source).toBe('service');
+    expect(maxDiff(back.values, direct(generator, [2, 3, 4]))).toBeLessThan(1e-6);
+    await closeServer();
+  });
+
+  it('no history: base parameters, no request', async () => {
+    let calls = 0;
+    const rt = await base({ fetch: async () => { calls++; throw new Error('unused'); } });
+    expect(await rt.parameters('nobody')).toMatchObject({ source: 'base', reason: 'no-history' });
+    expect(calls).toBe(0);
+  });
+});
+
+describe('createDeviceRuntime: loading and checks', () => {
+  it('loads a stamped device model from a directory (IOHandler) and knows its fingerprint', async () => {
+    const dir = path.join(root, 'device');
+    await saveDuet(device, dir);
+    const rt = await createDeviceRuntime({ model: fileSystem(dir), serviceUrl: 'http://127.0.0.1:9' });
+    expect(rt.fingerprint).toBe(meta.fingerprint);
+    rt.dispose();
+  });
+
+  it('non-residual models need base parameters: from the stamp, or rejected', async () => {
+    const nr = tinyDuet({ residual: false, seed: 4 });
+    await expect(createDeviceRuntime({ model: nr.device, serviceUrl: 'http://x.test', fingerprint: 'aaaaaaaaaaaaaaaa' }))
+      .rejects.toThrow('has non-residual dynamic layers, so all-zero parameters are no fallback');
+    const stamp = stampDeviceModel(nr);
+    expect(stamp.baseParameters).toHaveLength(65);
+    const rt = await createDeviceRuntime({ model: nr.device, serviceUrl: 'http://127.0.0.1:9', retryAfterMs: 0 });
+    rt.observe('u', [1]);
+    const p = await rt.parameters('u');
+    expect(p.source).toBe('base');
+    expect(Array.from(p.values)).toEqual(Array.from(Float32Array.from(stamp.baseParameters!)));
+    expect(Array.from(p.values).some((v) => v !== 0)).toBe(true);
+  });
+
+  it('rejects bad options with errors naming them', async () => {
+    const unstamped = tinyDuet({ seed: 5 }).device;
+    await expect(createDeviceRuntime({ model: unstamped, serviceUrl: 'http://x.test' })).rejects.toThrow("needs the generator's 'fingerprint'");
+    await expect(createDeviceRuntime({ model: device, serviceUrl: 'x.test' })).rejects.toThrow("'serviceUrl' passed to 'createDeviceRuntime' must be an http(s) URL");
+    await expect(createDeviceRuntime({ model: device, serviceUrl: 'http://x.test', format: 'f64' as never })).rejects.toThrow("'format' passed to 'createDeviceRuntime' must be");
+    await expect(createDeviceRuntime({ model: device, serviceUrl: 'http://x.test', fallbackParameters: [1, 2] })).rejects.toThrow("'fallbackParameters' passed to 'createDeviceRuntime' must be 65 finite numbers, got 2");
+    await expect(createDeviceRuntime({ model: generator, serviceUrl: 'http://x.test' })).rejects.toThrow('has no DynamicDense layer');
+    const rt = await createDeviceRuntime({ model: device, serviceUrl: 'http://x.test' });
+    expect(() => rt.observe('u', [0])).toThrow("'items' passed to 'DeviceRuntime.observe' must be item ids");
+    await expect(rt.score('u', [])).rejects.toThrow("'inputs' passed to 'DeviceRuntime.score' must be 1 tensor(s)");
+    await expect(rt.topK('u', [1], 1)).rejects.toThrow("needs model inputs");
+  });
+});
+
+// A server for the flaky-fetch test, started on first use.
+let lazy: ServerHandle | null = null;
+async function ensureServer() {
+  if (lazy === null) {
+    lazy = await createServer({ model: generator });
+    await lazy.listen(0);
+  }
+  return lazy.address!;
+}
+async function closeServer() {
+  await lazy?.close();
+  lazy = null;
+}
