@@ -10,8 +10,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { gruEncode } from './generator/encoders';
 import { initializerByName } from './initializers';
 import { checkPositiveInt } from './ops/arg_checks';
-import { checkRankAndDim, type Shape, splitInputShapes } from './ops/input_shapes';
-import { binaryMask, checkMaskShape } from './ops/sequence_mask';
+import { sequenceInputShapes, type Shape } from './ops/input_shapes';
+import { binaryMask } from './ops/sequence_mask';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
@@ -77,12 +77,7 @@ export class Gru extends tfl.layers.Layer {
   }
 
   private shapes(inputShape: Shape | Shape[]): [Shape, Shape | null] {
-    const shapes = splitInputShapes(inputShape, ['x', 'mask'], 1, NAME);
-    const x = shapes[0];
-    checkRankAndDim(x, 3, '[batch, time, dim]', 'x', NAME);
-    const mask = shapes[1] ?? null;
-    if (mask !== null) checkMaskShape(mask, x, NAME);
-    return [x, mask];
+    return sequenceInputShapes(inputShape, NAME);
   }
 
   override build(inputShape: Shape | Shape[]): void {

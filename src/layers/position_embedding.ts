@@ -6,8 +6,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { initializerByName } from './initializers';
 import { checkPositiveInt } from './ops/arg_checks';
-import { checkRankAndDim, type Shape, splitInputShapes } from './ops/input_shapes';
-import { binaryMask, checkMaskShape } from './ops/sequence_mask';
+import { sequenceInputShapes, type Shape } from './ops/input_shapes';
+import { binaryMask } from './ops/sequence_mask';
 import { shapeText } from './ops/shape_text';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -54,16 +54,12 @@ export class PositionEmbedding extends tfl.layers.Layer {
   }
 
   private shapes(inputShape: Shape | Shape[]): [Shape, Shape | null] {
-    const shapes = splitInputShapes(inputShape, ['x', 'mask'], 1, NAME);
-    const x = shapes[0];
-    checkRankAndDim(x, 3, '[batch, time, dim]', 'x', NAME);
+    const [x, mask] = sequenceInputShapes(inputShape, NAME);
     const max = this.maxLength;
     if (max !== null && x[1] !== null && x[1] > max) {
       throw new Error(`'x' passed to '${NAME}' must have at most maxLength = ${max} time steps, ` +
         `got ${shapeText(x)}`);
     }
-    const mask = shapes[1] ?? null;
-    if (mask !== null) checkMaskShape(mask, x, NAME);
     return [x, mask];
   }
 

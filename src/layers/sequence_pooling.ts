@@ -5,10 +5,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { checkRankAndDim, type Shape, splitInputShapes } from './ops/input_shapes';
+import { sequenceInputShapes, type Shape } from './ops/input_shapes';
 import { gatherLastValid } from './ops/last_valid';
 import { maskedMax, maskedMean } from './ops/masked_pooling';
-import { checkMaskShape } from './ops/sequence_mask';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
@@ -54,12 +53,7 @@ export class SequencePooling extends tfl.layers.Layer {
   }
 
   private shapes(inputShape: Shape | Shape[]): [Shape, Shape | null] {
-    const shapes = splitInputShapes(inputShape, ['x', 'mask'], 1, NAME);
-    const x = shapes[0];
-    checkRankAndDim(x, 3, '[batch, time, dim]', 'x', NAME);
-    const mask = shapes[1] ?? null;
-    if (mask !== null) checkMaskShape(mask, x, NAME);
-    return [x, mask];
+    return sequenceInputShapes(inputShape, NAME);
   }
 
   override build(inputShape: Shape | Shape[]): void {

@@ -10,9 +10,9 @@ import {
   type AttentionVariables, attentionWeightSpecs, computeMultiHeadAttention,
   createAttentionVariables, readAttentionWeights,
 } from './ops/attention';
-import { checkRankAndDim, type Shape, splitInputShapes } from './ops/input_shapes';
+import { sequenceInputShapes, type Shape } from './ops/input_shapes';
 import { layerNorm } from './ops/layer_norm';
-import { binaryMask, checkMaskShape } from './ops/sequence_mask';
+import { binaryMask } from './ops/sequence_mask';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 
@@ -131,12 +131,7 @@ export class TransformerBlock extends tfl.layers.Layer {
   }
 
   private shapes(inputShape: Shape | Shape[]): [Shape, Shape | null] {
-    const shapes = splitInputShapes(inputShape, ['x', 'mask'], 1, NAME);
-    const x = shapes[0];
-    checkRankAndDim(x, 3, '[batch, time, dim]', 'x', NAME);
-    const mask = shapes[1] ?? null;
-    if (mask !== null) checkMaskShape(mask, x, NAME);
-    return [x, mask];
+    return sequenceInputShapes(inputShape, NAME);
   }
 
   override build(inputShape: Shape | Shape[]): void {

@@ -3,6 +3,7 @@
  * some of them optional (a trailing mask).
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { checkMaskShape } from './sequence_mask';
 import { shapeText } from './shape_text';
 
 /** A tfjs-layers shape: unknown dimensions are `null`. */
@@ -38,4 +39,18 @@ export function checkRankAndDim(
       `dimension, got ${shapeText(shape)}`);
   }
   return last;
+}
+
+/**
+ * The shapes of a sequence layer's inputs `[x [batch, time, dim], mask? [batch, time]]`, checked:
+ * `x` of rank 3 with a known `dim`, the mask (when given) matching `x`.
+ */
+export function sequenceInputShapes(inputShape: Shape | Shape[], caller: string):
+    [Shape, Shape | null] {
+  const shapes = splitInputShapes(inputShape, ['x', 'mask'], 1, caller);
+  const x = shapes[0];
+  checkRankAndDim(x, 3, '[batch, time, dim]', 'x', caller);
+  const mask = shapes[1] ?? null;
+  if (mask !== null) checkMaskShape(mask, x, caller);
+  return [x, mask];
 }
