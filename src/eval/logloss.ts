@@ -1,6 +1,14 @@
 import { checkLabels, checkScores } from './validate';
 
-/** Probabilities are clipped to [LOGLOSS_EPSILON, 1 - LOGLOSS_EPSILON] so one confident miss costs at most −ln(1e-7) ≈ 16.12. */
+/**
+ * Probabilities are clipped to [LOGLOSS_EPSILON, 1 - LOGLOSS_EPSILON] so one confident miss
+ * costs at most −ln(1e-7) ≈ 16.12.
+ *
+ * @example
+ * ```ts
+ * logloss([0], [1]); // -Math.log(LOGLOSS_EPSILON) ≈ 16.118
+ * ```
+ */
 export const LOGLOSS_EPSILON = 1e-7;
 
 /** Options of {@link logloss}. */

@@ -56,7 +56,15 @@ export interface DuetWrapOptions {
   name?: string;
 }
 
-/** The generator layer's name inside a wrapped model. */
+/**
+ * The generator layer's name inside a wrapped model.
+ *
+ * @example
+ * ```ts
+ * const generator = duetModel.getLayer(GENERATOR_NAME) as ParameterGenerator;
+ * console.log(generator.totalParams);
+ * ```
+ */
 export const GENERATOR_NAME = 'duetGenerator';
 
 const DENSE = 'Dense';

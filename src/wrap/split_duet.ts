@@ -20,7 +20,15 @@ export interface DuetParts {
   layout: { slices: readonly ParamSlice[]; total: number };
 }
 
-/** Name of the device model's parameter input. */
+/**
+ * Name of the device model's parameter input (its last input).
+ *
+ * @example
+ * ```ts
+ * const { device } = splitDuet(duetModel);
+ * device.inputNames.at(-1) === PARAMS_INPUT_NAME; // true
+ * ```
+ */
 export const PARAMS_INPUT_NAME = 'duetParams';
 
 /**
