@@ -50,6 +50,6 @@ export function auc(scores: ArrayLike<number>, labels: ArrayLike<number>): numbe
   checkLabels('auc', labels, scores.length);
   const ranked = new Uint32Array(scores.length);
   for (let i = 0; i < ranked.length; i++) ranked[i] = i;
-  ranked.sort(byScoreDesc(scores));
+  ranked.sort(byScoreDesc(scores, labels));
   return aucOfRanked(ranked, scores, labels);
 }

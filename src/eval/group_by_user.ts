@@ -5,18 +5,27 @@ import type { UserId } from './validate';
 export interface UserRows {
   /** The user id. */
   readonly user: UserId;
-  /** Row indices ranked by score descending; equal scores keep input order (lower index first). */
+  /**
+   * Row indices ranked by score descending; among equal scores negatives come before positives
+   * (ties never count in the model's favour), then input order.
+   */
   readonly ranked: number[];
   /** How many of the rows have label 1. */
   readonly positives: number;
 }
 
-/** Orders row indices by score descending, ties by ascending index: a total, deterministic order. */
-export function byScoreDesc(scores: ArrayLike<number>): (a: number, b: number) => number {
+/**
+ * Orders row indices by score descending. Ties put label-0 rows first (pessimistic: a model that
+ * scores a positive no higher than a negative gets no credit for it, so a constant scorer gets
+ * HR@K = K / rows rather than 1), then ascending index: a total, deterministic order.
+ */
+export function byScoreDesc(scores: ArrayLike<number>, labels: ArrayLike<number>):
+    (a: number, b: number) => number {
   return (a, b) => {
     const sa = scores[a];
     const sb = scores[b];
-    return sa > sb ? -1 : sa < sb ? 1 : a - b;
+    if (sa !== sb) return sa > sb ? -1 : 1;
+    return labels[a] - labels[b] || a - b;
   };
 }
 
@@ -46,7 +55,7 @@ export function rankRowsByUser(
     if (rows === undefined) byUser.set(u, [i]);
     else rows.push(i);
   }
-  const order = byScoreDesc(scores);
+  const order = byScoreDesc(scores, labels);
   return [...byUser.keys()].sort(compareUsers).map((user) => {
     const ranked = byUser.get(user)!.sort(order);
     let positives = 0;

@@ -43,8 +43,10 @@ function validated(fn: string, scores: ArrayLike<number>, labels: ArrayLike<numb
 /**
  * NDCG@K averaged over users with at least one positive row.
  *
- * Per user, rows are ranked by score descending; equal scores keep input order (the earlier row
- * ranks first, a stable sort), so with ties the result depends on the order of that user's rows.
+ * Per user, rows are ranked by score descending; among equal scores negatives rank before
+ * positives (ties never count in the model's favour: a constant scorer gets no credit), then
+ * input order. The authors' code keeps input order instead, which rewards ties whenever the
+ * positive row comes first, as it does in duet-seq-v1 files.
  * DCG = Σ over positives at rank r < K (r from 0) of 1/log2(r + 2); IDCG is the DCG of the best
  * ranking, using min(K, #positives) positions. Rows may come in any order; they are grouped here.
  *

@@ -40,14 +40,23 @@ describe('ndcgAtK and hrAtK', () => {
     expect(ndcgAtK([0.1, 0.9, 0.8, 0.95], [1, 1, 1, 0], [7, 7, 7, 7], 2)).toBeCloseTo(g / (1 + g), 15);
   });
 
-  test('ties are broken by input order (stable), within each user', () => {
-    // All three rows tie; the earlier row ranks first.
+  test('ties never count in the model\'s favour: tied negatives rank before the positive', () => {
+    // All three rows tie: the positive ranks last wherever it sits.
     expect(hrAtK([0.5, 0.5, 0.5], [0, 0, 1], [1, 1, 1], 1)).toBe(0);
-    expect(hrAtK([0.5, 0.5, 0.5], [1, 0, 0], [1, 1, 1], 1)).toBe(1);
-    expect(ndcgAtK([0.5, 0.5, 0.5], [0, 1, 0], [1, 1, 1], 2)).toBeCloseTo(g, 15);
-    // Rows of another user in between do not change a user's relative order.
-    expect(hrAtK([0.5, 0.9, 0.5, 0.1, 0.5], [1, 1, 0, 0, 0], [1, 2, 1, 2, 1], 1)).toBe(1);
-    expect(hrAtK([0.5, 0.9, 0.5, 0.1, 0.5], [0, 1, 1, 0, 0], [1, 2, 1, 2, 1], 1)).toBeCloseTo(1 / 2, 15);
+    expect(hrAtK([0.5, 0.5, 0.5], [1, 0, 0], [1, 1, 1], 1)).toBe(0);
+    expect(hrAtK([0.5, 0.5, 0.5], [1, 0, 0], [1, 1, 1], 3)).toBe(1);
+    // Positive tied with one of two negatives, below the other: rank 2 of 3 → 1/log2(4) = 0.5.
+    expect(ndcgAtK([0.9, 0.5, 0.5], [0, 1, 0], [1, 1, 1], 3)).toBeCloseTo(0.5, 15);
+    // Two tied positives keep input order between themselves.
+    expect(ndcgAtK([0.5, 0.5, 0.1], [1, 1, 0], [1, 1, 1], 2)).toBeCloseTo(1, 15);
+    // A constant scorer over 1 positive + 49 negatives: HR@10 is 0, not the 1 a stable sort gives
+    // on positive-first rows (duet-seq-v1 order).
+    const n = 50;
+    const flat = new Array(n).fill(0);
+    const labels50 = flat.map((_, i) => (i === 0 ? 1 : 0));
+    expect(hrAtK(flat, labels50, flat.map(() => 1), 10)).toBe(0);
+    // Rows of another user in between do not change a user's ranking.
+    expect(hrAtK([0.5, 0.9, 0.5, 0.1, 0.6], [1, 1, 0, 0, 0], [1, 2, 1, 2, 1], 1)).toBe(1 / 2);
   });
 
   test('shuffled rows give exactly the grouped result (distinct scores)', () => {
