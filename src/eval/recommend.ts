@@ -258,15 +258,18 @@ export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>
   const numItems = checkPositiveInt(options.numItems, fn, 'numItems');
   const k = checkPositiveInt(options.k ?? 10, fn, 'k');
   const batchSize = checkPositiveInt(options.batchSize ?? 4096, fn, 'batchSize');
+  const { exclude } = options;
+  // Checked before prepare(), which allocates the history tensors.
+  if (exclude !== undefined && exclude !== 'history' &&
+      (exclude === null || typeof (exclude as Iterable<number>)[Symbol.iterator] !== 'function')) {
+    throw new Error(`'exclude' passed to '${fn}' must be an iterable of item ids or 'history', got ${String(exclude)}`);
+  }
   const { history, context } = prepare(model, click, options.user, fn);
   const excluded = new Set<number>();
-  if (options.exclude === 'history') {
+  if (exclude === 'history') {
     for (const id of history) excluded.add(id);
-  } else if (options.exclude !== undefined) {
-    if (typeof (options.exclude as Iterable<number>)[Symbol.iterator] !== 'function') {
-      throw new Error(`'exclude' passed to '${fn}' must be an iterable of item ids or 'history', got ${String(options.exclude)}`);
-    }
-    for (const id of options.exclude) excluded.add(id);
+  } else if (exclude !== undefined) {
+    for (const id of exclude) excluded.add(id);
   }
 
   const top = new TopK(k);

@@ -11,6 +11,7 @@ import {
 import {
   attentionPool, ENCODER_KINDS, EncoderKind, gatherLastValid, gruEncode, maskedMean, standardize,
 } from './generator/encoders';
+import { binaryMask, checkMaskShape } from './ops/sequence_mask';
 import { shapeText } from './ops/shape_text';
 import { DynamicLayerSpec, ParamSlice, paramLayout } from './param_layout';
 
@@ -257,6 +258,11 @@ export class ParameterGenerator extends tfl.layers.Layer {
     const o = this.options;
     const dim = this.inputDim;
     const cond = this.conditionDim;
+    if (o.normalizeCondition && cond < 2) {
+      throw new Error(`'ParameterGenerator' has a conditioning vector of size ${cond} (from ` +
+        `${o.conditionDim === null ? 'the embedding size' : 'conditionDim'}); with ` +
+        `'normalizeCondition' on it must be at least 2 (a standardised scalar is always 0)`);
+    }
     let seedIndex = 0;
     if (o.input === 'ids') {
       this.embeddings = this.addWeight('embeddings', [o.vocabSize as number, dim], 'float32',
@@ -362,7 +368,9 @@ export class ParameterGenerator extends tfl.layers.Layer {
             `${list.map((t) => shapeText(t.shape)).join(' and ')}`);
         }
         seq = list[0] as tf.Tensor3D;
-        mask = tf.cast(list[1], 'float32') as tf.Tensor2D;
+        checkMaskShape(list[1].shape, seq.shape, 'ParameterGenerator', 'mask', 'embeddings');
+        // Any non-zero mask value means "item" (the library-wide rule); the encoders need 0/1.
+        mask = binaryMask(list[1]) as tf.Tensor2D;
       }
       const w = (name: string) => this.encoderWeights[name].read();
       let z: tf.Tensor2D;
@@ -438,11 +446,18 @@ export class ParameterGenerator extends tfl.layers.Layer {
     }
     const slice = this.slices[index];
     tf.tidy(() => {
-      const k = tf.reshape(kernel instanceof tf.Tensor ? kernel : tf.tensor(Array.from(kernel)), [-1]);
-      if (k.size !== slice.inputDim * slice.outputDim) {
+      const given = kernel instanceof tf.Tensor ? kernel : tf.tensor1d(Array.from(kernel));
+      // A matrix must be [in, out] (tfjs's Dense layout); PyTorch's [out, in] would fit the
+      // value count and silently become the wrong kernel.
+      const badShape = given.rank === 2 ?
+        given.shape[0] !== slice.inputDim || given.shape[1] !== slice.outputDim :
+        given.rank !== 1 || given.size !== slice.inputDim * slice.outputDim;
+      if (badShape) {
         throw new Error(`'kernel' passed to 'ParameterGenerator.setStaticWeights' for ` +
-          `'${layerName}' must have ${slice.inputDim}x${slice.outputDim} values, got ${k.size}`);
+          `'${layerName}' must have shape [${slice.inputDim}, ${slice.outputDim}] (or ` +
+          `${slice.inputDim * slice.outputDim} values, row-major), got ${shapeText(given.shape)}`);
       }
+      const k = tf.reshape(given, [-1]);
       let b: tf.Tensor | null = null;
       if (bias !== undefined) {
         b = tf.reshape(bias instanceof tf.Tensor ? bias : tf.tensor(Array.from(bias)), [-1]);

@@ -18,7 +18,11 @@ import {
 export type DuetCondition =
   /** An existing input of the model holding item ids `[batch, time]` (0 = padding). */
   | { input: string }
-  /** A new model input of item ids `[batch, length]`, named `name` (default `'duetCondition'`). */
+  /**
+   * A new model input of item ids `[batch, length]`, named `name` (default `'trigger'`, the
+   * dataset column holding the device's most recent items, so `train` and `evaluateModel` feed
+   * it directly when `length` equals the data's trigger length).
+   */
   | { length: number; name?: string }
   /**
    * The output `[batch, time, dim]` of an existing layer (e.g. the model's own embedded history,
@@ -218,7 +222,7 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
       throw new Error(`'condition.length' passed to 'duetWrap' must be a positive integer, got ` +
         `${String(cond.length)}`);
     }
-    const added = tfl.input({ shape: [cond.length], name: cond.name ?? 'duetCondition' });
+    const added = tfl.input({ shape: [cond.length], name: cond.name ?? 'trigger' });
     inputs.push(added);
     conditionInputs = [added];
   }
@@ -235,8 +239,9 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
   });
   const layout = paramLayout(specs, 'duetWrap');
   const generator = new ParameterGenerator({
-    init: 'zero',
     ...options.generator,
+    // `?? 'zero'` after the spread: an explicit `init: undefined` must not become 'glorot'.
+    init: options.generator.init ?? 'zero',
     layers: specs,
     input: generatorInput,
     name: GENERATOR_NAME,

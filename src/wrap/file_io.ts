@@ -96,6 +96,11 @@ export function fileSystem(dir: string): tf.io.IOHandler {
         specs.push(...group.weights);
         for (const p of group.paths) {
           const file = path.join(dir, p);
+          // A manifest names files beside model.json; never read outside the model's folder.
+          const relative = path.relative(path.resolve(dir), path.resolve(file));
+          if (typeof p !== 'string' || relative.startsWith('..') || path.isAbsolute(relative)) {
+            throw new Error(`${jsonPath} names weights file '${String(p)}' outside ${dir}`);
+          }
           let bytes: Uint8Array;
           try {
             bytes = await fs.readFile(file);

@@ -133,6 +133,7 @@ describe('recommend', () => {
     const before = tf.memory().numTensors;
     await recommend(model, HISTORY, { numItems: NUM_ITEMS, batchSize: 8 });
     await scoreCandidates(model, HISTORY, [1, 2, 3]);
+    await expect(recommend(model, HISTORY, { numItems: 5, exclude: 7 as never })).rejects.toThrow(/'exclude'/);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

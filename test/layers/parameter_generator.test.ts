@@ -209,7 +209,7 @@ describe('ParameterGenerator', () => {
     expect(() => parameterGenerator({ layers: LAYERS, input: 'embeddings' }).apply([tfl.input({ shape: [4, 2] }), tfl.input({ shape: [5] })]))
       .toThrow("'mask' passed to 'ParameterGenerator' must have shape [batch, 4], got [batch, 5]");
     expect(() => make().setStaticWeights('nope', [1])).toThrow("no generated layer named 'nope'; generated layers: 'a', 'b'");
-    expect(() => make().setStaticWeights('a', [1, 2, 3])).toThrow("must have 6x4 values, got 3");
+    expect(() => make().setStaticWeights("a", [1, 2, 3])).toThrow("must have shape [6, 4] (or 24 values, row-major), got [3]");
   });
 });
 
@@ -221,5 +221,36 @@ describe('ParameterGenerator construction', () => {
       g.build([null, 6]);
       expect(tf.memory().numTensors - before, decoder).toBe(g.weights.length);
     }
+  });
+});
+
+describe('ParameterGenerator input checks', () => {
+  it('treats any non-zero mask value as an item, for every encoder', () => {
+    for (const encoder of ENCODERS) {
+      const g = parameterGenerator({ layers: LAYERS, input: 'embeddings', encoder, seed: 2 });
+      const emb = tf.randomNormal([1, 4, 3], 0, 1, 'float32', 5);
+      const ones = g.apply([emb, tf.tensor2d([[1, 1, 1, 0]])]) as tf.Tensor;
+      const other = g.apply([emb, tf.tensor2d([[5, 9, 2, 0]])]) as tf.Tensor;
+      expect(maxAbsDiff(ones, other), encoder).toBeLessThan(1e-6);
+    }
+  });
+
+  it('rejects a mask whose length differs from the embeddings, by name', () => {
+    const g = parameterGenerator({ layers: LAYERS, input: 'embeddings' });
+    g.apply([tf.zeros([1, 4, 3]), tf.ones([1, 4])]);
+    expect(() => g.apply([tf.zeros([1, 4, 3]), tf.ones([1, 5])]))
+      .toThrow("'mask' passed to 'ParameterGenerator' must have shape [batch, time] matching 'embeddings' [1, 4, 3], got [1, 5]");
+  });
+
+  it('refuses a one-dimensional conditioning vector when it would be standardised to 0', () => {
+    expect(() => parameterGenerator({ layers: LAYERS, vocabSize: 9, embeddingDim: 1 }).apply(tf.ones([1, 3])))
+      .toThrow("'ParameterGenerator' has a conditioning vector of size 1 (from the embedding size); with 'normalizeCondition' on it must be at least 2");
+  });
+
+  it('refuses a transposed [out, in] kernel in setStaticWeights', () => {
+    const g = make({ init: 'zero' });
+    expect(() => g.setStaticWeights('a', tf.zeros([4, 6])))
+      .toThrow("'kernel' passed to 'ParameterGenerator.setStaticWeights' for 'a' must have shape [6, 4] (or 24 values, row-major), got [4, 6]");
+    expect(() => g.setStaticWeights('a', tf.zeros([6, 4]))).not.toThrow();
   });
 });

@@ -62,5 +62,9 @@ describe('saveDuet / loadDuet', () => {
     await expect(loadDuet(cut)).rejects.toThrow(`hold ${weights.length - 8} bytes but ${path.join(cut, 'model.json')} describes ${weights.length}`);
     fs.rmSync(path.join(cut, 'weights.bin'));
     await expect(loadDuet(cut)).rejects.toThrow('cannot read weights file');
+    const json = JSON.parse(fs.readFileSync(path.join(cut, 'model.json'), 'utf8'));
+    json.weightsManifest[0].paths = ['../../etc/passwd'];
+    fs.writeFileSync(path.join(cut, 'model.json'), JSON.stringify(json));
+    await expect(loadDuet(cut)).rejects.toThrow(`names weights file '../../etc/passwd' outside ${cut}`);
   });
 });
