@@ -109,9 +109,19 @@ function positiveInt(value: number | undefined, key: string): void {
   }
 }
 
+// Options of the generator itself, and those every tfjs-layers layer takes.
+const KNOWN_ARGS = new Set(['layers', 'input', 'vocabSize', 'embeddingDim', 'encoder',
+  'conditionDim', 'decoder', 'rank', 'lowrankCore', 'init', 'stableWeights', 'normalizeCondition',
+  'seed', 'name', 'trainable', 'dtype', 'inputShape', 'batchInputShape', 'batchSize', 'weights',
+  'inputDType', 'customObjects', 'fastWeightInit']);
+
 function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
   if (args === undefined || args === null) {
     throw new Error(`'ParameterGenerator' needs options with at least 'layers'`);
+  }
+  const unknown = Object.keys(args).filter((k) => !KNOWN_ARGS.has(k));
+  if (unknown.length > 0) {
+    throw new Error(`unknown option '${unknown[0]}' passed to 'ParameterGenerator'`);
   }
   const layers = paramLayout(args.layers, 'ParameterGenerator').slices.map((s) => ({
     name: s.name, inputDim: s.inputDim, outputDim: s.outputDim, useBias: s.useBias,

@@ -23,8 +23,10 @@ export interface PositionEmbeddingArgs extends LayerArgs {
 }
 
 /**
- * Adds a learned embedding `P[t]` to position `t` of `x [batch, time, dim]` (position counted
- * in the padded array, as SASRec does with its left-padded sequences). Inputs `x` or `[x, mask]`;
+ * Adds a learned embedding `P[t]` to position `t` of `x [batch, time, dim]`, `t` counted from the
+ * start of the padded array (as the authors' code does). On right-padded rows (duet-seq-v1)
+ * position t is the t-th oldest item of the window; on left-padded rows, as in the original
+ * SASRec, the most recent item always sits at the last position. Inputs `x` or `[x, mask]`;
  * with a `mask [batch, time]` (non-zero = valid) padded positions of the output are zero.
  *
  * @example

@@ -72,6 +72,7 @@ export interface DuetWrapOptions {
 export const GENERATOR_NAME = 'duetGenerator';
 
 const DENSE = 'Dense';
+const DUET_WRAP_KEYS = new Set(['condition', 'layers', 'count', 'residual', 'generator', 'name']);
 
 function countCalls(nodes: GraphNode[], layer: tfl.layers.Layer): number {
   return nodes.filter((n) => n.layer === layer).length;
@@ -157,6 +158,11 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
   if (options === undefined || options === null || options.condition === undefined) {
     throw new Error(`'duetWrap' needs options with 'condition' (an existing ids input or the ` +
       `length of a new one) and 'generator' (at least vocabSize)`);
+  }
+  const unknown = Object.keys(options).filter((k) => !DUET_WRAP_KEYS.has(k));
+  if (unknown.length > 0) {
+    throw new Error(`unknown option '${unknown[0]}' passed to 'duetWrap'; known: ` +
+      `${[...DUET_WRAP_KEYS].join(', ')}`);
   }
   if (options.generator === undefined) {
     throw new Error(`'generator' options passed to 'duetWrap' are required (at least vocabSize)`);

@@ -254,3 +254,10 @@ describe('ParameterGenerator input checks', () => {
     expect(() => g.setStaticWeights('a', tf.zeros([6, 4]))).not.toThrow();
   });
 });
+
+describe('ParameterGenerator options', () => {
+  it('rejects a misspelt option instead of ignoring it', () => {
+    expect(() => parameterGenerator({ layers: LAYERS, vocabSize: 9, stableWeight: true } as never))
+      .toThrow("unknown option 'stableWeight' passed to 'ParameterGenerator'");
+  });
+});

@@ -148,6 +148,8 @@ describe('duetWrap', () => {
     const m3 = tfl.model({ inputs: seqInput, outputs: tfl.layers.dense({ units: 1 }).apply(flat) as tfl.SymbolicTensor });
     expect(() => duetWrap(m3, { condition: { input: 'emb' }, generator: gen }))
       .toThrow("'duetWrap': the condition input 'emb' must hold item ids of shape [batch, time], got [batch, 4, 2]");
+    expect(() => duetWrap(model, { condition: { length: 3 }, generator: gen, residul: false } as never))
+      .toThrow("unknown option 'residul' passed to 'duetWrap'; known: condition, layers, count, residual, generator, name");
     expect(() => duetWrap(model, { condition: { length: 0 }, generator: gen }))
       .toThrow("'condition.length' passed to 'duetWrap' must be a positive integer, got 0");
     expect(() => duetWrap({} as tfl.LayersModel, { condition: { length: 2 }, generator: gen }))
