@@ -8,6 +8,10 @@
  *
  * @packageDocumentation
  */
+import { fillKernelGaps } from './backend/register_kernels';
+
+// Importing duet-tf fills tfjs's kernel and gradient gaps (never replacing what tfjs has).
+fillKernelGaps();
 
 // Layers: the primitives.
 export { DynamicDense, dynamicDense } from './layers/dynamic_dense';
@@ -58,6 +62,7 @@ export type {
 
 // Backends: tfjs-node → wasm → cpu, and the kernels duet-tf adds to them.
 export { BACKEND_PRIORITY, currentBackend, registerDuetKernels, useBackend } from './backend/index';
+export { fillKernelGaps } from './backend/register_kernels';
 export type {
   BackendChoice, BackendLoader, BackendName, UseBackendOptions, WasmPaths,
 } from './backend/index';

@@ -54,3 +54,20 @@ function replaceKernel(config: tf.KernelConfig): void {
   if (current != null) tf.unregisterKernel(config.kernelName, config.backendName);
   tf.registerKernel(config);
 }
+
+/**
+ * Fills the holes only, on import of duet-tf: gradients tfjs lacks and kernels the wasm backend
+ * lacks, so a model trains even when the app picked its backend with `tf.setBackend` rather than
+ * `useBackend`. Nothing tfjs already has is replaced here.
+ *
+ * @example
+ * ```ts
+ * fillKernelGaps(); // idempotent; duet-tf calls it when imported
+ * ```
+ */
+export function fillKernelGaps(): void {
+  registerNotDifferentiableGradients();
+  for (const config of WASM_MISSING) {
+    if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
+  }
+}
