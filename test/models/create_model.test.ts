@@ -14,12 +14,12 @@ import { maxAbsDiff } from '../helpers/round_trip';
 import { batch, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
-  embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
+  condition: 'ids', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
   lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: true, seed: null,
 };
 const COMMON_DEFAULTS = {
   variant: 'base', numItems: 10, clickLength: 30, dim: 32, seed: null, sequenceTransform: true,
-  residual: true, generator: GENERATOR_DEFAULTS,
+  itemBias: false, residual: true, generator: GENERATOR_DEFAULTS,
 };
 
 describe('resolveModelOptions', () => {

@@ -54,6 +54,31 @@ describe('duetFromBase', () => {
     expect(maxAbsDiff(base.predict(batch()) as tf.Tensor, duet.predict(batch()) as tf.Tensor)).toBeLessThan(1e-5);
   });
 
+  it.each(KINDS)("%s: generator.condition 'history' reads the model's own embedded history", async (kind) => {
+    const { model: base, config } = await trainedBase(kind);
+    const { model: duet, config: c } = duetFromBase(base, { ...config, generator: { condition: 'history' } });
+    expect(c.generator.condition).toBe('history');
+    const x = batch();
+    expect(maxAbsDiff(base.predict(x) as tf.Tensor, duet.predict(x) as tf.Tensor)).toBe(0);
+    const { generator, device } = splitDuet(duet);
+    // The generator has no item table of its own: it runs the shared embedding and sequenceTransform.
+    const gen = generator.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
+    expect(gen.options.input).toBe('embeddings');
+    expect(generator.layers.map((l) => l.name)).toEqual(expect.arrayContaining(['itemEmbedding', 'sequenceTransform']));
+    expect(generator.inputs.map((t) => t.sourceLayer.name)).toEqual(['click']);
+    // It conditions on the history: different clicks, different parameters (once trained off zero).
+    const { x: tx, y: ty } = syntheticRows(32, 8);
+    compileForLogits(duet);
+    await duet.fit(tx, ty, { epochs: 2, batchSize: 16, verbose: 0 });
+    const params = generator.predict(x[1]) as tf.Tensor;
+    expect(maxAbsDiff(tf.slice(params, [0, 0], [1, -1]), tf.slice(params, [1, 0], [1, -1]))).toBeGreaterThan(0);
+    const split = device.predict([...x, params]) as tf.Tensor;
+    expect(maxAbsDiff(split, duet.predict(x) as tf.Tensor)).toBeLessThan(1e-5);
+    expect(() => duetFromBase(createModel(tinyOptions(kind, { sequenceTransform: false })).model,
+      { ...config, sequenceTransform: false, generator: { condition: 'history' } }))
+      .toThrow("'generator.condition' passed to 'duetFromBase' is 'history', which reads the output of the 'sequenceTransform' layer; the model has none (set sequenceTransform: true)");
+  });
+
   it('rejects a base model that does not match the config', () => {
     const { model: base, config } = createModel(tinyOptions('sasrec'));
     expect(() => duetFromBase(base, { ...config, numItems: 99 }))

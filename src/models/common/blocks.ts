@@ -96,12 +96,29 @@ export function towerNames(prefix: string, count: number): string[] {
 /**
  * The two-tower head: `userTower1..N` on the user state, `targetTower1..N` on the target
  * embedding (each D wide, `activation` but the last, linear), scored by their dot product
- * (`score`, `[batch, 1]`, a logit).
+ * (`score`, `[batch, 1]`, a logit). With `itemBias` (the `target` ids given) the dot product is
+ * `match` and `score` adds the item bias to it (see {@link addItemBias}).
  */
 export function twoTowerScore(userState: Sym, targetEmbedding: Sym, dim: number, layers: number,
-    activation: DenseActivation, seeds: SeedSequence): Sym {
+    activation: DenseActivation, seeds: SeedSequence,
+    itemBias?: { target: Sym; numItems: number }): Sym {
   const widths = new Array<number>(layers).fill(dim);
   const target = denseStack(targetEmbedding, 'targetTower', widths, activation, true, seeds);
   const user = denseStack(userState, 'userTower', widths, activation, true, seeds);
-  return tfl.layers.dot({ axes: 1, name: 'score' }).apply([user, target]) as Sym;
+  const dot = tfl.layers.dot({ axes: 1, name: itemBias === undefined ? 'score' : 'match' })
+    .apply([user, target]) as Sym;
+  return itemBias === undefined ? dot : addItemBias(dot, itemBias.target, itemBias.numItems);
+}
+
+/**
+ * `logit + b[target]`: a learned per-item bias `itemBias` (an `[numItems + 1, 1]` table, zeros at
+ * start) added to the model's logit by `score`. It holds what every user shares about an item
+ * (mostly its popularity), so the rest of the model spends itself on the per-user part.
+ */
+export function addItemBias(logit: Sym, target: Sym, numItems: number): Sym {
+  const table = tfl.layers.embedding({
+    inputDim: numItems + 1, outputDim: 1, embeddingsInitializer: 'zeros', name: 'itemBias',
+  });
+  const bias = tfl.layers.flatten({ name: 'targetBias' }).apply(table.apply(target)) as Sym;
+  return tfl.layers.add({ name: 'score' }).apply([logit, bias]) as Sym;
 }

@@ -50,7 +50,14 @@ export type DenseActivation = ActivationName;
  * ```
  */
 export interface GeneratorOptions {
-  /** Size of the generator's own item embeddings. Default: the model's `dim`. */
+  /**
+   * What the generator reads. `'ids'`: the click ids, through its own item embedding table.
+   * `'history'`: the model's own embedded click history (the output of `sequenceTransform`,
+   * masked by the click padding), as the authors' generator reads it: it starts from embeddings
+   * the base model has already learnt. `'history'` needs `sequenceTransform: true`. Default `'ids'`.
+   */
+  condition?: GeneratorCondition;
+  /** Size of the generator's own item embeddings (`condition: 'ids'` only). Default: the model's `dim`. */
   embeddingDim?: number;
   /** Encoder: `'gru'` (the authors'), `'mean'`, `'attention'` or `'last'`. Default `'gru'`. */
   encoder?: EncoderKind;
@@ -76,6 +83,18 @@ export interface GeneratorOptions {
 }
 
 /**
+ * What a reference model's generator reads: the click ids (`'ids'`) or the model's own embedded
+ * click history (`'history'`).
+ *
+ * @example
+ * ```ts
+ * const condition: GeneratorCondition = 'history';
+ * ```
+ */
+export type GeneratorCondition = 'ids' | 'history';
+export const GENERATOR_CONDITIONS: readonly GeneratorCondition[] = ['ids', 'history'];
+
+/**
  * {@link GeneratorOptions} with every default filled in.
  *
  * @example
@@ -85,6 +104,7 @@ export interface GeneratorOptions {
  * ```
  */
 export interface GeneratorConfig {
+  condition: GeneratorCondition;
   embeddingDim: number;
   encoder: EncoderKind;
   conditionDim: number;
@@ -121,6 +141,11 @@ export interface CommonModelOptions {
    * sequence encoder, as in the authors' models. Default true.
    */
   sequenceTransform?: boolean;
+  /**
+   * Add a learned per-item bias to the logit (`itemBias`, see the model docs): what all users
+   * share about an item, mostly its popularity, learnt directly. Default false.
+   */
+  itemBias?: boolean;
   /** Names of the Dense layers the DUET variant generates. Default: per architecture. */
   dynamicLayers?: string[];
   /**
@@ -149,6 +174,7 @@ export interface CommonConfig {
   dim: number;
   seed: number | null;
   sequenceTransform: boolean;
+  itemBias: boolean;
   dynamicLayers: string[];
   residual: boolean;
   generator: GeneratorConfig;
@@ -183,9 +209,9 @@ export interface TowerConfig {
 }
 
 const COMMON_KEYS = ['model', 'variant', 'numItems', 'clickLength', 'dim', 'seed',
-  'sequenceTransform', 'dynamicLayers', 'residual', 'generator'];
+  'sequenceTransform', 'itemBias', 'dynamicLayers', 'residual', 'generator'];
 const TOWER_KEYS = ['towerLayers', 'towerActivation'];
-const GENERATOR_KEYS = ['embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
+const GENERATOR_KEYS = ['condition', 'embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
   'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'seed'];
 
 /** Reads options of one model factory; every error names the factory and the option. */
@@ -287,6 +313,7 @@ export class OptionReader {
       dim,
       seed,
       sequenceTransform: this.bool('sequenceTransform', true),
+      itemBias: this.bool('itemBias', false),
       dynamicLayers: [...(dynamic as string[])],
       residual: this.bool('residual', true),
       generator: this.generator(dim, seed),
@@ -316,6 +343,7 @@ export class OptionReader {
       this.fail('generator.conditionDim', 'at least 2 when normalizeCondition is on', conditionDim);
     }
     return {
+      condition: this.oneOf('generator.condition', GENERATOR_CONDITIONS, 'ids', g.condition),
       embeddingDim,
       encoder: this.oneOf('generator.encoder', ENCODER_KINDS, 'gru', g.encoder),
       conditionDim,

@@ -5,7 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { type AttentionNormalization, targetAttention } from '../../layers/target_attention';
-import { dense, modelStem, towerNames } from '../common/blocks';
+import { addItemBias, dense, modelStem, towerNames } from '../common/blocks';
 import { modelForVariant } from '../common/duet';
 import {
   type CommonConfig, type CommonModelOptions, type DenseActivation, OptionReader, optionsObject,
@@ -131,7 +131,8 @@ function buildBase(config: DinConfig): tfl.LayersModel {
       h = tfl.layers.dropout({ rate: config.dropout, name: `mlpDropout${i + 1}` }).apply(h) as Sym;
     }
   });
-  const score = dense(1, 'linear', 'output', seeds).apply(h) as Sym;
+  const logit = dense(1, 'linear', 'output', seeds).apply(h) as Sym;
+  const score = config.itemBias ? addItemBias(logit, stem.target, config.numItems) : logit;
   return tfl.model({ inputs: [stem.target, stem.click], outputs: score, name: NAME });
 }
 

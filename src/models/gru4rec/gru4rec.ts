@@ -88,7 +88,8 @@ function buildBase(config: Gru4recConfig): tfl.LayersModel {
   const state = encoder.apply([h, stem.mask]) as Sym;
   seeds.reseed(encoder);
   const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config.towerLayers,
-    config.towerActivation, seeds);
+    config.towerActivation, seeds,
+    config.itemBias ? { target: stem.target, numItems: config.numItems } : undefined);
   return tfl.model({ inputs: [stem.target, stem.click], outputs: score, name: NAME });
 }
 

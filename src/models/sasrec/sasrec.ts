@@ -132,7 +132,8 @@ function buildBase(config: SasrecConfig): tfl.LayersModel {
     state = tfl.layers.layerNormalization({ epsilon: 1e-6, name: 'finalNorm' }).apply(state) as Sym;
   }
   const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config.towerLayers,
-    config.towerActivation, seeds);
+    config.towerActivation, seeds,
+    config.itemBias ? { target: stem.target, numItems: config.numItems } : undefined);
   return tfl.model({ inputs: [stem.target, stem.click], outputs: score, name: NAME });
 }
 
