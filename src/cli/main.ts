@@ -4,14 +4,20 @@
  * stderr and a non-zero exit, never a stack trace.
  */
 import { UsageError } from './args';
+import { compareCommand } from './commands/compare';
+import { evalCommand } from './commands/eval';
 import { prepareCommand } from './commands/prepare';
 import { serveCliCommand } from './commands/serve';
+import { trainCommand } from './commands/train';
 import { CliIO, processIO } from './output';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   prepare: { run: prepareCommand, summary: 'build a duet-seq-v1 split from interaction data' },
+  train: { run: trainCommand, summary: 'train a reference model (base or DUET) and save it' },
+  eval: { run: evalCommand, summary: 'evaluate a saved model on a split\'s test rows' },
+  compare: { run: compareCommand, summary: 'base vs per-user fine-tune vs DUET on one split' },
   serve: { run: serveCliCommand, summary: 'serve a DUET model\'s generator over HTTP' },
 };
 

@@ -1,0 +1,121 @@
+/**
+ * `duet-tf compare`: the DUET paper's experiment on one split and one architecture: the shared
+ * model (base), the per-user fine-tune baseline, and DUET, one result line each.
+ *
+ * - base: trained `--epochs` on the training rows, evaluated on the test rows.
+ * - finetune: for each test user, a copy of the trained base takes `--finetune-epochs` over that
+ *   user's own training rows, then scores their test rows (`finetune`); `adapt_ms_per_user` is
+ *   the mean fine-tune time per user. `--finetune-users N` evaluates a seeded subset of N users.
+ * - duet: built from the trained base with `duetFromBase` and trained `--epochs` more (the
+ *   paper's flow); `adapt_ms_per_user` is the generator's time per user, measured by running the
+ *   generator part from `splitDuet` on each test user's click sequence, one user per call
+ *   (batch 1); `adapt_ms_per_user_batched` is the same over batches of 256 users.
+ */
+import { useBackend } from '../../backend/use_backend';
+import type { BackendChoice } from '../../backend/types';
+import { evaluateModel } from '../../eval/evaluate_model';
+import { createModel, type CreateModelOptions } from '../../models/create_model';
+import { duetFromBase } from '../../models/duet_from_base';
+import { finetune } from '../../train/finetune';
+import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { loadData } from '../data_source';
+import {
+  modelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
+} from '../experiment';
+import { type CliIO, printResult } from '../output';
+
+export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
+  ...TRAINING_OPTIONS,
+  variants: { type: 'string', default: 'base,finetune,duet', help: 'which results to produce, comma-separated' },
+  'finetune-users': { type: 'integer', default: 0, min: 0, help: 'fine-tune a seeded subset of N test users, 0 = all' },
+  'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
+};
+
+export const COMPARE_SUMMARY = 'Trains and evaluates base, per-user fine-tune and DUET for one ' +
+  'architecture (DUET starts from the trained base and trains --epochs more); prints one result ' +
+  'per variant (a JSON line each with --json).';
+
+const VARIANTS = ['base', 'finetune', 'duet'];
+
+/** Prints `rows` as an aligned table (the human-readable form of `compare`). */
+function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
+  const keys = ['variant', 'auc', 'uauc', 'logloss', 'ndcg@10', 'hr@10', 'adapt_ms_per_user'];
+  const cells = [keys, ...rows.map((r) => keys.map((k) => {
+    const v = r[k];
+    return typeof v === 'number' ? (k === 'adapt_ms_per_user' ? v.toFixed(2) : v.toFixed(4)) :
+      v === undefined || v === null ? '-' : String(v);
+  }))];
+  const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  for (const c of cells) io.stdout(`${c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()}\n`);
+}
+
+export async function compareCommand(argv: string[], io: CliIO): Promise<number> {
+  const o = parseOptions('compare', argv, COMPARE_OPTIONS);
+  if (o.help) {
+    io.stdout(`${helpText('compare', COMPARE_SUMMARY, COMPARE_OPTIONS)}\n`);
+    return 0;
+  }
+  const settings = runSettings('compare', o);
+  const wanted = String(o.variants).split(',').map((v) => v.trim()).filter((v) => v !== '');
+  const unknown = wanted.find((v) => !VARIANTS.includes(v));
+  if (unknown !== undefined || wanted.length === 0) {
+    throw new UsageError(`compare: --variants must list some of ${VARIANTS.join(', ')}, got ` +
+      `'${String(o.variants)}'`);
+  }
+  const json = Boolean(o.json);
+  modelOptions('compare', o, 1, 1); // bad model options fail before any work
+  const backend = await useBackend(o.backend as BackendChoice);
+  const data = await loadData('compare', String(o.data), o['max-train-rows'] as number);
+  const config = modelOptions('compare', o, data.numItems, data.train.clickLength);
+  io.stderr(`compare: ${config.model} on ${data.train.size} training rows, ${data.test.size} test ` +
+    `rows, ${data.numItems} items, backend ${backend}\n`);
+  const results: Record<string, unknown>[] = [];
+  const emit = (row: Record<string, unknown>) => {
+    results.push(row);
+    if (json) printResult(io, row, true);
+  };
+  const common = { model: config.model, backend, epochs: settings.epochs };
+
+  const base = createModel(config as CreateModelOptions).model;
+  const baseRun = await trainLogged(io, `${config.model} base`, base, data.train, settings, json);
+  const trainRate = baseRun.result.trainSamplesPerSecond;
+  if (wanted.includes('base')) {
+    const report = await evaluateModel(base, data.test, { batchSize: settings.batch });
+    emit(resultRow({
+      ...common, variant: 'base', report, trainSamplesPerSecond: trainRate,
+      inferSamplesPerSecond: report.inferSamplesPerSecond,
+      extra: { best_epoch: baseRun.result.bestEpoch, users: report.users },
+    }));
+  }
+  if (wanted.includes('finetune')) {
+    const maxUsers = (o['finetune-users'] as number) || undefined;
+    io.stderr(`${config.model} finetune: fine-tuning a copy per test user` +
+      `${maxUsers === undefined ? '' : ` (${maxUsers} users)`}\n`);
+    const { report } = await finetune(base, { train: data.train, test: data.test }, {
+      epochs: o['finetune-epochs'] as number, batchSize: settings.batch, learningRate: settings.lr,
+      clipNorm: settings.clipNorm, seed: settings.seed, maxUsers, progress: io.isTTY && !json,
+    });
+    // Each user is scored by their own copy: no batched inference speed to report.
+    emit(resultRow({
+      ...common, variant: 'finetune', report, trainSamplesPerSecond: trainRate,
+      inferSamplesPerSecond: null, adaptMsPerUser: report.adaptMsPerUser,
+      extra: { best_epoch: baseRun.result.bestEpoch, users: report.users },
+    }));
+  }
+  if (wanted.includes('duet')) {
+    const duet = duetFromBase(base, config as CreateModelOptions).model;
+    const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json);
+    const report = await evaluateModel(duet, data.test, { batchSize: settings.batch });
+    const timing = await timeGeneration(duet, data.test);
+    emit(resultRow({
+      ...common, variant: 'duet', report, trainSamplesPerSecond: duetRun.result.trainSamplesPerSecond,
+      inferSamplesPerSecond: report.inferSamplesPerSecond, adaptMsPerUser: timing.msPerUser,
+      extra: {
+        adapt_ms_per_user_batched: Math.round(timing.msPerUserBatched * 1000) / 1000,
+        adapt_batch: 1, best_epoch: duetRun.result.bestEpoch, users: report.users,
+      },
+    }));
+  }
+  if (!json) printTable(io, results);
+  return 0;
+}

@@ -1,0 +1,55 @@
+/**
+ * `duet-tf eval`: scores a split's test rows with a model saved by `duet-tf train` and prints the
+ * ranking metrics.
+ */
+import { useBackend } from '../../backend/use_backend';
+import type { BackendChoice } from '../../backend/types';
+import { evaluateModel } from '../../eval/evaluate_model';
+import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { loadData } from '../data_source';
+import { resultRow } from '../experiment';
+import { loadModelDir, readModelInfo } from '../model_dir';
+import { type CliIO, printResult } from '../output';
+
+export const EVAL_OPTIONS: Record<string, OptionSpec> = {
+  'model-dir': { type: 'string', required: true, help: "a model folder written by 'duet-tf train'" },
+  data: { type: 'string', required: true, help: "split folder (its test.txt is scored) or 'synthetic'" },
+  batch: { type: 'integer', default: 1024, min: 1, help: 'rows per forward pass' },
+  backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
+  json: { type: 'boolean', help: 'print the result as one JSON line' },
+  help: { type: 'boolean', help: 'show this help' },
+};
+
+export const EVAL_SUMMARY = "Evaluates a model saved by 'duet-tf train' on a split's test rows " +
+  '(AUC, UAUC, logloss, NDCG@K and HR@K for K = 5, 10, 20).';
+
+export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
+  const o = parseOptions('eval', argv, EVAL_OPTIONS);
+  if (o.help) {
+    io.stdout(`${helpText('eval', EVAL_SUMMARY, EVAL_OPTIONS)}\n`);
+    return 0;
+  }
+  const dir = String(o['model-dir']);
+  readModelInfo('eval', dir); // a clear error before choosing a backend or reading data
+  const backend = await useBackend(o.backend as BackendChoice);
+  const { model, info } = await loadModelDir('eval', dir);
+  const data = await loadData('eval', String(o.data));
+  if (data.test.clickLength !== info.clickLength) {
+    throw new UsageError(`eval: the model in '${dir}' reads click sequences of length ` +
+      `${info.clickLength}, the test data has ${data.test.clickLength}`);
+  }
+  if (data.test.numItems > info.numItems) {
+    throw new UsageError(`eval: the test data has item ids up to ${data.test.numItems}, but the ` +
+      `model in '${dir}' knows ${info.numItems} items: it was trained on other data`);
+  }
+  io.stderr(`eval: ${info.config.model} ${info.config.variant} on ${data.test.size} test rows, ` +
+    `backend ${backend}\n`);
+  const report = await evaluateModel(model, data.test, { batchSize: o.batch as number });
+  printResult(io, resultRow({
+    model: info.config.model, variant: info.config.variant, backend,
+    epochs: info.training.epochs, report, trainSamplesPerSecond: info.training.train_samples_per_s,
+    inferSamplesPerSecond: report.inferSamplesPerSecond,
+    extra: { users: report.users, rows: report.rows },
+  }), Boolean(o.json));
+  return 0;
+}

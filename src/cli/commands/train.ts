@@ -1,0 +1,114 @@
+/**
+ * `duet-tf train`: trains a reference model (base or DUET) on a split and saves it with its
+ * description (`duet-tf.json`), for `duet-tf eval` and `duet-tf serve`.
+ *
+ * `--variant duet` follows the paper's flow: a base model is trained first (the same `--epochs`),
+ * then its DUET variant is built from it with `duetFromBase` (the generator starts at zero, so
+ * the DUET model starts out predicting exactly like the trained base) and trained for `--epochs`
+ * more. `--from-base MODEL_DIR` skips the first phase and starts from a saved base model.
+ */
+import { useBackend } from '../../backend/use_backend';
+import type { BackendChoice } from '../../backend/types';
+import {
+  createModel, type CreateModelOptions, type ResolvedConfig,
+} from '../../models/create_model';
+import { duetFromBase } from '../../models/duet_from_base';
+import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { loadData } from '../data_source';
+import {
+  modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
+} from '../experiment';
+import { loadModelDir, type ModelInfo, type RecordedRun, saveModelDir } from '../model_dir';
+import { type CliIO, printResult } from '../output';
+
+export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
+  ...TRAINING_OPTIONS,
+  variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET (base first, then DUET from it)' },
+  out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json)' },
+  'from-base': { type: 'string', help: "--variant duet: start from this saved base model instead of training one" },
+};
+
+export const TRAIN_SUMMARY = 'Trains a reference model (base or DUET) and saves it with duet-tf.json. ' +
+  'For --variant duet the base model is trained first (same --epochs) and the DUET model is ' +
+  'built from it (duetFromBase) and trained; --from-base MODEL_DIR starts from a saved base.';
+
+export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
+  const o = parseOptions('train', argv, TRAIN_OPTIONS);
+  if (o.help) {
+    io.stdout(`${helpText('train', TRAIN_SUMMARY, TRAIN_OPTIONS)}\n`);
+    return 0;
+  }
+  const settings = runSettings('train', o);
+  const variant = o.variant as 'base' | 'duet';
+  const fromBase = o['from-base'] as string | undefined;
+  if (fromBase !== undefined && variant !== 'duet') {
+    throw new UsageError('train: --from-base needs --variant duet');
+  }
+  const json = Boolean(o.json);
+  modelOptions('train', o, 1, 1); // bad model options fail before any work
+  const backend = await useBackend(o.backend as BackendChoice);
+  const data = await loadData('train', String(o.data), o['max-train-rows'] as number);
+  const clickLength = data.train.clickLength;
+  io.stderr(`train: ${data.train.size} training rows, ${data.numItems} items, backend ${backend}\n`);
+
+  let config = modelOptions('train', o, data.numItems, clickLength);
+  let baseModel;
+  let baseRun: ModelInfo['base'];
+  if (fromBase !== undefined) {
+    const loaded = await loadModelDir('train', fromBase);
+    const saved = loaded.info;
+    if (saved.config.variant !== 'base') {
+      throw new UsageError(`train: --from-base '${fromBase}' holds a ${saved.config.variant} ` +
+        'model; it must be a base model');
+    }
+    if (saved.config.model !== config.model) {
+      throw new UsageError(`train: --from-base '${fromBase}' holds a ${saved.config.model} ` +
+        `model, but --model is ${config.model}`);
+    }
+    if (saved.numItems < data.numItems || saved.clickLength !== clickLength) {
+      throw new UsageError(`train: --from-base '${fromBase}' was built for ${saved.numItems} ` +
+        `items and click length ${saved.clickLength}; the data has ${data.numItems} items and ` +
+        `click length ${clickLength}`);
+    }
+    baseModel = loaded.model;
+    // The saved architecture wins; --model-options can still change the DUET side (generator).
+    config = { ...saved.config, ...parseModelOptions('train', o) } as ResolvedConfig;
+    baseRun = { from: fromBase };
+  } else {
+    baseModel = createModel(config as CreateModelOptions).model;
+    baseRun = (await trainLogged(io, `${config.model} base`, baseModel, data.train, settings, json)).record;
+  }
+
+  let model = baseModel;
+  let run = baseRun as RecordedRun;
+  if (variant === 'duet') {
+    const duet = duetFromBase(baseModel, config as CreateModelOptions);
+    for (const w of new Set(baseModel.weights)) w.dispose();
+    model = duet.model;
+    config = duet.config;
+    run = (await trainLogged(io, `${config.model} duet`, model, data.train, settings, json)).record;
+  }
+  const info: ModelInfo = {
+    format: 'duet-tf-model',
+    version: 1,
+    config,
+    numItems: config.numItems,
+    clickLength,
+    data: {
+      source: data.source, train_rows: data.train.size,
+      max_train_rows: (o['max-train-rows'] as number) || null,
+    },
+    backend,
+    training: run,
+    ...(variant === 'duet' ? { base: baseRun } : {}),
+  };
+  await saveModelDir(String(o.out), model, info);
+  const last = info.training.history[info.training.history.length - 1];
+  printResult(io, {
+    model: config.model, variant: config.variant, backend, epochs: settings.epochs,
+    best_epoch: info.training.best_epoch, loss: last?.loss ?? null,
+    ...(last?.validation === undefined ? {} : { validation: last.validation }),
+    train_samples_per_s: info.training.train_samples_per_s, out: String(o.out),
+  }, json);
+  return 0;
+}

@@ -1,0 +1,131 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadData } from '../../src/cli/data_source';
+import { MODEL_INFO_FILE } from '../../src/cli/model_dir';
+import { synthetic } from '../../src/data/synthetic';
+import { writeDuetSplit } from '../../src/data/duet_split_io';
+import { loadDuet } from '../../src/wrap/file_io';
+import { cli, lastJson } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-cli-train-'));
+const data = path.join(dir, 'data');
+// Tiny on purpose: 12 users, 30 items, click sequences of 6, 4 negatives per test user.
+const tiny = ['--data', data, '--epochs', '1', '--batch', '64', '--dim', '8', '--backend', 'cpu'];
+const METRICS = ['auc', 'uauc', 'logloss', 'ndcg@5', 'hr@5', 'ndcg@10', 'hr@10', 'ndcg@20', 'hr@20'];
+
+beforeAll(async () => {
+  await writeDuetSplit(data, synthetic({
+    users: 12, items: 30, seed: 1, testNeg: 4, maxSeq: 8, clickLength: 6, triggerLength: 3,
+  }));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('duet-tf train and eval', () => {
+  it('trains a base model, saves it with duet-tf.json, and eval reloads and scores it', async () => {
+    const out = path.join(dir, 'base');
+    const r = await cli('train', '--model', 'gru4rec', ...tiny, '--out', out, '--json');
+    expect(r.code).toBe(0);
+    const result = lastJson(r.stdout);
+    expect(result).toMatchObject({ model: 'gru4rec', variant: 'base', backend: 'cpu', epochs: 1, best_epoch: 1, out });
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/gru4rec base: epoch 1\/1 loss \d\.\d{4}/);
+    expect(fs.readdirSync(out).sort()).toEqual([MODEL_INFO_FILE, 'model.json', 'weights.bin']);
+    const info = JSON.parse(fs.readFileSync(path.join(out, MODEL_INFO_FILE), 'utf8'));
+    expect(info).toMatchObject({ format: 'duet-tf-model', numItems: 30, clickLength: 6, backend: 'cpu' });
+    expect(info.config).toMatchObject({ model: 'gru4rec', variant: 'base', dim: 8, numItems: 30, clickLength: 6 });
+    expect(info.training).toMatchObject({ epochs: 1, batch: 64, lr: 0.001, best_epoch: 1 });
+    expect(info.training.history).toHaveLength(1);
+    expect(info.training.history[0].loss).toBeCloseTo(result.loss as number, 10);
+
+    const e = await cli('eval', '--model-dir', out, '--data', data, '--backend', 'cpu', '--json');
+    expect(e.code).toBe(0);
+    const report = lastJson(e.stdout);
+    expect(report).toMatchObject({ model: 'gru4rec', variant: 'base', backend: 'cpu', users: 12, rows: 60 });
+    for (const key of [...METRICS, 'train_samples_per_s', 'infer_samples_per_s']) {
+      expect(typeof report[key], key).toBe('number');
+    }
+    // The saved model is the trained one: evaluating it again gives the same numbers.
+    const again = lastJson((await cli('eval', '--model-dir', out, '--data', data, '--backend', 'cpu', '--json')).stdout);
+    for (const key of METRICS) expect(again[key]).toBe(report[key]);
+    // Without --json: key: value lines.
+    const human = await cli('eval', '--model-dir', out, '--data', data, '--backend', 'cpu');
+    expect(human.stdout).toMatch(/^model: gru4rec\nvariant: base\n/);
+  });
+
+  it('trains DUET from a base it trains first, or from a saved base (--from-base)', async () => {
+    const out = path.join(dir, 'duet');
+    const r = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/din base: epoch 1\/1.*\n.*din duet: epoch 1\/1/s);
+    expect(lastJson(r.stdout)).toMatchObject({ model: 'din', variant: 'duet' });
+    const info = JSON.parse(fs.readFileSync(path.join(out, MODEL_INFO_FILE), 'utf8'));
+    expect(info.config.variant).toBe('duet');
+    expect(info.base.history).toHaveLength(1);
+    expect((await loadDuet(out)).layers.map((l) => l.name)).toContain('duetGenerator');
+
+    const base = path.join(dir, 'din-base');
+    expect((await cli('train', '--model', 'din', ...tiny, '--out', base)).code).toBe(0);
+    const fromBase = path.join(dir, 'duet-from-base');
+    const f = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--from-base', base,
+      '--out', fromBase, '--json');
+    expect(f.code).toBe(0);
+    expect(f.stderr).not.toMatch(/din base: epoch/);
+    expect(JSON.parse(fs.readFileSync(path.join(fromBase, MODEL_INFO_FILE), 'utf8')).base).toEqual({ from: base });
+    const e = await cli('eval', '--model-dir', fromBase, '--data', data, '--backend', 'cpu', '--json');
+    expect(lastJson(e.stdout)).toMatchObject({ model: 'din', variant: 'duet', users: 12 });
+  });
+
+  it('reports bad arguments, folders and files on one line with a non-zero exit', async () => {
+    const oneLine = (r: { stderr: string }) => expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    const missing = await cli('train', '--model', 'sasrec', '--data', path.join(dir, 'nope'), '--epochs', '1', '--out', dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`duet-tf: train: --data '${path.join(dir, 'nope')}' does not exist\n`);
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    expect((await cli('train', '--model', 'sasrec', '--data', empty, '--epochs', '1', '--out', dir)).stderr)
+      .toMatch(/^duet-tf: train: --data '.*empty' has no train\.txt/);
+    expect((await cli('train', '--model', 'bert', '--data', data, '--epochs', '1', '--out', dir)).stderr)
+      .toBe("duet-tf: train: --model must be one of sasrec, gru4rec, din, got 'bert'\n");
+    expect((await cli('train', '--model', 'din', '--data', data, '--out', dir)).stderr)
+      .toBe('duet-tf: train: --epochs is required (passes over the training rows)\n');
+    expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--lr', '0')).stderr)
+      .toBe('duet-tf: train: --lr must be a positive number, got 0\n');
+    expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--from-base', dir)).stderr)
+      .toBe('duet-tf: train: --from-base needs --variant duet\n');
+    const badJson = await cli('train', '--model', 'din', ...tiny, '--out', dir, '--model-options', '{dim');
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^duet-tf: train: --model-options is not valid JSON/);
+    oneLine(badJson);
+    const badOption = await cli('train', '--model', 'din', ...tiny, '--out', dir, '--model-options', '{"mlpUnit":[4]}');
+    expect(badOption.stderr).toMatch(/^duet-tf: train: unknown option 'mlpUnit' passed to 'din'; known: /);
+    oneLine(badOption);
+
+    const broken = path.join(dir, 'broken');
+    fs.mkdirSync(broken);
+    fs.writeFileSync(path.join(broken, 'train.txt'), '1;2;3,4;5,6;1\n1;2;3,4;oops;1\n');
+    fs.writeFileSync(path.join(broken, 'test.txt'), '1;2;3,4;5,6;1\n');
+    const bad = await cli('train', '--model', 'din', '--data', broken, '--epochs', '1', '--out', dir, '--backend', 'cpu');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^duet-tf: .*broken\/train\.txt:2: click_seq item 1 must be a non-negative integer, got 'oops'/);
+    oneLine(bad);
+
+    const notModel = await cli('eval', '--model-dir', data, '--data', data);
+    expect(notModel.code).toBe(1);
+    expect(notModel.stderr).toBe(`duet-tf: eval: '${data}' has no duet-tf.json; it is not a model folder written by 'duet-tf train'\n`);
+    expect((await cli('eval', '--data', data)).stderr).toMatch(/^duet-tf: eval: --model-dir is required/);
+  });
+
+  it("loads '--data synthetic' as the built-in synthetic split", async () => {
+    const loaded = await loadData('train', 'synthetic', 100);
+    const reference = synthetic();
+    expect(loaded.train.size).toBe(100);
+    expect(loaded.test.size).toBe(reference.test.size);
+    expect(Array.from(loaded.train.target.subarray(0, 100))).toEqual(Array.from(reference.train.target.subarray(0, 100)));
+    expect(loaded.numItems).toBe(reference.train.numItems);
+    expect(loaded.source).toBe('synthetic');
+  });
+});
