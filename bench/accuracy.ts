@@ -1,0 +1,125 @@
+/**
+ * The accuracy benchmark: the DUET paper's experiment (base vs per-user fine-tune vs DUET) for
+ * each reference model on one split, through `duet-tf compare`.
+ *
+ *   npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] [--epochs 1,2]
+ *       [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu]
+ *       [--max-train-rows N] [--validation-fraction F] [--label NAME]
+ *
+ * Prints one JSON line per result on stdout (progress on stderr) and writes a markdown table into
+ * `--out` between `<!-- accuracy:LABEL -->` markers: a rerun with the same label (default: the data
+ * folder's name and the epochs) replaces its table and leaves the rest of the file alone.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { runCli } from '../src/cli/main';
+import { machineInfo } from './common';
+
+const USAGE = 'usage: npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] ' +
+  '[--epochs 1,2] [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu] ' +
+  '[--max-train-rows N] [--validation-fraction F] [--label NAME]';
+
+type Row = Record<string, unknown>;
+
+/** Runs `duet-tf compare` in-process; returns its JSON lines and forwards its stderr. */
+async function compare(args: string[]): Promise<Row[]> {
+  let stdout = '';
+  const code = await runCli(['compare', ...args, '--json'], {
+    stdout: (t) => { stdout += t; },
+    stderr: (t) => process.stderr.write(t),
+    isTTY: false,
+  });
+  if (code !== 0) throw new Error(`duet-tf compare ${args.join(' ')} exited with ${code}`);
+  return stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Row);
+}
+
+const fixed = (v: unknown, digits = 4) => (typeof v === 'number' ? v.toFixed(digits) : '–');
+
+/** The markdown table of `rows`, best AUC and NDCG@10 per model and epochs in bold. */
+function table(rows: Row[]): string {
+  const head = ['model', 'variant', 'epochs', 'AUC', 'UAUC', 'NDCG@10', 'HR@10', 'logloss', 'NDCG@5',
+    'HR@5', 'NDCG@20', 'HR@20', 'adapt ms/user'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const best = (r: Row, key: string) => {
+    const peers = rows.filter((p) => p.model === r.model && p.epochs === r.epochs);
+    return peers.every((p) => (p[key] as number) <= (r[key] as number));
+  };
+  for (const r of rows) {
+    const metric = (key: string) => (best(r, key) ? `**${fixed(r[key])}**` : fixed(r[key]));
+    lines.push(`| ${[r.model, r.variant, r.epochs, metric('auc'), metric('uauc'), metric('ndcg@10'),
+      fixed(r['hr@10']), fixed(r.logloss), fixed(r['ndcg@5']), fixed(r['hr@5']), fixed(r['ndcg@20']),
+      fixed(r['hr@20']), r.adapt_ms_per_user === undefined ? '–' : fixed(r.adapt_ms_per_user, 2),
+    ].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+/** Replaces (or appends) the section between this label's markers in `file`. */
+function writeSection(file: string, label: string, body: string): void {
+  const start = `<!-- accuracy:${label} -->`;
+  const end = `<!-- /accuracy:${label} -->`;
+  const section = `${start}\n${body}\n${end}`;
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Results\n';
+  const from = old.indexOf(start);
+  const to = old.indexOf(end);
+  const text = from >= 0 && to > from ?
+    old.slice(0, from) + section + old.slice(to + end.length) :
+    `${old.trimEnd()}\n\n${section}\n`;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      data: { type: 'string' }, models: { type: 'string', default: 'sasrec,gru4rec,din' },
+      epochs: { type: 'string', default: '1' }, out: { type: 'string', default: 'docs/RESULTS.md' },
+      'finetune-users': { type: 'string' }, backend: { type: 'string', default: 'auto' },
+      'max-train-rows': { type: 'string' }, 'validation-fraction': { type: 'string' },
+      label: { type: 'string' }, help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help || values.data === undefined) {
+    console.error(USAGE);
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const epochs = values.epochs.split(',').map((e) => e.trim());
+  const models = values.models.split(',').map((m) => m.trim());
+  const passed: string[] = ['--data', values.data, '--backend', values.backend];
+  for (const key of ['finetune-users', 'max-train-rows', 'validation-fraction'] as const) {
+    if (values[key] !== undefined) passed.push(`--${key}`, values[key] as string);
+  }
+  const rows: Row[] = [];
+  const started = Date.now();
+  for (const model of models) {
+    for (const e of epochs) {
+      for (const row of await compare(['--model', model, '--epochs', e, ...passed])) {
+        const full = { ...row, data: values.data };
+        rows.push(full);
+        process.stdout.write(`${JSON.stringify(full)}\n`);
+      }
+    }
+  }
+  const m = machineInfo();
+  const label = values.label ?? `${path.basename(path.resolve(values.data))}-epochs-${epochs.join('-')}`;
+  const command = `npm run bench:accuracy -- ${process.argv.slice(2).join(' ')}`;
+  const body = [
+    `### ${label}`,
+    '',
+    `\`${command}\` — ${new Date().toISOString().slice(0, 10)}, ${m.cpu} (${m.cores} cores), ` +
+      `backend ${String(rows[0]?.backend)}, Node ${m.node}, ${((Date.now() - started) / 60000).toFixed(0)} min.`,
+    '',
+    table(rows),
+  ].join('\n');
+  writeSection(values.out, label, body);
+  process.stderr.write(`bench:accuracy: wrote ${values.out} (section ${label})\n`);
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`bench:accuracy: ${e.message.split('\n')[0]}\n`);
+  process.exitCode = 1;
+});

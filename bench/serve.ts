@@ -1,0 +1,220 @@
+/**
+ * Load benchmark of `duet-tf serve` on loopback: requests/s and latency p50/p99 at several
+ * concurrencies, one JSON line per level on stdout (progress on stderr).
+ *
+ * The server is the real CLI in its own process (`duet-tf serve`, run from source through tsx);
+ * the client runs here, `concurrency` loops each keeping one request in flight over keep-alive
+ * connections (a node:http Agent). Every level runs a fixed time (bounded) after a short warm-up,
+ * then the server gets SIGTERM: the run stops by itself.
+ *
+ *   npm run bench:serve [-- --duration 5 --concurrency 1,16,64 --model sasrec --format f16
+ *                          --workers 1 --backend auto --max-batch 64 --items 1000 --encoder gru]
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import {
+  createModel, decodePayload, ModelKind, payloadByteLength, PayloadFormat, saveDuet, splitDuet,
+  useBackend,
+} from 'duet-tf';
+
+const REPO = fileURLToPath(new URL('../', import.meta.url));
+
+interface Options {
+  duration: number; warmup: number; concurrency: number[]; model: ModelKind; format: PayloadFormat;
+  workers: number; backend: string; maxBatch: number; items: number; clickLength: number;
+  encoder: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
+    workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
+    const n = Number(value);
+    switch (flag) {
+      case '--duration': o.duration = Math.min(n, 60); break; // bounded
+      case '--warmup': o.warmup = Math.min(n, 10); break;
+      case '--concurrency': o.concurrency = value.split(',').map(Number).map((c) => Math.min(c, 256)); break;
+      case '--model': o.model = value as ModelKind; break;
+      case '--format': o.format = value as PayloadFormat; break;
+      case '--workers': o.workers = n; break;
+      case '--backend': o.backend = value; break;
+      case '--max-batch': o.maxBatch = n; break;
+      case '--items': o.items = n; break;
+      case '--encoder': o.encoder = value; break;
+      default: throw new Error(`bench:serve: unknown option ${flag}`);
+    }
+  }
+  if (o.concurrency.some((c) => !Number.isInteger(c) || c < 1) || !(o.duration > 0)) {
+    throw new Error('bench:serve: --concurrency must be positive integers and --duration > 0');
+  }
+  return o;
+}
+
+/** Starts `duet-tf serve` and resolves with its URL once it listens. */
+function startServer(modelDir: string, o: Options): Promise<{ child: ChildProcess; url: string }> {
+  const args = ['--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
+    '--host', '127.0.0.1', '--port', '0', '--backend', o.backend, '--workers', String(o.workers),
+    '--max-batch', String(o.maxBatch), '--max-queue', '100000'];
+  if (o.workers > 1) {
+    // A cluster primary cannot report the port the workers picked: choose one up front.
+    args[args.indexOf('--port') + 1] = String(20000 + Math.floor(Math.random() * 20000));
+  }
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not start in 90 s:\n${log}`));
+    }, 90_000);
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => {
+      log += d;
+      const listening = [...log.matchAll(/listening on (http:\/\/[\d.]+:\d+)/g)];
+      if (listening.length >= Math.max(1, o.workers)) {
+        clearTimeout(timer);
+        resolve({ child, url: listening[0][1] });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}):\n${log}`));
+    });
+  });
+}
+
+function post(agent: http.Agent, url: URL, body: string): Promise<{ status: number; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent,
+      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function metric(text: string, name: string): number {
+  const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+async function metrics(url: string): Promise<string> {
+  const r = await fetch(`${url}/metrics`);
+  return r.text();
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+const round = (v: number, d = 2) => Number(v.toFixed(d));
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  await useBackend('cpu'); // only builds and saves the model here
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-bench-serve-'));
+  let server: { child: ChildProcess; url: string } | null = null;
+  try {
+    // Untrained weights: the service's cost does not depend on what the weights hold.
+    const { model } = createModel({ model: o.model, variant: 'duet', numItems: o.items,
+      clickLength: o.clickLength, seed: 0, generator: { encoder: o.encoder } } as Parameters<typeof createModel>[0]);
+    const { layout } = splitDuet(model);
+    await saveDuet(model, path.join(dir, 'model'));
+    const expectedBytes = payloadByteLength(layout, { format: o.format });
+    model.dispose();
+    console.error(`bench:serve: ${o.model} DUET, ${layout.total} parameters per user, ` +
+      `${expectedBytes} bytes per ${o.format} payload; starting the server`);
+    server = await startServer(path.join(dir, 'model'), o);
+    // What 'auto' resolves to in the server: tfjs-node when installed, else wasm.
+    const backend = o.backend !== 'auto' ? o.backend :
+      await import('@tensorflow/tfjs-node' as string).then(() => 'tensorflow', () => 'wasm');
+    const url = new URL(`${server.url}/v1/parameters?format=${o.format}`);
+
+    // A pool of request bodies: random histories of 5..clickLength items.
+    let seed = 12345;
+    const rand = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const bodies = Array.from({ length: 512 }, () => JSON.stringify({
+      sequence: Array.from({ length: 5 + Math.floor(rand() * (o.clickLength - 4)) },
+        () => 1 + Math.floor(rand() * o.items)),
+    }));
+    // One payload checked in full: the bench measures real answers.
+    const check = decodePayload(new Uint8Array((await post(new http.Agent(), url, bodies[0])).bytes));
+    if (check.total !== layout.total) throw new Error('bench:serve: unexpected payload');
+
+    for (const concurrency of o.concurrency) {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      const run = async (seconds: number, record: boolean) => {
+        const latencies: number[] = [];
+        let errors = 0;
+        let requests = 0;
+        const end = performance.now() + seconds * 1000;
+        let next = 0;
+        await Promise.all(Array.from({ length: concurrency }, async () => {
+          while (performance.now() < end) {
+            const body = bodies[next++ % bodies.length];
+            const began = performance.now();
+            try {
+              const r = await post(agent, url, body);
+              if (r.status !== 200 || r.bytes.length !== expectedBytes) errors++;
+            } catch {
+              errors++;
+            }
+            requests++;
+            if (record) latencies.push(performance.now() - began);
+          }
+        }));
+        return { latencies, errors, requests };
+      };
+      await run(o.warmup, false);
+      const before = await metrics(server.url);
+      const began = performance.now();
+      const { latencies, errors, requests } = await run(o.duration, true);
+      const seconds = (performance.now() - began) / 1000;
+      const after = await metrics(server.url);
+      agent.destroy();
+      const sorted = Float64Array.from(latencies).sort();
+      const batches = metric(after, 'duet_generator_batch_size_count') - metric(before, 'duet_generator_batch_size_count');
+      const rows = metric(after, 'duet_generator_batch_size_sum') - metric(before, 'duet_generator_batch_size_sum');
+      const genSeconds = metric(after, 'duet_generator_batch_duration_seconds_sum') -
+        metric(before, 'duet_generator_batch_duration_seconds_sum');
+      console.log(JSON.stringify({
+        bench: 'serve', model: `${o.model}-duet`, encoder: o.encoder, parameters: layout.total, format: o.format,
+        payloadBytes: expectedBytes, backend, workers: o.workers, concurrency, requests, errors,
+        seconds: round(seconds), requestsPerSecond: round(requests / seconds, 1),
+        p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)),
+        // Batch counters are per worker process: with --workers > 1 they cover one of them.
+        meanBatch: batches > 0 ? round(rows / batches) : null,
+        generatorMsPerBatch: batches > 0 ? round(genSeconds * 1000 / batches) : null,
+        generatorBusy: round(genSeconds / seconds),
+        cpus: os.cpus().length, loadAverage: os.loadavg().map((v) => round(v)),
+      }));
+    }
+  } finally {
+    if (server !== null) {
+      const exited = new Promise((resolve) => server!.child.once('exit', resolve));
+      server.child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
