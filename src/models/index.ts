@@ -12,6 +12,7 @@ export {
 export { din, resolveDinOptions, type DinConfig, type DinOptions } from './din/din';
 export { CLICK_INPUT, TARGET_INPUT } from './common/blocks';
 export type {
-  CommonConfig, CommonModelOptions, DenseActivation, GeneratorOptions, ModelKind, ModelVariant,
+  CommonConfig, CommonModelOptions, DenseActivation, GeneratorCondition, GeneratorOptions, ModelKind,
+  ModelVariant,
   GeneratorConfig, TowerConfig, TowerOptions,
 } from './common/options';
