@@ -1,16 +1,9 @@
 // Seeded random data for the metric tests (not a test file itself).
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/data/rng';
+
+/** The library's seeded PRNG (mulberry32), floats in [0, 1). */
+export const rng = mulberry32;
 
 /** A seeded Fisher–Yates permutation of 0..n-1. */
 export function permutation(n: number, seed: number): number[] {
