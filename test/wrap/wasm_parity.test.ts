@@ -7,6 +7,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../src/backend/use_backend';
+import { gatherLastValid } from '../../src/layers/ops/last_valid';
 import { parameterGenerator } from '../../src/layers/parameter_generator';
 import { duetWrap } from '../../src/wrap/duet_wrap';
 import { splitDuet } from '../../src/wrap/split_duet';
@@ -74,6 +75,12 @@ describe('DUET primitives on wasm', () => {
   it('trains with the same losses', () => {
     expect(closeArrays(cpu.loss, wasm.loss)).toBeLessThan(1e-4);
     expect(wasm.loss[2]).toBeLessThan(wasm.loss[0]);
+  });
+
+  it("picks the last valid position on wasm as on cpu (wasm's OneHot ignores float32)", async () => {
+    const x = tf.tensor3d([[[1, 2], [3, 4], [5, 6]], [[7, 8], [9, 10], [0, 0]]]);
+    const mask = tf.tensor2d([[1, 1, 1], [1, 1, 0]]);
+    expect(Array.from(gatherLastValid(x, mask).dataSync())).toEqual([5, 6, 9, 10]);
   });
 
   it('runs every generator option on wasm', async () => {

@@ -51,7 +51,9 @@ export function gatherLastValid(x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D 
   return tf.tidy(() => {
     const [batch, time] = x.shape;
     // oneHot(-1) is an all-zero row, which is what an all-padding row needs.
-    const select = tf.oneHot(lastValidIndex(mask), time, 1, 0, 'float32');
+    // oneHot then cast: tfjs-backend-wasm 4.22's OneHot ignores dtype 'float32' and writes int32
+    // bit patterns (1 reads as 1.4e-45), which zeroed the user state of SASRec/GRU4Rec on wasm.
+    const select = tf.cast(tf.oneHot(lastValidIndex(mask), time), 'float32');
     return tf.sum(tf.mul(x, tf.reshape(select, [batch, time, 1])), 1) as tf.Tensor2D;
   });
 }
