@@ -27,7 +27,7 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 interface Options {
   duration: number; warmup: number; concurrency: number[]; model: ModelKind; format: PayloadFormat;
   workers: number; backend: string; maxBatch: number; items: number; clickLength: number;
-  encoder: string;
+  encoder: string; cpuProf?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -48,6 +48,7 @@ function parseArgs(argv: string[]): Options {
       case '--max-batch': o.maxBatch = n; break;
       case '--items': o.items = n; break;
       case '--encoder': o.encoder = value; break;
+      case '--cpu-prof': o.cpuProf = value; break; // profile the server into this directory
       default: throw new Error(`bench:serve: unknown option ${flag}`);
     }
   }
@@ -59,7 +60,8 @@ function parseArgs(argv: string[]): Options {
 
 /** Starts `duet-tf serve` and resolves with its URL once it listens. */
 function startServer(modelDir: string, o: Options): Promise<{ child: ChildProcess; url: string }> {
-  const args = ['--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
+  const args = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []),
+    '--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
     '--host', '127.0.0.1', '--port', '0', '--backend', o.backend, '--workers', String(o.workers),
     '--max-batch', String(o.maxBatch), '--max-queue', '100000'];
   if (o.workers > 1) {
@@ -199,10 +201,11 @@ async function main(): Promise<void> {
         payloadBytes: expectedBytes, backend, workers: o.workers, concurrency, requests, errors,
         seconds: round(seconds), requestsPerSecond: round(requests / seconds, 1),
         p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)),
-        // Batch counters are per worker process: with --workers > 1 they cover one of them.
-        meanBatch: batches > 0 ? round(rows / batches) : null,
-        generatorMsPerBatch: batches > 0 ? round(genSeconds * 1000 / batches) : null,
-        generatorBusy: round(genSeconds / seconds),
+        // Batch counters are per worker process, and /metrics reaches any one of them: only
+        // meaningful with one worker.
+        meanBatch: batches > 0 && o.workers === 1 ? round(rows / batches) : null,
+        generatorMsPerBatch: batches > 0 && o.workers === 1 ? round(genSeconds * 1000 / batches) : null,
+        generatorBusy: o.workers === 1 ? round(genSeconds / seconds) : null,
         cpus: os.cpus().length, loadAverage: os.loadavg().map((v) => round(v)),
       }));
     }

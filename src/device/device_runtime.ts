@@ -359,7 +359,8 @@ export class DeviceRuntime {
     const rows = expected === 0 ? 1 : inputs[0].shape[0];
     const out = tf.tidy(() => {
       const params = tf.tile(tf.tensor2d(parameters.values, [1, parameters.values.length]), [rows, 1]);
-      const result = this.model.predict([...inputs, params]);
+      // One pass for all candidates (predict's default batchSize of 32 would split them).
+      const result = this.model.predict([...inputs, params], { batchSize: rows });
       return Array.isArray(result) ? result[0] : result;
     });
     try {

@@ -101,7 +101,8 @@ export class GeneratorRunner {
         throw new Error(`'${caller}': cannot tell the vocabulary size of the ids input; pass ` +
           `'vocabSize'`);
       }
-      this.runIds = ([ids]) => generator.predict(ids) as tf.Tensor;
+      // One pass per call: predict's default batchSize (32) would split a micro-batch.
+      this.runIds = ([ids]) => generator.predict(ids, { batchSize: ids.shape[0] }) as tf.Tensor;
       this.twin = this.embeddingsTwin(generator, sequenceLength);
       embeddingDim = this.twin === null ? null : this.layer.options.embeddingDim;
       const twin = this.twin;
@@ -112,7 +113,8 @@ export class GeneratorRunner {
       sequenceLength = lengthOf(shapes[0]);
       embeddingDim = shapes[0][2];
       this.runIds = null;
-      this.runEmbeddings = (inputs) => generator.predict(inputs) as tf.Tensor;
+      this.runEmbeddings = (inputs) =>
+        generator.predict(inputs, { batchSize: inputs[0].shape[0] }) as tf.Tensor;
     } else {
       throw new Error(`'${caller}' needs a generator with one ids input [batch, time] or two ` +
         `inputs [embeddings [batch, time, dim], mask [batch, time]], got ` +

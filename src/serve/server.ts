@@ -167,7 +167,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
       }
       chunks.push(chunk);
     });
+    let ended = false;
     req.on('end', () => {
+      ended = true;
       const body = new Uint8Array(size);
       let offset = 0;
       for (const c of chunks) {
@@ -177,8 +179,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
       resolve(body);
     });
     req.on('error', reject);
-    // A client that goes away mid-body: 'end' never comes (rejecting after it is a no-op).
-    req.on('close', () => reject(new ServeError(400, 'bad_request', 'the request was aborted')));
+    // A client that goes away mid-body: 'end' never comes. 'close' follows every request, so
+    // the error (and its stack trace) is built only when the body did not arrive.
+    req.on('close', () => {
+      if (!ended) reject(new ServeError(400, 'bad_request', 'the request was aborted'));
+    });
   });
 }
 
