@@ -4,7 +4,8 @@
  *
  *   npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] [--epochs 1,2]
  *       [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu]
- *       [--max-train-rows N] [--validation-fraction F] [--label NAME]
+ *       [--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch]
+ *       [--model-options JSON] [--label NAME]
  *
  * Prints one JSON line per result on stdout (progress on stderr) and writes a markdown table into
  * `--out` between `<!-- accuracy:LABEL -->` markers: a rerun with the same label (default: the data
@@ -19,7 +20,8 @@ import { machineInfo } from './common';
 
 const USAGE = 'usage: npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] ' +
   '[--epochs 1,2] [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu] ' +
-  '[--max-train-rows N] [--validation-fraction F] [--label NAME]';
+  '[--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch] [--model-options JSON] ' +
+  '[--label NAME]';
 
 type Row = Record<string, unknown>;
 
@@ -48,7 +50,9 @@ function table(rows: Row[]): string {
   };
   for (const r of rows) {
     const metric = (key: string) => (best(r, key) ? `**${fixed(r[key])}**` : fixed(r[key]));
-    lines.push(`| ${[r.model, r.variant, r.epochs, metric('auc'), metric('uauc'), metric('ndcg@10'),
+    // DUET from the trained base has had the base's epochs, then its own.
+    const epochs = r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs;
+    lines.push(`| ${[r.model, r.variant, epochs, metric('auc'), metric('uauc'), metric('ndcg@10'),
       fixed(r['hr@10']), fixed(r.logloss), fixed(r['ndcg@5']), fixed(r['hr@5']), fixed(r['ndcg@20']),
       fixed(r['hr@20']), r.adapt_ms_per_user === undefined ? '–' : fixed(r.adapt_ms_per_user, 2),
     ].join(' | ')} |`);
@@ -78,6 +82,7 @@ async function main(): Promise<void> {
       epochs: { type: 'string', default: '1' }, out: { type: 'string', default: 'docs/RESULTS.md' },
       'finetune-users': { type: 'string' }, backend: { type: 'string', default: 'auto' },
       'max-train-rows': { type: 'string' }, 'validation-fraction': { type: 'string' },
+      'duet-from': { type: 'string' }, 'model-options': { type: 'string' },
       label: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -90,7 +95,8 @@ async function main(): Promise<void> {
   const epochs = values.epochs.split(',').map((e) => e.trim());
   const models = values.models.split(',').map((m) => m.trim());
   const passed: string[] = ['--data', values.data, '--backend', values.backend];
-  for (const key of ['finetune-users', 'max-train-rows', 'validation-fraction'] as const) {
+  for (const key of ['finetune-users', 'max-train-rows', 'validation-fraction', 'duet-from',
+    'model-options'] as const) {
     if (values[key] !== undefined) passed.push(`--${key}`, values[key] as string);
   }
   const rows: Row[] = [];

@@ -14,18 +14,20 @@ import {
 } from 'duet-tf';
 
 const backend = await useBackend('auto');
-const { train: trainSet, test, protocol } = synthetic({ users: 300, items: 300, seed: 0 });
+const { train: trainSet, test, protocol } = synthetic({ users: 500, items: 500, seed: 0 });
 const L = trainSet.clickLength;
 console.log(`synthetic data: ${trainSet.size} training rows, ${test.size} test rows; backend ${backend}`);
 
-// 1. Your model: a two-tower scorer, the user's mean clicked-item embedding through two Dense
-//    layers, dotted with the candidate's embedding. Inputs named after the data's columns
-//    ('target', 'click'), so duet-tf's `train` and `evaluateModel` can feed it; one logit out.
+// 1. Your model: a two-tower scorer. The clicked items' embeddings pass a Dense layer and are
+//    averaged into a history vector, two Dense layers make it the user vector, dotted with the
+//    candidate's embedding. Inputs named after the data's columns ('target', 'click') so
+//    duet-tf's `train` and `evaluateModel` can feed it; one logit out.
 function myModel(): tfl.LayersModel {
   const target = tfl.input({ shape: [1], name: 'target' });
   const click = tfl.input({ shape: [L], name: 'click' });
   const items = tfl.layers.embedding({ inputDim: protocol.items + 1, outputDim: 16, name: 'items' });
-  const history = tfl.layers.globalAveragePooling1d({ name: 'history' }).apply(items.apply(click));
+  const clicked = tfl.layers.dense({ units: 16, activation: 'tanh', name: 'clicked' }).apply(items.apply(click));
+  const history = tfl.layers.globalAveragePooling1d({ name: 'history' }).apply(clicked);
   const hidden = tfl.layers.dense({ units: 16, activation: 'tanh', name: 'userHidden' }).apply(history);
   const user = tfl.layers.dense({ units: 16, name: 'user' }).apply(hidden) as tfl.SymbolicTensor;
   const candidate = tfl.layers.flatten().apply(items.apply(target)) as tfl.SymbolicTensor;
@@ -37,12 +39,13 @@ const options = { epochs: 3, batchSize: 256, learningRate: 3e-3 };
 const base = myModel();
 await train(base, { train: trainSet }, options);
 
-// 2. DUET: the user tower ('userHidden', 'user') gets per-user weights, generated from the click sequence. With the
-//    defaults the wrapped model starts out predicting exactly like the trained one.
+// 2. DUET: the user tower ('userHidden', 'user') gets per-user weights, generated from the
+//    user's clicks as your model embeds them (the output of 'clicked', masked where click is 0).
+//    With the defaults the wrapped model starts out predicting exactly like the trained one.
 const duet = duetWrap(base, {
-  condition: { input: 'click' },
+  condition: { layer: 'clicked', mask: 'click' },
   layers: ['userHidden', 'user'],
-  generator: { vocabSize: protocol.items + 1, encoder: 'gru' },
+  generator: { encoder: 'gru' },
 });
 await train(duet, { train: trainSet }, options);
 

@@ -173,6 +173,7 @@ export async function timeGeneration(duet: tfl.LayersModel, test: DuetDataset, m
   return { msPerUser: single / rows.length, msPerUserBatched: batched / rows.length, users: rows.length };
 }
 
+/** `v` rounded to `digits` decimals (non-finite values unchanged), for printed results. */
 export function round(v: number, digits = 4): number {
   if (!Number.isFinite(v)) return v;
   const f = 10 ** digits;

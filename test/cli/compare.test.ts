@@ -37,7 +37,7 @@ describe('duet-tf compare', () => {
     expect(finetune.users).toBe(5); // --finetune-users: a subset
     expect(finetune.adapt_ms_per_user).toBeGreaterThan(0);
     expect(finetune.infer_samples_per_s).toBeNull();
-    expect(duet).toMatchObject({ users: 12, adapt_batch: 1 });
+    expect(duet).toMatchObject({ users: 12, adapt_batch: 1, duet_from: 'base' });
     expect(duet.adapt_ms_per_user).toBeGreaterThan(0);
     expect(duet.adapt_ms_per_user_batched).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/gru4rec base: epoch 1\/1[^\n]*\ngru4rec finetune: [^\n]*\ngru4rec duet: epoch 1\/1/);
@@ -51,6 +51,10 @@ describe('duet-tf compare', () => {
     expect(rows[0].split(/\s+/)).toEqual(['variant', 'auc', 'uauc', 'logloss', 'ndcg@10', 'hr@10', 'adapt_ms_per_user']);
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatch(/^base\s+0\.\d{4}\s/);
+    const scratch = await cli('compare', '--model', 'gru4rec', '--data', dir, '--epochs', '1', '--batch', '64',
+      '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--duet-from', 'scratch', '--json');
+    expect(scratch.code).toBe(0);
+    expect(scratch.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['scratch']);
     const bad = await cli('compare', '--model', 'din', '--data', dir, '--epochs', '1', '--variants', 'base,meta');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe("duet-tf: compare: --variants must list some of base, finetune, duet, got 'base,meta'\n");

@@ -14,7 +14,7 @@ import { maxAbsDiff } from '../helpers/round_trip';
 import { batch, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
-  condition: 'ids', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
+  condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
   lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: true, seed: null,
 };
 const COMMON_DEFAULTS = {

@@ -7,7 +7,8 @@
  *   user's own training rows, then scores their test rows (`finetune`); `adapt_ms_per_user` is
  *   the mean fine-tune time per user. `--finetune-users N` evaluates a seeded subset of N users.
  * - duet: built from the trained base with `duetFromBase` and trained `--epochs` more (the
- *   paper's flow); `adapt_ms_per_user` is the generator's time per user, measured by running the
+ *   paper's flow), or with `--duet-from scratch` built untrained and trained `--epochs` in all
+ *   (the same number of passes as base); `adapt_ms_per_user` is the generator's time per user, measured by running the
  *   generator part from `splitDuet` on each test user's click sequence, one user per call
  *   (batch 1); `adapt_ms_per_user_batched` is the same over batches of 256 users.
  */
@@ -29,11 +30,13 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   variants: { type: 'string', default: 'base,finetune,duet', help: 'which results to produce, comma-separated' },
   'finetune-users': { type: 'integer', default: 0, min: 0, help: 'fine-tune a seeded subset of N test users, 0 = all' },
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
+  'duet-from': { type: 'string', default: 'base', choices: ['base', 'scratch'], help: 'DUET starts from the trained base (then trains --epochs more) or from scratch (--epochs in all)' },
 };
 
 export const COMPARE_SUMMARY = 'Trains and evaluates base, per-user fine-tune and DUET for one ' +
-  'architecture (DUET starts from the trained base and trains --epochs more); prints one result ' +
-  'per variant (a JSON line each with --json).';
+  'architecture (DUET starts from the trained base and trains --epochs more, or with ' +
+  '--duet-from scratch trains --epochs from scratch); prints one result per variant (a JSON ' +
+  'line each with --json).';
 
 const VARIANTS = ['base', 'finetune', 'duet'];
 
@@ -103,7 +106,9 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     }));
   }
   if (wanted.includes('duet')) {
-    const duet = duetFromBase(base, config as CreateModelOptions).model;
+    const duet = o['duet-from'] === 'scratch' ?
+      createModel({ ...config, variant: 'duet' } as CreateModelOptions).model :
+      duetFromBase(base, config as CreateModelOptions).model;
     const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json);
     const report = await evaluateModel(duet, data.test, { batchSize: settings.batch });
     const timing = await timeGeneration(duet, data.test);
@@ -113,6 +118,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
       extra: {
         adapt_ms_per_user_batched: Math.round(timing.msPerUserBatched * 1000) / 1000,
         adapt_batch: 1, best_epoch: duetRun.result.bestEpoch, users: report.users,
+        duet_from: o['duet-from'],
       },
     }));
   }

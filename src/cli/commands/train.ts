@@ -25,7 +25,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...TRAINING_OPTIONS,
   variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET (base first, then DUET from it)' },
   out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json)' },
-  'from-base': { type: 'string', help: "--variant duet: start from this saved base model instead of training one" },
+  'from-base': { type: 'string', help: '--variant duet: start from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
 };
 
 export const TRAIN_SUMMARY = 'Trains a reference model (base or DUET) and saves it with duet-tf.json. ' +

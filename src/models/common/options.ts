@@ -54,7 +54,10 @@ export interface GeneratorOptions {
    * What the generator reads. `'ids'`: the click ids, through its own item embedding table.
    * `'history'`: the model's own embedded click history (the output of `sequenceTransform`,
    * masked by the click padding), as the authors' generator reads it: it starts from embeddings
-   * the base model has already learnt. `'history'` needs `sequenceTransform: true`. Default `'ids'`.
+   * the base model has already learnt, which makes one epoch of DUET training count (on MovieLens,
+   * 1 + 1 epochs of SASRec: UAUC 0.837 against 0.831 with `'ids'`). `'history'` needs
+   * `sequenceTransform: true`; `'ids'` gives a generator that serves embeddings requests too.
+   * Default `'history'`.
    */
   condition?: GeneratorCondition;
   /** Size of the generator's own item embeddings (`condition: 'ids'` only). Default: the model's `dim`. */
@@ -343,7 +346,8 @@ export class OptionReader {
       this.fail('generator.conditionDim', 'at least 2 when normalizeCondition is on', conditionDim);
     }
     return {
-      condition: this.oneOf('generator.condition', GENERATOR_CONDITIONS, 'ids', g.condition),
+      condition: this.oneOf('generator.condition', GENERATOR_CONDITIONS,
+        this.options.sequenceTransform === false ? 'ids' : 'history', g.condition),
       embeddingDim,
       encoder: this.oneOf('generator.encoder', ENCODER_KINDS, 'gru', g.encoder),
       conditionDim,
