@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
 import { identityWasmConfig } from './kernels/IdentityWasm';
+import { transpositionFreeMatMul } from './kernels/MatMulWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
 import type { BackendName } from './types';
@@ -13,13 +14,16 @@ import type { BackendName } from './types';
 const WASM_MISSING: readonly tf.KernelConfig[] = [unsortedSegmentSumWasmConfig];
 /** Kernels that replace tfjs-backend-wasm's own (copying Identity). */
 const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig];
+/** wasm kernels wrapped so that transposed products take the fast path. */
+const WASM_WRAPPED: readonly string[] = [tf.BatchMatMul, tf._FusedMatMul];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];
 
 /**
  * Registers duet-tf's kernels for one backend, plus zero gradients for comparison ops (all
  * backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
- * the gradient of `tf.gather`) and replaces its copying Identity by a zero-copy one. cpu:
+ * the gradient of `tf.gather`), replaces its copying Identity by a zero-copy one, and runs
+ * transposed matMuls (every matMul gradient) as a transpose plus the fast untransposed kernel. cpu:
  * replaces tfjs-backend-cpu's O(numSegments · rows · dim) UnsortedSegmentSum by a linear one.
  * tensorflow: gradients only. Idempotent; `useBackend` calls it for the backend it picks, so
  * call it yourself only when you choose backends with `tf.setBackend`.
@@ -43,6 +47,10 @@ export function registerDuetKernels(backendName: BackendName): void {
       if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
     }
     WASM_REPLACEMENTS.forEach(replaceKernel);
+    for (const name of WASM_WRAPPED) {
+      const current = tf.getKernel(name, 'wasm');
+      if (current != null) replaceKernel(transpositionFreeMatMul(current));
+    }
   } else if (backendName === 'cpu') {
     CPU_REPLACEMENTS.forEach(replaceKernel);
   }
