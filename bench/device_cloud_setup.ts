@@ -18,7 +18,6 @@ import {
   sliceDataset, splitDuet, synthetic, train, useBackend,
 } from 'duet-tf';
 
-import { ensureWasmOneHot } from '../examples/browser/wasm_onehot_workaround';
 
 /** Command-line options every device–cloud benchmark takes. */
 export interface SetupOptions {
@@ -97,7 +96,6 @@ export interface TrainedDuet {
 export async function trainedDuet(o: SetupOptions, split: { train: DuetDataset; test: DuetDataset }, source: string,
     log: (line: string) => void): Promise<TrainedDuet> {
   const backend = await useBackend(o.backend as Parameters<typeof useBackend>[0]);
-  if (ensureWasmOneHot()) log('replaced the wasm OneHot kernel (tfjs-backend-wasm 4.22 ignores float32)');
   const replayUsers = pickReplayUsers(split.test, o.replayUsers, o.seed);
   const key = JSON.stringify({ source, epochs: o.epochs, seed: o.seed, replayUsers });
   const keyFile = o.modelDir === undefined ? null : path.join(o.modelDir, 'bench-key.json');

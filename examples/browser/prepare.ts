@@ -7,20 +7,24 @@
  *   OUT/model/full/     the full DUET model: `duet-tf serve --model-dir OUT/model/full`
  *   OUT/catalogue.json  item ids, names and genres for the page
  *
- *   npx tsx examples/browser/prepare.ts [--out DIR] [--users N] [--items N] [--epochs N] [--force]
+ *   OUT/service.json    which model folder `duet-tf serve` serves (read by start.ts)
  *
- * Models already in OUT are kept unless --force is given.
+ *   npx tsx examples/browser/prepare.ts [--out DIR] [--users N] [--items N] [--epochs N] [--force]
+ *   npx tsx examples/browser/prepare.ts --model-dir DIR [--out DIR]
+ *
+ * Models already in OUT are kept unless --force is given. With `--model-dir`, a DUET model trained
+ * with the CLI (`duet-tf train --variant duet --out DIR`) is published instead: its device part
+ * goes to OUT/model/device and the service serves DIR itself.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import type * as tfl from '@tensorflow/tfjs-layers';
 import {
-  createModel, duetFromBase, evaluateModel, saveDuet, splitDuet, stampDeviceModel, synthetic,
-  train, useBackend,
+  createModel, duetFromBase, evaluateModel, loadDuet, saveDuet, splitDuet, stampDeviceModel,
+  synthetic, train, useBackend,
 } from 'duet-tf';
-
-import { ensureWasmOneHot } from './wasm_onehot_workaround';
 
 /** Options of {@link prepareBrowserExample}. */
 export interface PrepareOptions {
@@ -57,8 +61,8 @@ export interface PreparedExample {
   total: number;
   clickLength: number;
   catalogue: CatalogueItem[];
-  /** Test AUC of the base model (null when it was not trained) and of the DUET model. */
-  auc: { base: number | null; duet: number };
+  /** Test AUC of the base model and of the DUET model (null when not trained here). */
+  auc: { base: number | null; duet: number | null };
 }
 
 export const DEFAULT_OUT = fileURLToPath(new URL('./dist', import.meta.url));
@@ -92,7 +96,6 @@ export async function prepareBrowserExample(options: PrepareOptions = {}): Promi
   const epochs = options.epochs ?? 2;
   const seed = options.seed ?? 0;
   const log = options.log ?? ((line: string) => console.error(line));
-  ensureWasmOneHot(); // SASRec's user state is wrong on wasm without it (see the file)
 
   const data = synthetic({ users, items, clusters: genres, seed });
   const { protocol } = data;
@@ -113,29 +116,75 @@ export async function prepareBrowserExample(options: PrepareOptions = {}): Promi
   const duetAuc = (await evaluateModel(duet.model, data.test)).auc;
   log(`DUET SASRec: test AUC ${duetAuc.toFixed(4)}`);
 
-  // The device half carries the generator's fingerprint, so it never applies foreign parameters.
-  const parts = splitDuet(duet.model);
-  const meta = stampDeviceModel(parts);
-  const deviceDir = path.join(out, 'model', 'device');
-  const fullDir = path.join(out, 'model', 'full');
   fs.rmSync(path.join(out, 'model'), { recursive: true, force: true });
-  await saveDuet(parts.device, deviceDir);
+  const fullDir = path.join(out, 'model', 'full');
   await saveDuet(duet.model, fullDir);
-
-  const catalogue: CatalogueItem[] = [];
-  for (let id = 1; id <= protocol.items; id++) {
-    catalogue.push({ id, name: itemName(id), genre: GENRES[data.truth.itemCluster[id]] });
-  }
-  const clickLength = data.train.clickLength;
-  fs.writeFileSync(path.join(out, 'catalogue.json'), JSON.stringify({ clickLength, items: catalogue }));
-  log(`saved the device model to ${deviceDir} (generator ${meta.fingerprint}, ` +
-    `${parts.layout.total} parameters per user) and the full model to ${fullDir}`);
+  const genreOf = (id: number) => GENRES[data.truth.itemCluster[id]];
+  const published = await publishDevice(duet.model, { out, fullDir, numItems: protocol.items,
+    clickLength: data.train.clickLength, genreOf, log });
   duet.model.dispose();
   base.model.dispose();
-  return {
-    out, deviceDir, fullDir, fingerprint: meta.fingerprint, total: parts.layout.total,
-    clickLength, catalogue, auc: { base: baseAuc, duet: duetAuc },
-  };
+  return { ...published, auc: { base: baseAuc, duet: duetAuc } };
+}
+
+/**
+ * The browser example for a model trained with the CLI (`duet-tf train --variant duet --out DIR`):
+ * splits the DUET model in `modelDir`, saves its stamped device part and a catalogue for the page
+ * into `out`; `duet-tf serve --model-dir modelDir` serves its generator. Items are grouped by id
+ * range (the CLI model carries no genres).
+ *
+ * @example
+ * ```ts
+ * const { deviceDir } = await exportForBrowser({ modelDir: 'models/duet', out: 'examples/browser/dist' });
+ * ```
+ */
+export async function exportForBrowser(options: { modelDir: string; out?: string; groups?: number;
+    log?: (line: string) => void }): Promise<PreparedExample> {
+  const modelDir = path.resolve(options.modelDir);
+  const out = path.resolve(options.out ?? DEFAULT_OUT);
+  const log = options.log ?? ((line: string) => console.error(line));
+  const infoFile = path.join(modelDir, 'duet-tf.json');
+  if (!fs.existsSync(infoFile)) {
+    throw new Error(`'${modelDir}' has no duet-tf.json: pass a model folder written by 'duet-tf train'`);
+  }
+  const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { numItems?: unknown; clickLength?: unknown };
+  if (!Number.isInteger(info.numItems) || !Number.isInteger(info.clickLength)) {
+    throw new Error(`'${infoFile}' lacks numItems or clickLength`);
+  }
+  const numItems = info.numItems as number;
+  const model = await loadDuet(modelDir);
+  try {
+    const size = Math.ceil(numItems / (options.groups ?? 6));
+    const genreOf = (id: number) => {
+      const first = Math.floor((id - 1) / size) * size + 1;
+      return `Items ${first}–${Math.min(numItems, first + size - 1)}`;
+    };
+    fs.rmSync(path.join(out, 'model'), { recursive: true, force: true });
+    const published = await publishDevice(model, { out, fullDir: modelDir, numItems,
+      clickLength: info.clickLength as number, genreOf, log });
+    return { ...published, auc: { base: null, duet: null } };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Splits `duet`, saves the stamped device part and the page's catalogue into `out`. */
+async function publishDevice(duet: tfl.LayersModel, o: { out: string; fullDir: string; numItems: number;
+    clickLength: number; genreOf: (id: number) => string; log: (line: string) => void }):
+    Promise<Omit<PreparedExample, 'auc'>> {
+  // The device half carries the generator's fingerprint, so it never applies foreign parameters.
+  const parts = splitDuet(duet);
+  const meta = stampDeviceModel(parts);
+  const deviceDir = path.join(o.out, 'model', 'device');
+  await saveDuet(parts.device, deviceDir);
+  const catalogue: CatalogueItem[] = [];
+  for (let id = 1; id <= o.numItems; id++) catalogue.push({ id, name: itemName(id), genre: o.genreOf(id) });
+  fs.writeFileSync(path.join(o.out, 'catalogue.json'), JSON.stringify({ clickLength: o.clickLength, items: catalogue }));
+  fs.writeFileSync(path.join(o.out, 'service.json'), JSON.stringify({ modelDir: o.fullDir }));
+  o.log(`saved the device model to ${deviceDir} (generator ${meta.fingerprint}, ` +
+    `${parts.layout.total} parameters per user); the service serves ${o.fullDir}`);
+  return { out: o.out, deviceDir, fullDir: o.fullDir, fingerprint: meta.fingerprint,
+    total: parts.layout.total, clickLength: o.clickLength, catalogue };
 }
 
 function flag(argv: string[], name: string): string | undefined {
@@ -143,19 +192,33 @@ function flag(argv: string[], name: string): string | undefined {
   return i >= 0 && argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[i + 1] : undefined;
 }
 
-if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const argv = process.argv.slice(2);
+/**
+ * Step 1 from the command line: `--model-dir DIR` publishes a CLI-trained DUET model, otherwise
+ * the example's own model is trained unless it is already in `--out` (`--force` trains again).
+ */
+export async function prepareFromArgs(argv: string[]): Promise<PreparedExample | null> {
   const num = (name: string) => {
     const v = flag(argv, name);
     return v === undefined ? undefined : Number(v);
   };
   const out = path.resolve(flag(argv, '--out') ?? DEFAULT_OUT);
-  if (!argv.includes('--force') && fs.existsSync(path.join(out, 'model', 'full', 'model.json')) &&
-      fs.existsSync(path.join(out, 'catalogue.json'))) {
-    console.error(`the example's models are already in ${out} (pass --force to train them again)`);
-  } else {
-    const backend = await useBackend('auto');
-    console.error(`training on backend ${backend} (a minute or a few)`);
-    await prepareBrowserExample({ out, users: num('--users'), items: num('--items'), epochs: num('--epochs') });
+  const modelDir = flag(argv, '--model-dir');
+  if (modelDir !== undefined) {
+    await useBackend('auto');
+    return exportForBrowser({ modelDir, out });
   }
+  const serviceFile = path.join(out, 'service.json');
+  if (!argv.includes('--force') && fs.existsSync(serviceFile) &&
+      path.resolve(JSON.parse(fs.readFileSync(serviceFile, 'utf8')).modelDir) === path.join(out, 'model', 'full') &&
+      fs.existsSync(path.join(out, 'model', 'full', 'model.json')) && fs.existsSync(path.join(out, 'catalogue.json'))) {
+    console.error(`the example's models are already in ${out} (pass --force to train them again)`);
+    return null;
+  }
+  const backend = await useBackend('auto');
+  console.error(`training on backend ${backend} (a minute or a few)`);
+  return prepareBrowserExample({ out, users: num('--users'), items: num('--items'), epochs: num('--epochs') });
+}
+
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await prepareFromArgs(process.argv.slice(2));
 }

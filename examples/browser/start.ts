@@ -1,13 +1,18 @@
 /**
- * Step 3 of the browser example: serve the page on loopback and run `duet-tf serve` on the full
- * model (CORS allowing the page's origin), then print the URL to open. Ctrl-C stops both.
+ * The browser example, all steps (`npm run example:browser`): prepare the models (prepare.ts:
+ * train the example's own, or publish a CLI-trained one given with `--model-dir`), bundle the
+ * page (build.ts), then serve the page on loopback and run `duet-tf serve` on the full model
+ * (CORS allowing the page's origin), and print the URL to open. Ctrl-C stops both.
  *
- *   npx tsx examples/browser/start.ts [--out DIR] [--port 8000] [--service-port 8080]
+ *   npx tsx examples/browser/start.ts [--model-dir DIR] [--out DIR] [--port 8000] [--service-port 8080]
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { buildBrowserExample } from './build';
+import { prepareFromArgs } from './prepare';
 import { PageConfig, startStaticServer } from './static_server';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -76,6 +81,9 @@ function flag(name: string): string | undefined {
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = path.resolve(flag('--out') ?? fileURLToPath(new URL('./dist', import.meta.url)));
+  await prepareFromArgs(process.argv.slice(2));
+  await buildBrowserExample(out);
+  const modelDir = JSON.parse(fs.readFileSync(path.join(out, 'service.json'), 'utf8')).modelDir as string;
   const port = Number(flag('--port') ?? 8000);
   const servicePort = Number(flag('--service-port') ?? 8080);
   const config: PageConfig = { serviceUrl: `http://127.0.0.1:${servicePort}`, format: 'f16' };
@@ -83,7 +91,7 @@ if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLTo
   const origin = site.url.replace(/\/$/, '');
   let service: ServeChild;
   try {
-    service = await spawnServe({ modelDir: path.join(out, 'model', 'full'), port: servicePort,
+    service = await spawnServe({ modelDir, port: servicePort,
       corsOrigin: origin });
   } catch (e) {
     await site.close();

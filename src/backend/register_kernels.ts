@@ -6,14 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
 import { identityWasmConfig } from './kernels/IdentityWasm';
 import { transpositionFreeMatMul } from './kernels/MatMulWasm';
+import { oneHotWasmConfig } from './kernels/OneHotWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
 import type { BackendName } from './types';
 
 /** Kernels tfjs-backend-wasm 4.22 lacks for training; registered only where still missing. */
 const WASM_MISSING: readonly tf.KernelConfig[] = [unsortedSegmentSumWasmConfig];
-/** Kernels that replace tfjs-backend-wasm's own (copying Identity). */
-const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig];
+/** Kernels that replace tfjs-backend-wasm's own (copying Identity, OneHot ignoring dtype). */
+const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHotWasmConfig];
 /** wasm kernels wrapped so that transposed products take the fast path. */
 const WASM_WRAPPED: readonly string[] = [tf.BatchMatMul, tf._FusedMatMul];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
@@ -22,7 +23,8 @@ const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfi
 /**
  * Registers duet-tf's kernels for one backend, plus zero gradients for comparison ops (all
  * backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
- * the gradient of `tf.gather`), replaces its copying Identity by a zero-copy one, and runs
+ * the gradient of `tf.gather`), replaces its copying Identity by a zero-copy one and its OneHot
+ * (which ignores `dtype` float32) by a correct one, and runs
  * transposed matMuls (every matMul gradient) as a transpose plus the fast untransposed kernel. cpu:
  * replaces tfjs-backend-cpu's O(numSegments · rows · dim) UnsortedSegmentSum by a linear one.
  * tensorflow: gradients only. Idempotent; `useBackend` calls it for the backend it picks, so

@@ -1,8 +1,10 @@
 /**
- * The browser example end to end in headless Chromium: the page loads the device model, gets
- * parameters from a real `duet-tf serve` child process as items are clicked, and falls back,
- * showing why, once the service is stopped. Needs Debian's chromium (`apt-get install -y
- * chromium`); skipped without it.
+ * The device–cloud loop end to end, as a user runs it: `duet-tf prepare --synthetic`, `duet-tf
+ * train --variant duet` (the CLI), the browser example publishing that model (`--model-dir`),
+ * `duet-tf serve` on it in a child process, and the page in headless Chromium: it loads the
+ * device model, gets parameters from the service as items are clicked, and falls back, showing
+ * why, once the service is stopped. Needs Debian's chromium (`apt-get install -y chromium`);
+ * skipped without it.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,11 +16,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildBrowserExample } from '../../examples/browser/build';
-import { prepareBrowserExample, PreparedExample } from '../../examples/browser/prepare';
+import { exportForBrowser, PreparedExample } from '../../examples/browser/prepare';
 import { ServeChild, spawnServe } from '../../examples/browser/start';
 import { PageConfig, startStaticServer } from '../../examples/browser/static_server';
 import { useBackend } from '../../src/backend/use_backend';
 import { loadDuet } from '../../src/wrap/file_io';
+import { cli } from '../cli/helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -93,14 +96,21 @@ describe.skipIf(!hasChromium)(title, () => {
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-browser-'));
     const out = path.join(root, 'site');
-    // Tiny: one DUET epoch on 40 users, the test checks the plumbing, not the accuracy; trained
-    // on wasm, which trains this model ~10x faster than the cpu backend the tests run on.
-    await useBackend('wasm');
+    const dataDir = path.join(root, 'data');
+    const modelDir = path.join(root, 'model');
+    // Tiny: one epoch of base then DUET on 40 users, the test checks the plumbing, not the
+    // accuracy; trained on wasm, ~10x faster on this model than the cpu backend tests run on.
     try {
-      prepared = await prepareBrowserExample({ out, users: 40, epochs: 0, log: () => undefined });
+      const data = await cli('prepare', '--synthetic', '--users', '40', '--items', '120', '--out', dataDir);
+      expect(data.stderr).toBe('');
+      const trained = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--data', dataDir,
+        '--epochs', '1', '--batch', '128', '--out', modelDir, '--backend', 'wasm', '--json');
+      expect(trained.code, trained.stderr).toBe(0);
     } finally {
       await useBackend('cpu');
     }
+    prepared = await exportForBrowser({ modelDir, out, log: () => undefined });
+    expect(prepared.fullDir).toBe(modelDir);
     await buildBrowserExample(out);
     site = await startStaticServer({ root: out, config: () => config });
     service = await spawnServe({ modelDir: prepared.fullDir, port: 0, backend: 'cpu',

@@ -4,6 +4,8 @@ import * as path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { readDuetSplit } from '../../src/data/duet_split_io';
+import { synthetic } from '../../src/data/synthetic';
 import { cli, lastJson } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-cli-prepare-'));
@@ -27,12 +29,28 @@ describe('duet-tf prepare', () => {
     expect(firstTest[3].split(',')).toHaveLength(30);
   });
 
+  it('writes the synthetic data set with --synthetic, the same as synthetic() gives', async () => {
+    const out = path.join(dir, 'synthetic');
+    const r = await cli('prepare', '--synthetic', '--users', '30', '--items', '40', '--clusters', '4', '--seed', '3',
+      '--test-neg', '9', '--out', out, '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const expected = synthetic({ users: 30, items: 40, clusters: 4, seed: 3, testNeg: 9 });
+    expect(lastJson(r.stdout)).toMatchObject({ ...expected.protocol, out });
+    const written = await readDuetSplit(out);
+    expect(written.train.size).toBe(expected.train.size);
+    expect(Array.from(written.train.click)).toEqual(Array.from(expected.train.click));
+    expect(Array.from(written.test.label)).toEqual(Array.from(expected.test.label));
+  });
+
   it('reports bad arguments and files on one line with a non-zero exit', async () => {
     const missing = await cli('prepare', '--seq', path.join(dir, 'nope.txt'), '--out', dir);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^duet-tf: 'readSequenceFile' cannot read '.*nope\.txt'/);
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
-    expect((await cli('prepare', '--out', dir)).stderr).toBe('duet-tf: prepare: give exactly one of --seq FILE or --ratings FILE\n');
+    expect((await cli('prepare', '--out', dir)).stderr).toBe('duet-tf: prepare: give exactly one of --seq FILE, --ratings FILE or --synthetic\n');
+    expect((await cli('prepare', '--synthetic', '--seq', 'x', '--out', dir)).stderr).toBe('duet-tf: prepare: give exactly one of --seq FILE, --ratings FILE or --synthetic\n');
+    expect((await cli('prepare', '--seq', 'x', '--users', '5', '--out', dir)).stderr).toBe('duet-tf: prepare: --users needs --synthetic\n');
     expect((await cli('prepare', '--seq', 'x', '--out', dir, '--max-len', 'ten')).stderr)
       .toBe("duet-tf: prepare: --max-len must be an integer, got 'ten'\n");
     expect((await cli('prepare', '--seq', 'x')).stderr).toBe('duet-tf: prepare: --out is required (output folder)\n');

@@ -12,7 +12,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   always, createDeviceRuntime, DeviceParameters, DeviceRuntime, FetchLike, ScoredItem,
 } from '../../../src/device/index';
-import { ensureWasmOneHot } from '../wasm_onehot_workaround';
 
 interface CatalogueItem { id: number; name: string; genre: string }
 interface Catalogue { clickLength: number; items: CatalogueItem[] }
@@ -56,10 +55,7 @@ async function main(): Promise<void> {
   setWasmPaths(new URL('./wasm/', location.href).href);
   let backend = 'cpu';
   try {
-    if (await tf.setBackend('wasm')) {
-      backend = 'wasm';
-      ensureWasmOneHot(); // tfjs-backend-wasm 4.22's float32 oneHot is wrong (see the file)
-    }
+    if (await tf.setBackend('wasm')) backend = 'wasm';
   } catch {
     // No WebAssembly here: plain JS below.
   }

@@ -1,10 +1,12 @@
 /**
  * `duet-tf prepare`: interaction data → a duet-seq-v1 split folder (train.txt, test.txt,
- * protocol.json), as `make_duet_data.py` builds it.
+ * protocol.json), as `make_duet_data.py` builds it; or, with `--synthetic`, the same files from
+ * duet-tf's synthetic data set (no download needed: the end-to-end example starts here).
  */
 import * as path from 'node:path';
 
 import { buildDuetSplit } from '../../data/build_duet_split';
+import { synthetic } from '../../data/synthetic';
 import { writeDuetSplit } from '../../data/duet_split_io';
 import { readRatings } from '../../data/read_ratings';
 import { readSequenceFile } from '../../data/read_sequence_file';
@@ -14,6 +16,10 @@ import { CliIO, printResult } from '../output';
 export const PREPARE_OPTIONS: Record<string, OptionSpec> = {
   seq: { type: 'string', help: 'one user per line: "user item item ..." in time order' },
   ratings: { type: 'string', help: 'a ratings table (CSV/TSV): user, item, rating, timestamp' },
+  synthetic: { type: 'boolean', help: "duet-tf's synthetic data set instead of a file (see synthetic())" },
+  users: { type: 'integer', min: 1, help: "--synthetic: number of users (default: synthetic()'s)" },
+  items: { type: 'integer', min: 2, help: "--synthetic: catalogue size (default: synthetic()'s)" },
+  clusters: { type: 'integer', min: 1, help: "--synthetic: item clusters, 'genres' (default: synthetic()'s)" },
   out: { type: 'string', required: true, help: 'output folder' },
   'max-len': { type: 'integer', default: 30, min: 1, help: 'click sequence length L' },
   'trigger-len': { type: 'integer', default: 10, min: 1, help: 'trigger sequence length T' },
@@ -44,8 +50,25 @@ export async function prepareCommand(argv: string[], io: CliIO): Promise<number>
     io.stdout(`${helpText('prepare', PREPARE_SUMMARY, PREPARE_OPTIONS)}\n`);
     return 0;
   }
-  if ((o.seq === undefined) === (o.ratings === undefined)) {
-    throw new UsageError('prepare: give exactly one of --seq FILE or --ratings FILE');
+  const sources = [o.seq, o.ratings, o.synthetic ? true : undefined].filter((v) => v !== undefined);
+  if (sources.length !== 1) {
+    throw new UsageError('prepare: give exactly one of --seq FILE, --ratings FILE or --synthetic');
+  }
+  for (const name of ['users', 'items', 'clusters'] as const) {
+    if (o[name] !== undefined && !o.synthetic) throw new UsageError(`prepare: --${name} needs --synthetic`);
+  }
+  if (o.synthetic) {
+    const data = synthetic({
+      users: o.users as number | undefined, items: o.items as number | undefined,
+      clusters: o.clusters as number | undefined, seed: o.seed as number,
+      clickLength: o['max-len'] as number, triggerLength: o['trigger-len'] as number,
+      trainNeg: o['train-neg'] as number, testNeg: o['test-neg'] as number,
+      maxTestUsers: o['max-test-users'] as number,
+      maxTrainRows: o['max-train-rows'] as number,
+    });
+    await writeDuetSplit(String(o.out), data);
+    printResult(io, { out: String(o.out), ...data.protocol }, Boolean(o.json));
+    return 0;
   }
   const source = String(o.seq ?? o.ratings);
   const users = o.seq !== undefined ? await readSequenceFile(source) : await readRatings(source, {
