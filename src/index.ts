@@ -30,6 +30,8 @@ export type { DynamicLayerSpec, ParamSlice } from './layers/param_layout';
 export { duetWrap, GENERATOR_NAME } from './wrap/duet_wrap';
 export type { DuetCondition, DuetWrapOptions } from './wrap/duet_wrap';
 export { PARAMS_INPUT_NAME, splitDuet } from './wrap/split_duet';
+export { dotItems, itemTowerOutputs, scoreTwoTower, splitTwoTower, twoTowerReason } from './wrap/two_tower';
+export type { TwoTowerOptions, TwoTowerParts } from './wrap/two_tower';
 export type { DuetParts } from './wrap/split_duet';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
 
@@ -110,6 +112,7 @@ export type { ScoreOptions } from './eval/score';
 export { evaluateModel } from './eval/evaluate_model';
 export type { EvaluateModelOptions, ModelReport } from './eval/evaluate_model';
 export { recommend, scoreCandidates } from './eval/recommend';
+export { releaseItemVectors } from './eval/item_vectors';
 export type { Recommendation, RecommendOptions, ScoreCandidatesOptions } from './eval/recommend';
 export { DUET_COLUMNS } from './eval/model_inputs';
 export type { DuetColumn } from './eval/model_inputs';

@@ -8,6 +8,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { readDeviceMetadata } from '../serve/device_metadata';
 import { PAYLOAD_FORMATS, PayloadFormat, PayloadLayer } from '../serve/payload';
+import {
+  dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts,
+} from '../wrap/two_tower';
+import { sameWeightVersion, weightVersion } from '../wrap/weight_version';
 import { deviceLayout, sameLayout } from './device_layout';
 import { FallbackReason, FetchLike, parametersUrl, requestParameters } from './fetch_parameters';
 import { always, RequestPolicy } from './policies';
@@ -62,6 +66,8 @@ export interface DeviceRuntimeOptions {
   /**
    * Builds the device model's inputs (all but the parameters) for a list of candidate items and
    * the user's history; used by {@link DeviceRuntime.topK}. The runtime disposes the tensors.
+   * An input only the user side reads (e.g. `click`) may be one row shared by all candidates
+   * (see {@link DeviceRuntime.score}).
    */
   inputs?: (candidates: readonly number[], history: readonly number[]) => tf.Tensor[];
   /** Clock in ms, for tests. Default `Date.now`. */
@@ -107,6 +113,43 @@ interface UserState {
   cache: { values: Float32Array; at: number; history: number[] } | null;
   failure: { at: number; reason: FallbackReason; message: string } | null;
   pending: Promise<DeviceParameters> | null;
+  /** The last user vector (two-tower models) and what it was computed from. */
+  vector: UserVector | null;
+}
+
+/** A user vector `[1, dim]`, valid while its inputs, parameters and the weights are unchanged. */
+interface UserVector {
+  /** The values of each user-side input row (the parameters included), in tower order. */
+  rows: ArrayLike<number>[];
+  /** `weightVersion` of the user tower. */
+  weights: object[];
+  value: tf.Tensor;
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * How {@link DeviceRuntime.score} runs the device model.
+ *
+ * @example
+ * ```ts
+ * if (runtime.scoring.path === 'tiled') console.info(runtime.scoring.reason);
+ * ```
+ */
+export interface DeviceScoring {
+  /**
+   * `'two-tower'`: the user side (history and parameters) runs at most once per call, its vector
+   * kept per user while history, parameters and weights are unchanged, and the candidates are
+   * scored by one matMul with their item vectors (see `splitTwoTower`); `'tiled'`: the model
+   * runs on every candidate row with the parameters tiled (models such as DIN).
+   */
+  path: 'two-tower' | 'tiled';
+  /** Why the model is not two-tower, for `'tiled'`; else null. */
+  reason: string | null;
 }
 
 /** A scored candidate. */
@@ -147,6 +190,8 @@ export class DeviceRuntime {
   readonly baseParameters: Float32Array;
   /** The request policy. */
   readonly policy: RequestPolicy;
+  /** How candidates are scored (decided once from the model's graph). */
+  readonly scoring: DeviceScoring;
 
   private readonly users = new Map<string, UserState>();
   private readonly counts: DeviceRuntimeStats = {
@@ -154,6 +199,7 @@ export class DeviceRuntime {
     failures: { unreachable: 0, timeout: 0, fingerprint: 0, http: 0, payload: 0, 'no-history': 0 },
   };
   private readonly table: { values: Float32Array; rows: number; dim: number } | null;
+  private readonly towers: TwoTowerParts | null;
 
   /** @internal Use {@link createDeviceRuntime}. */
   constructor(model: tfl.LayersModel, private readonly options: DeviceRuntimeOptions,
@@ -201,6 +247,9 @@ export class DeviceRuntime {
     } else {
       this.table = null;
     }
+    this.towers = splitTwoTower(model);
+    this.scoring = this.towers === null ? { path: 'tiled', reason: twoTowerReason(model) } :
+      { path: 'two-tower', reason: null };
   }
 
   private get now(): number {
@@ -210,9 +259,13 @@ export class DeviceRuntime {
   private user(userId: string): UserState {
     let state = this.users.get(userId);
     if (state === undefined) {
-      state = { history: [], newInteractions: 0, cache: null, failure: null, pending: null };
+      state = { history: [], newInteractions: 0, cache: null, failure: null, pending: null, vector: null };
       const max = positiveInt(this.options.maxUsers, 100, 'maxUsers');
-      if (this.users.size >= max) this.users.delete(this.users.keys().next().value as string);
+      if (this.users.size >= max) {
+        const oldest = this.users.keys().next().value as string;
+        this.users.get(oldest)?.vector?.value.dispose();
+        this.users.delete(oldest);
+      }
     } else {
       this.users.delete(userId); // re-inserted below: Map order is the LRU order
     }
@@ -253,6 +306,8 @@ export class DeviceRuntime {
     for (const s of states) {
       s.cache = null;
       s.failure = null;
+      s.vector?.value.dispose();
+      s.vector = null;
     }
   }
 
@@ -339,12 +394,20 @@ export class DeviceRuntime {
   }
 
   /**
-   * Scores a batch with the user's parameters: `inputs` are the device model's inputs except
-   * the parameter vector, one row per candidate (the caller keeps ownership of them).
+   * Scores candidates with the user's parameters: `inputs` are the device model's inputs except
+   * the parameter vector, one row per candidate (the caller keeps ownership of them). An input
+   * that only the user side reads (e.g. `click` of a SASRec or GRU4Rec device model) may instead
+   * be one row shared by every candidate. On a two-tower device model (`scoring.path`) the user
+   * side runs at most once per call, on that row (or on the first row, when all rows are equal),
+   * and the parameters are never tiled: the user's vector is kept and reused while the user-side
+   * rows, the parameters and the weights stay the same (e.g. re-ranking new candidates between
+   * two interactions). Otherwise the model runs on every row.
    *
    * @example
    * ```ts
    * const { scores } = await runtime.score('me', [candidateFeatures]);
+   * // A SASRec device model: target ids [n, 1] and the history as one row [1, L].
+   * const { scores: s } = await runtime.score('me', [tf.tensor2d(ids, [n, 1]), tf.tensor2d(history, [1, L])]);
    * ```
    */
   async score(userId: string, inputs: tf.Tensor[]):
@@ -355,12 +418,17 @@ export class DeviceRuntime {
         `the device model's inputs ${this.model.inputs.slice(0, -1).map((t) => `'${t.name}'`).join(', ')} ` +
         `(the parameters are added by the runtime)`);
     }
+    const rows = inputs.reduce((n, t) => Math.max(n, t.shape[0] ?? 1), 1);
+    if (inputs.some((t) => t.shape[0] !== 1 && t.shape[0] !== rows)) {
+      throw new Error(`'inputs' passed to 'DeviceRuntime.score' must each have ${rows} rows (one ` +
+        `per candidate) or 1 row (shared), got [${inputs.map((t) => t.shape[0]).join(', ')}]`);
+    }
     const parameters = await this.parameters(userId);
-    const rows = expected === 0 ? 1 : inputs[0].shape[0];
-    const out = tf.tidy(() => {
+    const out = (await this.scoreTwoTower(userId, inputs, rows, parameters.values)) ?? tf.tidy(() => {
       const params = tf.tile(tf.tensor2d(parameters.values, [1, parameters.values.length]), [rows, 1]);
+      const xs = inputs.map((t) => (t.shape[0] === rows ? t : tf.tile(t, [rows, ...t.shape.slice(1).map(() => 1)])));
       // One pass for all candidates (predict's default batchSize of 32 would split them).
-      const result = this.model.predict([...inputs, params], { batchSize: rows });
+      const result = this.model.predict([...xs, params], { batchSize: rows });
       return Array.isArray(result) ? result[0] : result;
     });
     try {
@@ -371,6 +439,55 @@ export class DeviceRuntime {
       return { scores: Float32Array.from(await out.data()), parameters };
     } finally {
       out.dispose();
+    }
+  }
+
+  /**
+   * The two-tower scores `[rows]`, or null when the model is not two-tower, or when a user-side
+   * input has rows that differ (then every row is its own user: the tiled path is as cheap).
+   */
+  private async scoreTwoTower(userId: string, inputs: tf.Tensor[], rows: number,
+      params: Float32Array): Promise<tf.Tensor | null> {
+    const towers = this.towers;
+    if (towers === null || inputs[towers.targetInput].shape[0] !== rows) return null;
+    const paramsIndex = this.model.inputs.length - 1;
+    // The values of one row of each user-side input: the key of the cached user vector.
+    const values: ArrayLike<number>[] = [];
+    for (const i of towers.userInputs) {
+      if (i === paramsIndex) {
+        values.push(params);
+        continue;
+      }
+      const x = inputs[i];
+      const data = (await x.data()) as Float32Array | Int32Array;
+      const width = data.length / x.shape[0];
+      for (let j = width; j < data.length; j++) if (data[j] !== data[j % width]) return null;
+      values.push(data.subarray(0, width));
+    }
+    const state = this.users.get(userId);
+    const weights = weightVersion(towers.user);
+    let vector = state?.vector ?? null;
+    if (vector === null || !sameWeightVersion(vector.weights, weights) ||
+        !vector.rows.every((row, k) => sameValues(row, values[k]))) {
+      const value = tf.tidy(() => {
+        const xs = towers.userInputs.map((i, k) => i === paramsIndex ?
+          tf.tensor2d(params, [1, params.length]) :
+          tf.tensor((values[k] as Float32Array | Int32Array).slice(), [1, ...inputs[i].shape.slice(1)], inputs[i].dtype));
+        const out = towers.user.apply(xs.length === 1 ? xs[0] : xs, { training: false });
+        return Array.isArray(out) ? out[0] as tf.Tensor : out as tf.Tensor;
+      });
+      vector = { rows: values.map((v) => Float64Array.from(v)), weights: weights ?? [], value };
+      if (state !== undefined && weights !== null) {
+        state.vector?.value.dispose();
+        state.vector = vector;
+      }
+    }
+    const user = vector.value;
+    const cached = state?.vector === vector;
+    try {
+      return tf.tidy(() => dotItems(user, itemTowerOutputs(towers, inputs[towers.targetInput])));
+    } finally {
+      if (!cached) user.dispose();
     }
   }
 
@@ -416,6 +533,7 @@ export class DeviceRuntime {
 
   /** Releases the device model when the runtime loaded it. */
   dispose(): void {
+    for (const s of this.users.values()) s.vector?.value.dispose();
     this.users.clear();
     if (this.ownsModel) this.model.dispose();
   }

@@ -7,7 +7,7 @@
  */
 export { createDeviceRuntime, DeviceRuntime } from './device_runtime';
 export type {
-  DeviceParameters, DeviceRuntimeOptions, DeviceRuntimeStats, ScoredItem,
+  DeviceParameters, DeviceRuntimeOptions, DeviceRuntimeStats, DeviceScoring, ScoredItem,
 } from './device_runtime';
 export { always, drift, everyN } from './policies';
 export type { DriftOptions, PolicyContext, RequestPolicy } from './policies';

@@ -1,10 +1,14 @@
 /**
  * Inference for one user: score candidate items against their history, or the top K of the
- * whole catalogue with a streaming top-K (no full sort).
+ * whole catalogue with a streaming top-K (no full sort). Two-tower models (see `splitTwoTower`)
+ * run their user side once per call and score candidates with one matMul; other models (DIN)
+ * run on the history tiled over the candidates.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
+import { dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts } from '../wrap/two_tower';
+import { itemTable } from './item_vectors';
 import { bindModelInputs, checkLogitModel, forwardLogits, type ModelInput } from './model_inputs';
 import { checkPositiveInt } from './score';
 
@@ -24,6 +28,13 @@ export interface RecommendOptions extends ScoreCandidatesOptions {
   k?: number;
   /** Items never to recommend, or `'history'` for the items in `click`. Default: none. */
   exclude?: Iterable<number> | 'history';
+  /**
+   * Two-tower models only: keep the item tower's outputs for 1..numItems between calls (see
+   * `releaseItemVectors`), so a query costs one user-tower pass and one `[1, dim] · [dim, N]`
+   * product. The cache follows weight updates by itself. When false, item vectors are computed
+   * per call in batches of `batchSize`. Default true.
+   */
+  cacheItems?: boolean;
 }
 
 /**
@@ -77,8 +88,10 @@ function modelWidths(model: tfl.LayersModel, history: readonly number[], fn: str
 /** Per-request input tensors (`[1, …]` rows) reused across candidate batches. */
 class Context {
   private readonly rows: Array<tf.Tensor | null>;
+  private user: tf.Tensor | null = null;
 
-  constructor(readonly inputs: ModelInput[], history: readonly number[], user: number | undefined, fn: string) {
+  constructor(readonly inputs: ModelInput[], history: readonly number[], user: number | undefined,
+      fn: string, readonly towers: TwoTowerParts | null) {
     this.rows = inputs.map((b) => {
       if (b.column === 'target') return null;
       if (b.column === 'user') {
@@ -92,9 +105,35 @@ class Context {
     });
   }
 
+  /** The user vector `[1, dim]` (two-tower models), computed on first use, owned by the context. */
+  userVector(towers: TwoTowerParts): tf.Tensor {
+    if (this.user === null) {
+      const xs = towers.userInputs.map((i) => this.rows[i] as tf.Tensor);
+      this.user = tf.tidy(() => {
+        const out = towers.user.apply(xs.length === 1 ? xs[0] : xs, { training: false });
+        return Array.isArray(out) ? out[0] as tf.Tensor : out as tf.Tensor;
+      });
+    }
+    return this.user;
+  }
+
   /** Logits of the candidates `ids`. */
   async score(model: tfl.LayersModel, ids: Int32Array): Promise<Float32Array> {
     const n = ids.length;
+    const towers = this.towers;
+    if (towers !== null) {
+      const user = this.userVector(towers);
+      const b = this.inputs[towers.targetInput];
+      const logits = tf.tidy(() => {
+        const targets = tf.tensor(b.dtype === 'int32' ? ids.slice() : Float32Array.from(ids), [n, ...b.rowShape], b.dtype);
+        return dotItems(user, itemTowerOutputs(towers, targets));
+      });
+      try {
+        return (await logits.data()) as Float32Array;
+      } finally {
+        logits.dispose();
+      }
+    }
     const xs = tf.tidy(() => this.inputs.map((b, i) => {
       const row = this.rows[i];
       if (row === null) return tf.tensor(b.dtype === 'int32' ? ids.slice() : Float32Array.from(ids), [n, ...b.rowShape], b.dtype);
@@ -112,6 +151,7 @@ class Context {
 
   dispose(): void {
     tf.dispose(this.rows.filter((t): t is tf.Tensor => t !== null));
+    this.user?.dispose();
   }
 }
 
@@ -121,7 +161,7 @@ function prepare(model: tfl.LayersModel, click: ArrayLike<number>, user: number 
   if (!inputs.some((b) => b.column === 'target')) {
     throw new Error(`'${fn}': the model has no 'target' input to feed candidate items to`);
   }
-  return { history, context: new Context(inputs, history, user, fn) };
+  return { history, context: new Context(inputs, history, user, fn, splitTwoTower(model)) };
 }
 
 /**
@@ -129,6 +169,8 @@ function prepare(model: tfl.LayersModel, click: ArrayLike<number>, user: number 
  * protocol duet-seq-v1 builds it: padding zeros in `click` are dropped, the last L items are
  * kept (L = the model's `click` width; longer histories are truncated to their most recent L
  * items) and right-padded with 0; a `trigger` input gets the last T items the same way.
+ * A two-tower model (`splitTwoTower` is not null) runs its user side once and its item side on
+ * the candidates (same logits up to float rounding); other models run on the tiled history.
  *
  * @param model A model with inputs named after dataset columns (`target` required) and one logit output.
  * @param click The user's item ids, oldest first.
@@ -184,6 +226,16 @@ class TopK {
     this.items = new Int32Array(k);
   }
 
+  /** Whether k pairs are kept. */
+  get full(): boolean {
+    return this.size === this.k;
+  }
+
+  /** The worst kept score (meaningful when full). */
+  get worst(): number {
+    return this.scores[0];
+  }
+
   /** Whether (s1, i1) ranks below (s2, i2). */
   private static worse(s1: number, i1: number, s2: number, i2: number): boolean {
     return s1 < s2 || (s1 === s2 && i1 > i2);
@@ -233,9 +285,15 @@ class TopK {
 
 /**
  * The top `k` items of the catalogue 1..numItems for one user, by the model's logit given their
- * history (fed as in {@link scoreCandidates}). Candidates are scored in batches of `batchSize`
- * and kept in a bounded heap, so memory stays O(batchSize + k) whatever the catalogue size.
- * Equal scores rank the lower item id first.
+ * history (fed as in {@link scoreCandidates}), kept in a bounded heap (no full sort). Equal
+ * scores rank the lower item id first.
+ *
+ * A two-tower model (`splitTwoTower` is not null: SASRec, GRU4Rec, base or DUET) runs its user
+ * side once, and with `cacheItems` (the default) scores the catalogue as one
+ * `[1, dim] · [dim, numItems]` product against item vectors cached across calls (memory
+ * O(numItems × dim) until {@link releaseItemVectors}; rebuilt when the weights change). Other
+ * models (DIN) run on the history tiled over batches of `batchSize` candidates, memory
+ * O(batchSize + k).
  *
  * @param model A model with inputs named after dataset columns (`target` required) and one logit output.
  * @param click The user's item ids, oldest first (padding zeros are dropped).
@@ -264,6 +322,10 @@ export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>
       (exclude === null || typeof (exclude as Iterable<number>)[Symbol.iterator] !== 'function')) {
     throw new Error(`'exclude' passed to '${fn}' must be an iterable of item ids or 'history', got ${String(exclude)}`);
   }
+  const cacheItems = options.cacheItems ?? true;
+  if (typeof cacheItems !== 'boolean') {
+    throw new Error(`'cacheItems' passed to '${fn}' must be a boolean, got ${String(cacheItems)}`);
+  }
   const { history, context } = prepare(model, click, options.user, fn);
   const excluded = new Set<number>();
   if (exclude === 'history') {
@@ -273,22 +335,51 @@ export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>
   }
 
   const top = new TopK(k);
-  const ids = new Int32Array(Math.min(batchSize, numItems));
   try {
+    const towers = context.towers;
+    if (towers !== null && cacheItems) {
+      const table = itemTable(model, towers, numItems, batchSize);
+      const user = context.userVector(towers);
+      const logits = tf.tidy(() => tf.matMul(
+        towers.itemBias ? tf.concat([user, tf.ones([1, 1])], 1) : user, table));
+      let scores: Float32Array;
+      try {
+        scores = (await logits.data()) as Float32Array;
+      } finally {
+        logits.dispose();
+      }
+      offerAscending(top, scores, null, excluded, fn);
+      return top.sorted();
+    }
+    const ids = new Int32Array(Math.min(batchSize, numItems));
     let item = 1;
     while (item <= numItems) {
       let n = 0;
       for (; item <= numItems && n < ids.length; item++) if (!excluded.has(item)) ids[n++] = item;
       if (n === 0) break;
       const batch = ids.subarray(0, n);
-      const scores = await context.score(model, batch);
-      for (let i = 0; i < n; i++) {
-        if (Number.isNaN(scores[i])) throw new Error(`'${fn}': the model scored item ${batch[i]} as NaN`);
-        top.offer(scores[i], batch[i]);
-      }
+      offerAscending(top, await context.score(model, batch), batch, null, fn);
     }
   } finally {
     context.dispose();
   }
   return top.sorted();
+}
+
+/**
+ * Offers `scores[i]` for item `items[i]` (or i + 1 when `items` is null) to `top`, skipping
+ * `excluded` items. Items must ascend (within and across calls): an item tied with the worst
+ * kept one then always loses the tie, so one comparison rejects most items.
+ */
+function offerAscending(top: TopK, scores: Float32Array, items: Int32Array | null,
+    excluded: ReadonlySet<number> | null, fn: string): void {
+  const checkExcluded = excluded !== null && excluded.size > 0;
+  for (let i = 0; i < scores.length; i++) {
+    const s = scores[i];
+    const item = items === null ? i + 1 : items[i];
+    if (s !== s) throw new Error(`'${fn}': the model scored item ${item} as NaN`);
+    if (top.full && s <= top.worst) continue;
+    if (checkExcluded && (excluded as ReadonlySet<number>).has(item)) continue;
+    top.offer(s, item);
+  }
 }

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { createDeviceRuntime, DeviceRuntimeOptions } from '../../src/device/device_runtime';
 import { FetchLike } from '../../src/device/fetch_parameters';
@@ -13,7 +13,10 @@ import { generatorEmbeddingTable } from '../../src/serve/embedding_table';
 import { generatorFingerprint } from '../../src/serve/fingerprint';
 import { createServer, ServerHandle } from '../../src/serve/server';
 import { stampDeviceModel } from '../../src/serve/stamp_device_model';
+import { createModel, type CreateModelOptions } from '../../src/models/create_model';
 import { fileSystem, saveDuet } from '../../src/wrap/file_io';
+import { splitDuet } from '../../src/wrap/split_duet';
+import { splitTwoTower } from '../../src/wrap/two_tower';
 import { direct, FEATURES, maxDiff, padded, tinyDuet } from '../serve/tiny_duet';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-device-'));
@@ -289,3 +292,126 @@ async function closeServer() {
   await lazy?.close();
   lazy = null;
 }
+
+describe('DeviceRuntime on a two-tower device model (SASRec, GRU4Rec)', () => {
+  const L = 5;
+  const offline: FetchLike = async () => {
+    throw new Error('offline');
+  };
+
+  for (const kind of ['sasrec', 'gru4rec'] as const) {
+    it(`${kind}: the user side once, scores equal the tiled device model, shared 1-row click accepted`, async () => {
+      const { model: duet } = createModel({
+        model: kind, variant: 'duet', itemBias: true, numItems: 30, clickLength: L, dim: 8, seed: 2,
+        generator: { init: 'glorot', encoder: 'mean' }, ...(kind === 'sasrec' ? { numHeads: 2 } : {}),
+      } as CreateModelOptions);
+      duet.getLayer('itemBias').setWeights([tf.randomNormal([31, 1], 0, 1, 'float32', 3)]);
+      const split = splitDuet(duet);
+      const history = [4, 9, 2];
+      const click = [...history, 0, 0];
+      // Fallback parameters generated for this history: the runtime runs offline.
+      const params = tf.tidy(() => Float32Array.from((split.generator.predict(tf.tensor2d([click])) as tf.Tensor).dataSync()));
+      const rt = await createDeviceRuntime({
+        model: split.device, serviceUrl: 'http://x.test', fingerprint: 'aaaaaaaaaaaaaaaa',
+        fallbackParameters: params, fetch: offline, retryAfterMs: 0,
+        inputs: (c, h) => [tf.tensor2d([...c], [c.length, 1]), tf.tensor2d([[...h, 0, 0, 0, 0, 0].slice(0, L)])],
+      });
+      expect(rt.scoring).toEqual({ path: 'two-tower', reason: null });
+      rt.observe('u', history);
+      const n = CANDIDATES.length;
+      const want = tf.tidy(() => Array.from((split.device.predict([tf.tensor2d(CANDIDATES, [n, 1]),
+        tf.tile(tf.tensor2d([click]), [n, 1]), tf.tile(tf.tensor2d([Array.from(params)]), [n, 1])]) as tf.Tensor).dataSync()));
+      // The whole DUET model agrees with its device part.
+      const whole = tf.tidy(() => Array.from((duet.predict([tf.tensor2d(CANDIDATES, [n, 1]), tf.tile(tf.tensor2d([click]), [n, 1])]) as tf.Tensor).dataSync()));
+      expect(maxDiff(want, whole)).toBeLessThan(1e-5);
+      const targets = tf.tensor2d(CANDIDATES, [n, 1]);
+      const tiledClick = tf.tile(tf.tensor2d([click]), [n, 1]);
+      const oneClick = tf.tensor2d([click]);
+      const userRuns = vi.spyOn(splitTwoTower(split.device)!.user, 'apply');
+      const before = tf.memory().numTensors;
+      for (const clicks of [tiledClick, oneClick]) {
+        const { scores, parameters } = await rt.score('u', [targets, clicks]);
+        expect(parameters.source).toBe('base');
+        expect(maxDiff(scores, want)).toBeLessThan(1e-5);
+      }
+      const { items } = await rt.topK('u', CANDIDATES, 3);
+      const order = CANDIDATES.map((id, i) => ({ id, s: want[i] })).sort((a, b) => b.s - a.s).slice(0, 3);
+      expect(items.map((i) => i.id)).toEqual(order.map((o) => o.id));
+      // One user-tower run for the three calls (same history and parameters); its vector is kept.
+      expect(userRuns).toHaveBeenCalledTimes(1);
+      expect(tf.memory().numTensors).toBe(before + 1);
+      // Rows with different histories: each row is its own user (the tiled path), still exact.
+      const mixed = tf.tensor2d(CANDIDATES.map((_, i) => (i % 2 === 0 ? click : [7, 0, 0, 0, 0])));
+      const perRow = tf.tidy(() => Array.from((split.device.predict([targets, mixed,
+        tf.tile(tf.tensor2d([Array.from(params)]), [n, 1])]) as tf.Tensor).dataSync()));
+      expect(maxDiff((await rt.score('u', [targets, mixed])).scores, perRow)).toBeLessThan(1e-5);
+      expect(maxDiff(perRow, want)).toBeGreaterThan(1e-4);
+      await expect(rt.score('u', [targets, tf.tile(oneClick, [2, 1])])).rejects
+        .toThrow(/'inputs' passed to 'DeviceRuntime.score' must each have 7 rows \(one per candidate\) or 1 row \(shared\), got \[7, 2\]/);
+      // A new interaction changes the history row: a new user vector, right scores.
+      rt.observe('u', 11);
+      const longer = [4, 9, 2, 11, 0];
+      const { scores: after } = await rt.score('u', [targets, tf.tensor2d([longer])]);
+      const wantAfter = tf.tidy(() => Array.from((split.device.predict([targets, tf.tile(tf.tensor2d([longer]), [n, 1]),
+        tf.tile(tf.tensor2d([Array.from(params)]), [n, 1])]) as tf.Tensor).dataSync()));
+      expect(maxDiff(after, wantAfter)).toBeLessThan(1e-5);
+      expect(userRuns).toHaveBeenCalledTimes(2);
+      // Changed weights on the user side (e.g. a new model version loaded in place): recomputed.
+      const tower = split.device.getLayer('userTower1');
+      tower.setWeights(tower.getWeights().map((w) => tf.mul(w, 1.5)));
+      const { scores: reweighted } = await rt.score('u', [targets, tf.tensor2d([longer])]);
+      const wantReweighted = tf.tidy(() => Array.from((split.device.predict([targets, tf.tile(tf.tensor2d([longer]), [n, 1]),
+        tf.tile(tf.tensor2d([Array.from(params)]), [n, 1])]) as tf.Tensor).dataSync()));
+      expect(maxDiff(reweighted, wantReweighted)).toBeLessThan(1e-5);
+      expect(maxDiff(reweighted, after)).toBeGreaterThan(1e-4);
+      expect(userRuns).toHaveBeenCalledTimes(3);
+      userRuns.mockRestore();
+      const held = tf.memory().numTensors;
+      rt.clearCache();
+      expect(tf.memory().numTensors).toBe(held - 1); // the kept user vector
+      tf.dispose([targets, tiledClick, oneClick, mixed]);
+      rt.dispose();
+    });
+  }
+
+  it('other parameters for the same history give a new user vector; eviction frees old ones', async () => {
+    const { model: duet } = createModel({
+      model: 'sasrec', variant: 'duet', numItems: 30, clickLength: L, dim: 8, numHeads: 2, seed: 4,
+      generator: { init: 'glorot', encoder: 'mean' },
+    } as CreateModelOptions);
+    const split = splitDuet(duet);
+    const rt = await createDeviceRuntime({
+      model: split.device, serviceUrl: 'http://x.test', fingerprint: 'aaaaaaaaaaaaaaaa', fetch: offline,
+      fallbackParameters: new Float32Array(split.layout.total).fill(0.01), maxUsers: 2,
+    });
+    const click = tf.tensor2d([[3, 5, 0, 0, 0]]);
+    const targets = tf.tensor2d(CANDIDATES, [CANDIDATES.length, 1]);
+    rt.observe('a', [3, 5]);
+    const base = await rt.score('a', [targets, click]);
+    const before = tf.memory().numTensors;
+    // The same user scored with other parameters (as fetched ones would be): no stale vector.
+    (rt.baseParameters as Float32Array).fill(-0.02);
+    const other = await rt.score('a', [targets, click]);
+    expect(maxDiff(other.scores, base.scores)).toBeGreaterThan(1e-4);
+    const want = tf.tidy(() => Array.from((split.device.predict([targets, tf.tile(click, [CANDIDATES.length, 1]),
+      tf.tile(tf.tensor2d([Array.from(rt.baseParameters)]), [CANDIDATES.length, 1])]) as tf.Tensor).dataSync()));
+    expect(maxDiff(other.scores, want)).toBeLessThan(1e-5);
+    expect(tf.memory().numTensors).toBe(before);
+    // maxUsers = 2: a third user evicts 'a' and its vector.
+    rt.observe('b', [1]);
+    await rt.score('b', [targets, click]);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    rt.observe('c', [2]);
+    await rt.score('c', [targets, click]);
+    expect(tf.memory().numTensors).toBe(before + 1);
+    rt.dispose();
+    expect(tf.memory().numTensors).toBe(before - 1);
+    tf.dispose([click, targets]);
+  });
+
+  it('a model that is not two-tower says why (its tiled scores are checked above)', async () => {
+    const rt = await createDeviceRuntime({ model: device, serviceUrl: 'http://x.test', fetch: offline });
+    expect(rt.scoring.path).toBe('tiled');
+    expect(rt.scoring.reason).toMatch(/is not two-tower: it has no input named 'target' \(its inputs are 'features', 'duetParams'\)/);
+  });
+});

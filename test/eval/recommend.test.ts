@@ -2,8 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
 import type { DuetDataset } from '../../src/data/types';
+import { releaseItemVectors } from '../../src/eval/item_vectors';
 import { recommend, scoreCandidates } from '../../src/eval/recommend';
 import { scoreDataset } from '../../src/eval/score';
+import { createModel, type CreateModelOptions } from '../../src/models/create_model';
+import { splitTwoTower } from '../../src/wrap/two_tower';
 import { tinyDuetModel, tinyModel } from './models';
 
 const NUM_ITEMS = 40;
@@ -135,5 +138,86 @@ describe('recommend', () => {
     await scoreCandidates(model, HISTORY, [1, 2, 3]);
     await expect(recommend(model, HISTORY, { numItems: 5, exclude: 7 as never })).rejects.toThrow(/'exclude'/);
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+/** A reference model over the NUM_ITEMS catalogue; DUET with a random generator. */
+function reference(model: 'sasrec' | 'gru4rec' | 'din', variant: 'base' | 'duet', itemBias = false) {
+  const built = createModel({
+    model, variant, itemBias, numItems: NUM_ITEMS, clickLength: 5, dim: 8, seed: 3,
+    generator: { init: 'glorot', encoder: 'mean' }, ...(model === 'sasrec' ? { numHeads: 2 } : {}),
+    ...(model === 'din' ? { mlpUnits: [8], attentionUnits: [4] } : {}),
+  } as CreateModelOptions).model;
+  if (itemBias) built.getLayer('itemBias').setWeights([tf.randomNormal([NUM_ITEMS + 1, 1], 0, 1, 'float32', 9)]);
+  return built;
+}
+
+/** Every item's logit through the tiled path (dataset rows), the reference for the fast path. */
+async function tiledScores(model: Parameters<typeof scoreCandidates>[0], history: number[]) {
+  const padded = Int32Array.from({ length: 5 }, (_, i) => history[i] ?? 0);
+  const items = Array.from({ length: NUM_ITEMS }, (_, i) => i + 1);
+  return scoreDataset(model, rowsFor(padded, padded.slice(0, 3), items));
+}
+
+function topOf(scores: Float32Array, exclude: Set<number>, k: number) {
+  return Array.from(scores, (score, i) => ({ item: i + 1, score }))
+    .filter((r) => !exclude.has(r.item))
+    .sort((a, b) => b.score - a.score || a.item - b.item)
+    .slice(0, k);
+}
+
+describe('scoreCandidates and recommend on two-tower models', () => {
+  for (const kind of ['sasrec', 'gru4rec'] as const) {
+    for (const variant of ['base', 'duet'] as const) {
+      it(`${kind} ${variant}: the user side once, same logits and top-K as the tiled model`, async () => {
+        for (const itemBias of [false, true]) {
+          const model = reference(kind, variant, itemBias);
+          expect(splitTwoTower(model)).not.toBeNull();
+          const want = await tiledScores(model, HISTORY);
+          const everything = Array.from({ length: NUM_ITEMS }, (_, i) => i + 1);
+          const got = await scoreCandidates(model, HISTORY, everything, { batchSize: 16 });
+          got.forEach((v, i) => expect(Math.abs(v - want[i])).toBeLessThan(1e-5));
+          const exclude = new Set(HISTORY);
+          for (const options of [{}, { cacheItems: false, batchSize: 6 }, { batchSize: 7 }]) {
+            const top = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k: 7, exclude: 'history', ...options });
+            const expected = topOf(want, exclude, 7);
+            expect(top.map((r) => r.item)).toEqual(expected.map((r) => r.item));
+            top.forEach((r, i) => expect(Math.abs(r.score - expected[i].score)).toBeLessThan(1e-5));
+          }
+          releaseItemVectors(model);
+        }
+      });
+    }
+  }
+
+  it('DIN keeps the tiled path and its results', async () => {
+    const model = reference('din', 'duet', true);
+    expect(splitTwoTower(model)).toBeNull();
+    const want = await tiledScores(model, HISTORY);
+    const got = await scoreCandidates(model, HISTORY, [5, 1, 40]);
+    [5, 1, 40].forEach((item, i) => expect(got[i]).toBeCloseTo(want[item - 1], 5));
+    const top = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k: 4, exclude: [2] });
+    expect(top.map((r) => r.item)).toEqual(topOf(want, new Set([2]), 4).map((r) => r.item));
+  });
+
+  it('the cached catalogue path breaks ties by the lower id and skips exclusions, for any k', async () => {
+    const model = reference('sasrec', 'base');
+    // Items 2i - 1 and 2i share an embedding, so their item vectors and scores are equal.
+    const embedding = model.getLayer('itemEmbedding');
+    const table = (await embedding.getWeights()[0].array()) as number[][];
+    for (let i = 2; i <= NUM_ITEMS; i += 2) table[i] = table[i - 1];
+    embedding.setWeights([tf.tensor2d(table)]);
+    const want = topOf(await tiledScores(model, HISTORY), new Set(), NUM_ITEMS);
+    for (let i = 0; i < 10; i += 2) expect(want[i].score).toBe(want[i + 1].score);
+    for (const k of [1, 9, 10, NUM_ITEMS + 5]) {
+      const got = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k });
+      expect(got.map((r) => r.item)).toEqual(want.slice(0, k).map((r) => r.item));
+      for (let i = 0; i + 1 < Math.min(k, 10); i += 2) expect(got[i].score).toBe(got[i + 1].score);
+    }
+    const excluded = [want[0].item, want[3].item];
+    const got = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k: 5, exclude: excluded });
+    expect(got.map((r) => r.item)).toEqual(want.filter((r) => !excluded.includes(r.item)).slice(0, 5).map((r) => r.item));
+    await expect(recommend(model, HISTORY, { numItems: 5, cacheItems: 'yes' as never })).rejects.toThrow(/'cacheItems' passed to 'recommend' must be a boolean/);
+    releaseItemVectors(model);
   });
 });
