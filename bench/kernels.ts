@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-import { type BenchContext, type BenchRecord, record, summarize, tick, timeCalls } from './common';
+import { type BenchContext, type BenchRecord, measure, record, round, summarize, tick, timeCalls } from './common';
 
 /** One micro-benchmark: inputs are made once, `run` is timed (its outputs are read and freed). */
 interface KernelCase {
@@ -43,7 +43,9 @@ function cases(): { list: KernelCase[]; inputs: tf.Tensor[] } {
   // data id, so one tensor used as `b` under two shapes corrupts the wasm heap (aborts).
   const decoderRows = tf.tidy(() => tf.add(tf.reshape(decoder, [32 * 32, 32]), 0));
   const q = tf.randomNormal([4096, 30, 8]);
-  const inputs = [x, y, w, seq, table, ids, params, xs, z, decoder, decoderRows, q];
+  const step = tf.randomNormal([1024, 96]);
+  const pooled = tf.randomNormal([1024, 30, 32]);
+  const inputs = [x, y, w, seq, table, ids, params, xs, z, decoder, decoderRows, q, step, pooled];
   const list: KernelCase[] = [
     { op: 'matMul plain', shapes: '30720x32 · 32x128', note: 'a sequence-level dense layer, forward',
       run: () => tf.matMul(x, w) },
@@ -59,12 +61,18 @@ function cases(): { list: KernelCase[]; inputs: tf.Tensor[] } {
       run: () => tf.matMul(q, q, false, true) },
     { op: 'unstack', shapes: '1024x30x96 → 30 × 1024x96', note: 'the GRU encoder splitting its projected inputs by step',
       run: () => tf.unstack(seq, 1) },
+    { op: 'split', shapes: '1024x96 → 3 × 1024x32', note: 'a GRU step splitting its gate inputs',
+      run: () => tf.split(step, 3, 1) },
     { op: 'slice', shapes: '1024x2112 → 1024x1024', note: 'DynamicDense taking its kernel from the parameter vector',
       run: () => tf.slice(params, [0, 0], [1024, 1024]) },
+    { op: 'stridedSlice', shapes: '1024x2112 → 1024x1024', note: 'the same slice through StridedSlice',
+      run: () => tf.stridedSlice(params, [0, 0], [1024, 1024], [1, 1]) },
     { op: 'gather', shapes: '10001x32 by 30720 ids', note: 'the item embedding of the click sequences',
       run: () => tf.gather(table, ids) },
     { op: 'sum axis 0', shapes: '30720x128 → 128', note: 'a bias gradient',
       run: () => tf.sum(y, 0) },
+    { op: 'sum axis 1', shapes: '1024x30x32 → 1024x32', note: 'masked pooling over positions',
+      run: () => tf.sum(pooled, 1) },
     { op: 'DynamicDense per-sample', shapes: 'decoder 1024x32 · 32x1024, then 1024x1x32 · 1024x32x32',
       note: 'a full-decoder generated 32→32 layer as computed today',
       run: () => tf.tidy(() => tf.matMul(tf.reshape(xs, [1024, 1, 32]),
@@ -87,15 +95,18 @@ export async function benchKernels(ctx: BenchContext, overrides: Partial<KernelB
   try {
     for (const c of list) {
       ctx.log(`kernel ${c.op} ${c.shapes}`);
-      const times = await timeCalls(async () => {
+      const call = async () => {
         const result = c.run();
         const outputs = Array.isArray(result) ? result : [result];
         await outputs[outputs.length - 1].data();
         tf.dispose(outputs);
-      }, o.calls, o.warmup);
+      };
+      await timeCalls(call, 0, o.warmup);
+      const { result: times, cpuMs } = await measure(() => timeCalls(call, o.calls));
       const s = summarize(times);
+      // CPU time per call: the least load-sensitive figure on a shared machine.
       out.push(record(ctx, 'kernel', { op: c.op, shapes: c.shapes, note: c.note },
-        { p50Ms: s.p50Ms, minMs: s.minMs, calls: s.calls }));
+        { p50Ms: s.p50Ms, minMs: s.minMs, cpuMsPerCall: round(cpuMs / s.calls), calls: s.calls }));
       await tick();
     }
   } finally {

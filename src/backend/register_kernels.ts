@@ -5,8 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
 import { identityWasmConfig } from './kernels/IdentityWasm';
+import { rowGather } from './kernels/GatherV2Wasm';
 import { transpositionFreeMatMul } from './kernels/MatMulWasm';
 import { oneHotWasmConfig } from './kernels/OneHotWasm';
+import { heapSlice } from './kernels/SliceWasm';
+import { heapSplitV } from './kernels/SplitVWasm';
+import { heapStridedSlice } from './kernels/StridedSliceWasm';
+import { columnSum } from './kernels/SumWasm';
+import { heapUnpack } from './kernels/UnpackWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
 import type { BackendName } from './types';
@@ -17,6 +23,18 @@ const WASM_MISSING: readonly tf.KernelConfig[] = [unsortedSegmentSumWasmConfig];
 const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHotWasmConfig];
 /** wasm kernels wrapped so that transposed products take the fast path. */
 const WASM_WRAPPED: readonly string[] = [tf.BatchMatMul, tf._FusedMatMul];
+/**
+ * wasm kernels wrapped with a fast path for the common case (the original runs the rest): slices
+ * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose.
+ */
+const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
+  [tf.Slice, heapSlice],
+  [tf.StridedSlice, heapStridedSlice],
+  [tf.Unpack, heapUnpack],
+  [tf.SplitV, heapSplitV],
+  [tf.GatherV2, rowGather],
+  [tf.Sum, columnSum],
+];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];
 
@@ -25,7 +43,9 @@ const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfi
  * backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
  * the gradient of `tf.gather`), replaces its copying Identity by a zero-copy one and its OneHot
  * (which ignores `dtype` float32) by a correct one, and runs
- * transposed matMuls (every matMul gradient) as a transpose plus the fast untransposed kernel. cpu:
+ * transposed matMuls (every matMul gradient) as a transpose plus the fast untransposed kernel;
+ * Slice, StridedSlice, Unpack and SplitV copy only what they return (not the whole input),
+ * GatherV2 copies rows and Sum over the batch axis skips its transpose. cpu:
  * replaces tfjs-backend-cpu's O(numSegments · rows · dim) UnsortedSegmentSum by a linear one.
  * tensorflow: gradients only. Idempotent; `useBackend` calls it for the backend it picks, so
  * call it yourself only when you choose backends with `tf.setBackend`.
@@ -52,6 +72,10 @@ export function registerDuetKernels(backendName: BackendName): void {
     for (const name of WASM_WRAPPED) {
       const current = tf.getKernel(name, 'wasm');
       if (current != null) replaceKernel(transpositionFreeMatMul(current));
+    }
+    for (const [name, wrap] of WASM_FAST_PATHS) {
+      const current = tf.getKernel(name, 'wasm');
+      if (current != null) replaceKernel(wrap(current));
     }
   } else if (backendName === 'cpu') {
     CPU_REPLACEMENTS.forEach(replaceKernel);
