@@ -7,9 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { gruEncode } from './generator/encoders';
 import { initializerByName } from './initializers';
 import { checkPositiveInt } from './ops/arg_checks';
+import { gruEncode } from './ops/gru_recurrence';
 import { sequenceInputShapes, type Shape } from './ops/input_shapes';
 import { binaryMask } from './ops/sequence_mask';
 
