@@ -8,11 +8,18 @@
  * then the server gets SIGTERM: the run stops by itself.
  *
  *   npm run bench:serve [-- --duration 5 --concurrency 1,16,64 --model sasrec --format f16
- *                          --workers 1 --backend auto --max-batch 64 --items 1000 --encoder gru]
+ *                          --workers 1 --backend auto --max-batch 64 --items 1000 --encoder gru
+ *                          --client http]
+ *
+ * `--client http` (default) is node:http with keep-alive agents, a typical Node client; `raw`
+ * speaks HTTP/1.1 over one keep-alive socket per loop with prebuilt requests (a lean load
+ * generator like wrk: it leaves more of a small machine's CPU to the server). Each level also
+ * reports CPU time per request of the server (all its processes, from /proc) and the client.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,12 +34,13 @@ const REPO = fileURLToPath(new URL('../', import.meta.url));
 interface Options {
   duration: number; warmup: number; concurrency: number[]; model: ModelKind; format: PayloadFormat;
   workers: number; backend: string; maxBatch: number; items: number; clickLength: number;
-  encoder: string; cpuProf?: string;
+  encoder: string; client: 'http' | 'raw'; cpuProf?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = { duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
-    workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru' };
+    workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
+    client: 'http' };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
@@ -48,6 +56,10 @@ function parseArgs(argv: string[]): Options {
       case '--max-batch': o.maxBatch = n; break;
       case '--items': o.items = n; break;
       case '--encoder': o.encoder = value; break;
+      case '--client':
+        if (value !== 'http' && value !== 'raw') throw new Error('bench:serve: --client is http or raw');
+        o.client = value;
+        break;
       case '--cpu-prof': o.cpuProf = value; break; // profile the server into this directory
       default: throw new Error(`bench:serve: unknown option ${flag}`);
     }
@@ -108,6 +120,86 @@ function post(agent: http.Agent, url: URL, body: string): Promise<{ status: numb
   });
 }
 
+/**
+ * One keep-alive HTTP/1.1 connection sending one request at a time, with no per-request objects
+ * beyond the answer: the bench's lean client (`--client raw`).
+ */
+class RawConnection {
+  private socket: net.Socket | null = null;
+  private chunks: Buffer[] = [];
+  private received = 0;
+  private headerEnd = -1;
+  private expected = -1;
+  private status = 0;
+  private startedAt = 0;
+  private pending: { resolve(r: { status: number; length: number }): void; reject(e: Error): void } | null = null;
+
+  constructor(private readonly url: URL) {}
+
+  request(head: Buffer, body: Buffer): Promise<{ status: number; length: number }> {
+    if (this.socket === null) this.connect();
+    this.chunks = [];
+    this.received = 0;
+    this.headerEnd = -1;
+    this.startedAt = performance.now();
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.socket!.cork();
+      this.socket!.write(head);
+      this.socket!.write(body);
+      this.socket!.uncork();
+    });
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  /** Fails the request in flight when it has waited more than `ms`. */
+  expire(ms: number): void {
+    if (this.pending !== null && performance.now() - this.startedAt > ms) {
+      this.socket?.destroy(new Error('timeout'));
+    }
+  }
+
+  private connect(): void {
+    const socket = net.connect(Number(this.url.port), this.url.hostname);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    const fail = (e: Error) => {
+      if (this.socket === socket) this.socket = null;
+      const p = this.pending;
+      this.pending = null;
+      p?.reject(e);
+    };
+    socket.on('error', fail);
+    socket.on('close', () => fail(new Error('connection closed')));
+    this.socket = socket;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    if (this.headerEnd < 0) {
+      const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
+      this.chunks = [all];
+      const end = all.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = all.toString('latin1', 0, end);
+      this.status = Number(head.slice(9, 12));
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      this.headerEnd = end + 4;
+      this.expected = m === null ? 0 : Number(m[1]);
+    }
+    if (this.received >= this.headerEnd + this.expected) {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve({ status: this.status, length: this.received - this.headerEnd });
+    }
+  }
+}
+
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
   return m === null ? 0 : Number(m[1]);
@@ -124,6 +216,40 @@ function percentile(sorted: Float64Array, p: number): number {
 }
 
 const round = (v: number, d = 2) => Number(v.toFixed(d));
+
+/**
+ * CPU seconds the server and its cluster workers have used so far, user and system (kernel)
+ * time, from /proc (Linux); null elsewhere. Less load-dependent than requests/s.
+ */
+function serverCpuSeconds(pid: number): { user: number; system: number } | null {
+  const tick = 100; // USER_HZ: 100 on every Linux Node supports
+  const read = (p: number): { user: number; system: number } => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = { user: Number(fields[11]) / tick, system: Number(fields[12]) / tick }; // utime, stime
+    let children = '';
+    try {
+      children = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
+    } catch {
+      // No children file (older kernels): the process alone.
+    }
+    for (const c of children.split(' ').filter((x) => x !== '')) {
+      try {
+        const child = read(Number(c));
+        cpu.user += child.user;
+        cpu.system += child.system;
+      } catch {
+        // A child that just exited.
+      }
+    }
+    return cpu;
+  };
+  try {
+    return read(pid);
+  } catch {
+    return null;
+  }
+}
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
@@ -160,21 +286,34 @@ async function main(): Promise<void> {
     const check = decodePayload(new Uint8Array((await post(new http.Agent(), url, bodies[0])).bytes));
     if (check.total !== layout.total) throw new Error('bench:serve: unexpected payload');
 
+    const heads = bodies.map((b) => Buffer.from(`POST ${url.pathname}${url.search} HTTP/1.1\r\n` +
+      `Host: ${url.host}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n`, 'latin1'));
+    const bodyBytes = bodies.map((b) => Buffer.from(b));
+
     for (const concurrency of o.concurrency) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+      const connections = Array.from({ length: concurrency }, () => new RawConnection(url));
       const run = async (seconds: number, record: boolean) => {
         const latencies: number[] = [];
         let errors = 0;
         let requests = 0;
         const end = performance.now() + seconds * 1000;
         let next = 0;
-        await Promise.all(Array.from({ length: concurrency }, async () => {
+        // The raw client's timeout: one check a second instead of a timer per request.
+        const watchdog = setInterval(() => connections.forEach((c) => c.expire(10_000)), 1000);
+        await Promise.all(Array.from({ length: concurrency }, async (_, loop) => {
           while (performance.now() < end) {
-            const body = bodies[next++ % bodies.length];
+            const i = next++ % bodies.length;
             const began = performance.now();
             try {
-              const r = await post(agent, url, body);
-              if (r.status !== 200 || r.bytes.length !== expectedBytes) errors++;
+              if (o.client === 'raw') {
+                const r = await connections[loop].request(heads[i], bodyBytes[i]);
+                if (r.status !== 200 || r.length !== expectedBytes) errors++;
+              } else {
+                const r = await post(agent, url, bodies[i]);
+                if (r.status !== 200 || r.bytes.length !== expectedBytes) errors++;
+              }
             } catch {
               errors++;
             }
@@ -182,22 +321,28 @@ async function main(): Promise<void> {
             if (record) latencies.push(performance.now() - began);
           }
         }));
+        clearInterval(watchdog);
         return { latencies, errors, requests };
       };
       await run(o.warmup, false);
       const before = await metrics(server.url);
+      const cpuBefore = serverCpuSeconds(server.child.pid!);
+      const clientBefore = process.cpuUsage();
       const began = performance.now();
       const { latencies, errors, requests } = await run(o.duration, true);
       const seconds = (performance.now() - began) / 1000;
+      const clientCpu = process.cpuUsage(clientBefore);
+      const cpuAfter = serverCpuSeconds(server.child.pid!);
       const after = await metrics(server.url);
       agent.destroy();
+      connections.forEach((c) => c.close());
       const sorted = Float64Array.from(latencies).sort();
       const batches = metric(after, 'duet_generator_batch_size_count') - metric(before, 'duet_generator_batch_size_count');
       const rows = metric(after, 'duet_generator_batch_size_sum') - metric(before, 'duet_generator_batch_size_sum');
       const genSeconds = metric(after, 'duet_generator_batch_duration_seconds_sum') -
         metric(before, 'duet_generator_batch_duration_seconds_sum');
       console.log(JSON.stringify({
-        bench: 'serve', model: `${o.model}-duet`, encoder: o.encoder, parameters: layout.total, format: o.format,
+        bench: 'serve', model: `${o.model}-duet`, encoder: o.encoder, client: o.client, parameters: layout.total, format: o.format,
         payloadBytes: expectedBytes, backend, workers: o.workers, concurrency, requests, errors,
         seconds: round(seconds), requestsPerSecond: round(requests / seconds, 1),
         p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)),
@@ -206,6 +351,13 @@ async function main(): Promise<void> {
         meanBatch: batches > 0 && o.workers === 1 ? round(rows / batches) : null,
         generatorMsPerBatch: batches > 0 && o.workers === 1 ? round(genSeconds * 1000 / batches) : null,
         generatorBusy: o.workers === 1 ? round(genSeconds / seconds) : null,
+        // CPU time per request (µs), server (all its processes) and this client.
+        serverCpuUsPerRequest: cpuBefore === null || cpuAfter === null ? null :
+          round((cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) * 1e6 / requests, 0),
+        serverSystemUsPerRequest: cpuBefore === null || cpuAfter === null ? null :
+          round((cpuAfter.system - cpuBefore.system) * 1e6 / requests, 0),
+        clientCpuUsPerRequest: round((clientCpu.user + clientCpu.system) / requests, 0),
+        generatorUsPerRequest: o.workers === 1 ? round(genSeconds * 1e6 / requests, 0) : null,
         cpus: os.cpus().length, loadAverage: os.loadavg().map((v) => round(v)),
       }));
     }

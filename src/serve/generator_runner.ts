@@ -169,16 +169,18 @@ export class GeneratorRunner {
    */
   async generate(rows: readonly GeneratorRow[]): Promise<Float32Array> {
     const total = this.info.total;
-    const out = new Float32Array(rows.length * total);
     const L = this.info.sequenceLength;
     const ids = rows.map((r, i) => [r, i] as const).filter(([r]) => r.kind === 'ids');
     const embs = rows.map((r, i) => [r, i] as const).filter(([r]) => r.kind === 'embeddings');
+    // One kind (the usual batch): the forward pass's output is already in row order.
+    const out = ids.length > 0 && embs.length > 0 ? new Float32Array(rows.length * total) : null;
     if (ids.length > 0) {
       if (this.runIds === null) throw new Error(`'GeneratorRunner' does not accept item ids`);
       const run = this.runIds;
       const data = new Float32Array(ids.length * L);
       ids.forEach(([r], b) => data.set((r as { ids: number[] }).ids, b * L));
       const result = tf.tidy(() => run([tf.tensor2d(data, [ids.length, L])]));
+      if (out === null) return this.values(result);
       await this.scatter(result, ids.map(([, i]) => i), out);
     }
     if (embs.length > 0) {
@@ -197,9 +199,22 @@ export class GeneratorRunner {
       const result = tf.tidy(() => run([
         tf.tensor3d(data, [embs.length, L, dim]), tf.tensor2d(mask, [embs.length, L]),
       ]));
+      if (out === null) return this.values(result);
       await this.scatter(result, embs.map(([, i]) => i), out);
     }
-    return out;
+    return out ?? new Float32Array(0);
+  }
+
+  /** The result's values (a copy, or storage no tensor uses any more), then disposes it. */
+  private async values(result: tf.Tensor): Promise<Float32Array> {
+    try {
+      const values = await result.data() as Float32Array;
+      // A backend may hand out its own storage, shared with any tensor of the same data
+      // (e.g. an identity over a weight): copy unless the result held the only reference.
+      return tf.engine().backend.refCount(result.dataId) > 1 ? values.slice() : values;
+    } finally {
+      result.dispose();
+    }
   }
 
   private async scatter(result: tf.Tensor, indices: number[], out: Float32Array): Promise<void> {

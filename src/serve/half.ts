@@ -67,28 +67,30 @@ export function floatsToHalfBits(values: Float32Array, out: Uint16Array): number
   for (let i = 0; i < bits.length; i++) {
     const x = bits[i];
     const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    const mant = x & 0x7fffff;
-    const e = exp - 112;
-    let half: number;
-    if (e <= 0) {
-      const shift = 14 - e;
-      if (shift > 24) {
-        out[i] = sign;
-        continue;
-      }
-      const m = mant | 0x800000;
-      half = m >>> shift;
-      const rest = m & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rest > halfway || (rest === halfway && (half & 1) === 1)) half++;
-    } else {
-      half = (e << 10) | (mant >>> 13);
-      const rest = mant & 0x1fff;
-      if (rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1)) half++;
+    const abs = x & 0x7fffffff;
+    if (abs >= 0x38800000) {
+      // Normal half range and above, branch-free: rebias the exponent (127 → 15) in place, then
+      // round the 13 dropped mantissa bits to nearest even (adding 0xfff plus the kept low bit
+      // carries exactly when the rest is above half, or half with an odd kept bit); a carry out
+      // of the mantissa bumps the exponent, as it should.
+      const h = abs - 0x38000000;
+      const half = (h + 0xfff + ((h >>> 13) & 1)) >>> 13;
+      // Also catches infinities and NaNs (their exponent rebiases beyond 30).
+      if (half >= 0x7c00) return i;
+      out[i] = sign | half;
+      continue;
     }
-    // Also catches exp = 0xff (e = 143): infinities and NaNs.
-    if (half >= 0x7c00) return i;
+    // Subnormal half (or zero): the implicit bit joins the mantissa, shifted further right.
+    const shift = 126 - (abs >>> 23);
+    if (shift > 24) {
+      out[i] = sign;
+      continue;
+    }
+    const m = (abs & 0x7fffff) | 0x800000;
+    let half = m >>> shift;
+    const rest = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1) === 1)) half++;
     out[i] = sign | half;
   }
   return -1;

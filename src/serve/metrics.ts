@@ -33,13 +33,23 @@ abstract class Metric {
     }
   }
 
+  // Called on every observation (several per request): no intermediate arrays or closures.
   protected key(labels: Labels): string {
-    const keys = Object.keys(labels);
-    if (keys.length !== this.labelNames.length || this.labelNames.some((n) => !(n in labels))) {
-      throw new Error(`metric '${this.name}' takes labels ${this.labelNames.join(', ') || '(none)'}, ` +
-        `got ${keys.join(', ') || '(none)'}`);
+    const names = this.labelNames;
+    let count = 0;
+    for (const k in labels) if (Object.prototype.hasOwnProperty.call(labels, k)) count++;
+    let key = '[';
+    let ok = count === names.length;
+    for (let i = 0; ok && i < names.length; i++) {
+      const v = labels[names[i]] as unknown;
+      if (v === undefined) ok = false;
+      else key += (i > 0 ? ',' : '') + JSON.stringify(String(v));
     }
-    return JSON.stringify(this.labelNames.map((n) => labels[n]));
+    if (!ok) {
+      throw new Error(`metric '${this.name}' takes labels ${names.join(', ') || '(none)'}, ` +
+        `got ${Object.keys(labels).join(', ') || '(none)'}`);
+    }
+    return `${key}]`;
   }
 
   protected labelsOf(key: string): Labels {

@@ -21,7 +21,8 @@ export interface MicroBatcherOptions {
 
 interface Entry<Row> {
   rows: readonly Row[];
-  out: Float32Array;
+  /** The outputs, for entries of several rows (allocated when the first batch answers). */
+  out: Float32Array | null;
   left: number;
   failed: boolean;
   resolve(values: Float32Array): void;
@@ -77,7 +78,10 @@ export class MicroBatcher<Row> {
     return this.queue.length;
   }
 
-  /** Queues rows; resolves with their outputs `[rows.length × width]`. */
+  /**
+   * Queues rows; resolves with their outputs `[rows.length × width]`. For one row this is a view
+   * into the array the run returned (no copy): treat it as read-only.
+   */
   submit(rows: readonly Row[]): Promise<Float32Array> {
     if (rows.length === 0) return Promise.resolve(new Float32Array(0));
     if (this.queue.length + rows.length > this.maxQueue) {
@@ -86,7 +90,7 @@ export class MicroBatcher<Row> {
     }
     return new Promise<Float32Array>((resolve, reject) => {
       const entry: Entry<Row> = {
-        rows, out: new Float32Array(rows.length * this.width), left: rows.length, failed: false,
+        rows, out: null, left: rows.length, failed: false,
         resolve, reject,
       };
       rows.forEach((_, index) => this.queue.push({ entry, index }));
@@ -152,9 +156,17 @@ export class MicroBatcher<Row> {
       return;
     }
     this.options.onBatch?.(batch.length, (performance.now() - began) / 1000);
+    const w = this.width;
     batch.forEach(({ entry, index }, b) => {
       if (entry.failed) return;
-      entry.out.set(values.subarray(b * this.width, (b + 1) * this.width), index * this.width);
+      const row = values.subarray(b * w, (b + 1) * w);
+      // One row (the usual request): its slice of the batch's outputs, no copy.
+      if (entry.rows.length === 1) {
+        entry.resolve(row);
+        return;
+      }
+      entry.out ??= new Float32Array(entry.rows.length * w);
+      entry.out.set(row, index * w);
       if (--entry.left === 0) entry.resolve(entry.out);
     });
   }

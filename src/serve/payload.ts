@@ -211,10 +211,12 @@ export function encodePayload(values: Float32Array | ArrayLike<number>,
     throw new Error(`'values' passed to '${caller}' must hold batch × total = ${batch} × ` +
       `${total} = ${batch * total} numbers, got ${String((values as { length?: unknown })?.length)}`);
   }
-  for (let i = 0; i < values.length; i++) {
-    if (!Number.isFinite(values[i])) {
-      throw new Error(`'values' passed to '${caller}' must be finite, value ${i} is ${values[i]}`);
-    }
+  let floats: Float32Array;
+  if (values instanceof Float32Array) {
+    floats = values;
+  } else {
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) throw notFinite(values, i);
+    floats = Float32Array.from(values);
   }
   const headerBytes = names.reduce((sum, name) => sum + name.length + LAYER_FIXED, FIXED_HEADER);
   const scaleBytes = format === 'int8' ? batch * layers.length * 4 : 0;
@@ -242,37 +244,67 @@ export function encodePayload(values: Float32Array | ArrayLike<number>,
 
   const n = batch * total;
   if (format === 'f32') {
-    for (let i = 0; i < n; i++, p += 4) view.setFloat32(p, values[i], true);
+    const bits = new Uint32Array(floats.buffer, floats.byteOffset, n);
+    for (let i = 0; i < n; i++) if ((bits[i] & 0x7f800000) === 0x7f800000) throw notFinite(values, i);
+    if (LITTLE_ENDIAN) bytes.set(new Uint8Array(floats.buffer, floats.byteOffset, n * 4), p);
+    else for (let i = 0; i < n; i++) view.setFloat32(p + 4 * i, floats[i], true);
+    p += n * 4;
   } else if (format === 'f16') {
-    const floats = values instanceof Float32Array ? values : Float32Array.from(values);
-    const halves = new Uint16Array(n);
+    const halves = halfScratch(n);
     const bad = floatsToHalfBits(floats, halves);
     if (bad >= 0) {
+      const nonFinite = floats.findIndex((v) => !Number.isFinite(v));
+      if (nonFinite >= 0) throw notFinite(values, nonFinite);
       throw new Error(`'values' passed to '${caller}' with format 'f16' must lie within ` +
         `±65504, value ${bad} is ${values[bad]}; use 'f32' or 'int8'`);
     }
-    for (let i = 0; i < n; i++, p += 2) view.setUint16(p, halves[i], true);
+    if (LITTLE_ENDIAN) bytes.set(new Uint8Array(halves.buffer, 0, n * 2), p);
+    else for (let i = 0; i < n; i++) view.setUint16(p + 2 * i, halves[i], true);
+    p += n * 2;
   } else {
     const scaleStart = p;
     p += batch * layers.length * 4;
+    const q8 = new Int8Array(bytes.buffer, p, n);
+    let i = 0;
     for (let b = 0; b < batch; b++) {
-      let offset = b * total;
-      layers.forEach((l, li) => {
-        const size = layerSize(l);
+      for (let li = 0; li < layers.length; li++) {
+        const end = i + layerSize(layers[li]);
         let max = 0;
-        for (let i = offset; i < offset + size; i++) max = Math.max(max, Math.abs(values[i]));
+        for (let j = i; j < end; j++) {
+          const a = Math.abs(floats[j]);
+          if (!(a < Infinity)) throw notFinite(values, j); // NaN or ±Infinity
+          if (a > max) max = a;
+        }
         const scale = Math.fround(max / 127);
         view.setFloat32(scaleStart + (b * layers.length + li) * 4, scale, true);
-        for (let i = offset; i < offset + size; i++, p++) {
-          const q = scale === 0 ? 0 : Math.round(values[i] / scale);
-          view.setInt8(p, Math.max(-127, Math.min(127, q)));
-        }
-        offset += size;
-      });
+        if (scale !== 0) {
+          for (let j = i; j < end; j++) {
+            const q = Math.round(floats[j] / scale);
+            q8[j] = q > 127 ? 127 : q < -127 ? -127 : q;
+          }
+        } // else: all zeros, as allocated
+        i = end;
+      }
     }
+    p += n;
   }
   view.setUint32(p, crc32(bytes, 0, p), true);
   return bytes;
+}
+
+function notFinite(values: ArrayLike<number>, i: number): Error {
+  return new Error(`'values' passed to 'encodePayload' must be finite, value ${i} is ${values[i]}`);
+}
+
+// Typed-array views are in platform byte order; the payload is little-endian.
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+// Reused between calls (encoding is synchronous): half bits before they are copied into place.
+let halves = new Uint16Array(0);
+
+function halfScratch(n: number): Uint16Array {
+  if (halves.length < n) halves = new Uint16Array(Math.max(n, 2 * halves.length));
+  return halves;
 }
 
 /** Reads the header fields in order, failing with a message that names the problem. */

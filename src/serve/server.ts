@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
+import { Crc32Function, useNativeCrc32 } from './crc32';
 import { GeneratorInfo, GeneratorRunner } from './generator_runner';
 import { loadGenerator } from './load_generator';
 import { Counter, Gauge, Histogram, MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics';
@@ -170,6 +171,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
     let ended = false;
     req.on('end', () => {
       ended = true;
+      if (chunks.length === 1) {
+        resolve(chunks[0]); // the usual small body: no copy
+        return;
+      }
       const body = new Uint8Array(size);
       let offset = 0;
       for (const c of chunks) {
@@ -213,6 +218,46 @@ function parseJson(body: Uint8Array): unknown {
   } catch (e) {
     throw new ServeError(400, 'bad_json', `the body is not valid JSON: ${(e as Error).message}`);
   }
+}
+
+/** Throws the 422 a request gets when the generator turns it into non-finite parameters. */
+function checkFinite(values: Float32Array): void {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new ServeError(422, 'invalid_embeddings', `the request drives the generator to ` +
+        `non-finite parameters; check the embeddings' scale`);
+    }
+  }
+}
+
+/** The parts of a request URL the routes read; the query is parsed only when asked for. */
+interface RequestUrl {
+  pathname: string;
+  query(): URLSearchParams | null;
+}
+
+// Plain origin-form paths, which WHATWG URL parsing leaves as they are: no dot segments, empty
+// segments, backslashes, percent escapes or fragments.
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~-]+(?:\.[A-Za-z0-9_~-]+)*)+\/?$|^\/$/;
+
+/** Splits a request target without a full URL parse in the usual case. */
+function requestUrl(target: string): RequestUrl {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (PLAIN_PATH.test(path)) {
+    if (q < 0) return { pathname: path, query: () => null };
+    if (!target.includes('#', q)) {
+      let query: URLSearchParams | undefined;
+      return { pathname: path, query: () => (query ??= new URLSearchParams(target.slice(q + 1))) };
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(target, 'http://service.invalid');
+  } catch {
+    url = new URL('http://service.invalid/');
+  }
+  return { pathname: url.pathname, query: () => url.searchParams };
 }
 
 /**
@@ -267,6 +312,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   }
   const log = options.log ?? (() => undefined);
   const http = await httpModule();
+  // Payload checksums through zlib's native CRC-32 where Node has it (20.15+): ≈ 4× faster.
+  const zlib = (await nodeRequire())('node:zlib') as { crc32?: Crc32Function };
+  if (typeof zlib.crc32 === 'function') useNativeCrc32(zlib.crc32);
 
   const ownsModel = typeof options.model === 'string';
   const generator = await loadGenerator(options.model);
@@ -318,15 +366,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
 
   const send = (res: ServerResponse, status: number, body: string | Uint8Array,
-      type: string, headers: Record<string, string> = {}) => {
+      type: string, headers?: Record<string, string>) => {
     if (res.headersSent || res.destroyed) return;
     const data = typeof body === 'string' ? textEncoder.encode(body) : body;
-    res.statusCode = status;
-    res.setHeader('Content-Type', type);
-    res.setHeader('Content-Length', String(data.length));
-    res.setHeader('Cache-Control', 'no-store');
-    for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
-    if (draining) res.setHeader('Connection', 'close');
+    // One writeHead: cheaper than a setHeader per field (headers set earlier, e.g. CORS, merge).
+    const all: Record<string, string | number> = {
+      'Content-Type': type, 'Content-Length': data.length, 'Cache-Control': 'no-store', ...headers,
+    };
+    if (draining) all.Connection = 'close';
+    res.writeHead(status, all);
     res.end(data);
   };
   const sendJson = (res: ServerResponse, status: number, value: unknown,
@@ -345,9 +393,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
-  const formatOf = (url: URL, req: IncomingMessage): PayloadFormat => {
+  const formatOf = (url: RequestUrl, req: IncomingMessage): PayloadFormat => {
     const header = req.headers[FORMAT_HEADER];
-    const requested = url.searchParams.get('format') ??
+    const requested = url.query()?.get('format') ??
       (typeof header === 'string' ? header : undefined) ?? defaultFormat;
     if (!PAYLOAD_FORMATS.includes(requested as PayloadFormat)) {
       throw new ServeError(400, 'bad_format', `unknown payload format ` +
@@ -356,7 +404,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     return requested as PayloadFormat;
   };
 
-  const parameters = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const parameters = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
     const format = formatOf(url, req);
     const type = req.headers['content-type'];
     // The body is read as JSON whatever the type says, among those a JSON body plausibly comes
@@ -368,34 +416,35 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     }
     const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)), limits);
     const values = await batcher.submit(rows);
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) {
-        throw new ServeError(422, 'invalid_embeddings', `the request drives the generator to ` +
-          `non-finite parameters; check the embeddings' scale`);
-      }
-    }
-    sequences.inc({ kind: rows[0].kind }, rows.length);
-    const headers = { [FINGERPRINT_HEADER]: info.fingerprint };
     const accept = req.headers.accept ?? '';
     if (accept.includes('application/json') && !accept.includes('application/octet-stream')) {
+      checkFinite(values);
+      sequences.inc({ kind: rows[0].kind }, rows.length);
       const parameters = rows.map((_, i) =>
         Array.from(values.subarray(i * info.total, (i + 1) * info.total)));
       sendJson(res, 200, { fingerprint: info.fingerprint, format: 'f32', layout: info.layout, parameters },
-        headers);
+        { [FINGERPRINT_HEADER]: info.fingerprint });
       return;
     }
     let bytes: Uint8Array;
     try {
+      // The encoder rejects non-finite values itself: no separate pass over them here.
       bytes = encodePayload(values, { layout: info.layout, fingerprint: info.fingerprint, format,
         batch: rows.length });
     } catch (e) {
+      checkFinite(values);
       throw new ServeError(422, 'bad_format', `the parameters cannot be sent as '${format}': ` +
         `${(e as Error).message}`);
     }
-    send(res, 200, bytes, 'application/octet-stream', { ...headers, 'X-Duet-Format': format });
+    sequences.inc({ kind: rows[0].kind }, rows.length);
+    send(res, 200, bytes, 'application/octet-stream', binaryHeaders[format]);
   };
 
-  const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: URL) =>
+  // Built once: the binary answer's extra headers per format.
+  const binaryHeaders: Record<string, Record<string, string>> = Object.fromEntries(
+    PAYLOAD_FORMATS.map((f) => [f, { [FINGERPRINT_HEADER]: info.fingerprint, 'X-Duet-Format': f }]));
+
+  const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: RequestUrl) =>
       void | Promise<void>> = {
     '/v1/parameters': parameters,
     '/v1/model': (_req, res) => sendJson(res, 200, {
@@ -413,7 +462,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     '/metrics': (_req, res) => send(res, 200, registry.text(), PROMETHEUS_CONTENT_TYPE),
   };
 
-  const route = async (req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const route = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
     const origin = corsOrigin(req);
     if (origin !== null) {
       res.setHeader('Access-Control-Allow-Origin', origin);
@@ -458,17 +507,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     const began = performance.now();
     inflight++;
     inflightGauge.inc();
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://service.invalid');
-    } catch {
-      url = new URL('http://service.invalid/');
-    }
+    const url = requestUrl(req.url ?? '/');
     const routeLabel = ROUTES[url.pathname] !== undefined ? url.pathname : 'unmatched';
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
+    // 'close' follows every response, finished or aborted (Node ≥ 16): one listener suffices.
+    res.once('close', () => {
       inflight--;
       inflightGauge.inc({}, -1);
       requests.inc({ route: routeLabel, method: ROUTE_METHODS.has(req.method ?? '') ?
@@ -479,9 +521,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         idleWaiters = [];
         waiters.forEach((w) => w());
       }
-    };
-    res.once('close', finish);
-    res.once('finish', finish);
+    });
     route(req, res, url).catch((error) => sendError(res, error));
   };
 

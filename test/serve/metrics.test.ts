@@ -39,6 +39,14 @@ describe('MetricsRegistry', () => {
   it('rejects wrong labels, bad names, unsorted buckets and duplicates', () => {
     const c = new Counter('ok_total', 'x', ['a']);
     expect(() => c.inc({ b: '1' })).toThrow("metric 'ok_total' takes labels a, got b");
+    expect(() => c.inc({ a: '1', b: '2' })).toThrow("metric 'ok_total' takes labels a, got a, b");
+    expect(() => c.inc({})).toThrow("metric 'ok_total' takes labels a, got (none)");
+    expect(() => new Gauge('g0', 'x').inc({ a: '1' })).toThrow("metric 'g0' takes labels (none), got a");
+    // A non-string value names the same series as its text.
+    c.inc({ a: 200 as unknown as string });
+    c.inc({ a: '200' });
+    expect(c.get({ a: '200' })).toBe(2);
+    expect(c.lines()).toEqual(['ok_total{a="200"} 2']);
     expect(() => new Counter('bad-name', 'x')).toThrow('not a valid Prometheus name');
     expect(() => new Histogram('h', 'x', [1, 1])).toThrow('strictly increasing');
     const r = new MetricsRegistry();

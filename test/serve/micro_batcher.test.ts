@@ -34,6 +34,23 @@ describe('MicroBatcher', () => {
     expect(results.map((r) => r[0])).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  it('a one-row submission gets its slice of the call output; larger ones are assembled across calls', async () => {
+    const outputs: Float32Array[] = [];
+    const b = new MicroBatcher(async (rows: number[]) => {
+      const out = Float32Array.from(rows.flatMap((r) => [r, -r]));
+      outputs.push(out);
+      return out;
+    }, 2, { maxBatch: 2, maxWaitMs: 5 });
+    const [one, many, last] = await Promise.all([b.submit([1]), b.submit([2, 3, 4]), b.submit([5])]);
+    // Calls [1, 2], [3, 4], [5]: the three-row submission spans two of them.
+    expect(outputs.map((o) => Array.from(o))).toEqual([[1, -1, 2, -2], [3, -3, 4, -4], [5, -5]]);
+    expect(Array.from(one)).toEqual([1, -1]);
+    expect(one.buffer).toBe(outputs[0].buffer); // no copy
+    expect(Array.from(many)).toEqual([2, -2, 3, -3, 4, -4]);
+    expect(Array.from(last)).toEqual([5, -5]);
+    expect(last.byteOffset).toBe(0);
+  });
+
   it('rejects only the submissions of a failed call, and refuses work beyond maxQueue', async () => {
     let fail = true;
     const b = new MicroBatcher(async (rows: number[]) => {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { crc32 } from '../../src/serve/crc32';
+import * as zlib from 'node:zlib';
+
+import { crc32, useNativeCrc32 } from '../../src/serve/crc32';
 import { Fnv1a64 } from '../../src/serve/fnv1a64';
 import { floatsToHalfBits, floatToHalfBits, halfBitsToFloat } from '../../src/serve/half';
 import {
@@ -41,6 +43,55 @@ describe('hashes', () => {
 
   it('CRC-32 matches the check value', () => {
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+  });
+
+  /** The definition, one bit at a time: the reference for the table-driven code. */
+  function crcBitwise(bytes: Uint8Array, start: number, end: number): number {
+    let c = 0xffffffff;
+    for (let i = start; i < end; i++) {
+      c ^= bytes[i];
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  }
+
+  it('CRC-32 (eight bytes per step) equals the bitwise definition at every length and offset', () => {
+    const r = rng(11);
+    const bytes = Uint8Array.from({ length: 300 }, () => Math.floor(r() * 256));
+    for (let start = 0; start < 9; start++) {
+      for (let end = start; end <= 300; end += end < start + 40 ? 1 : 37) {
+        expect(crc32(bytes, start, end), `[${start}, ${end})`).toBe(crcBitwise(bytes, start, end));
+      }
+    }
+    expect(crc32(bytes)).toBe(crcBitwise(bytes, 0, 300));
+  });
+
+  it('CRC-32 uses a native implementation only when it gives the right answers', () => {
+    const r = rng(12);
+    const bytes = Uint8Array.from({ length: 5000 }, () => Math.floor(r() * 256));
+    const expected = crcBitwise(bytes, 3, 4999);
+    const calls: number[] = [];
+    const native = (b: Uint8Array) => {
+      calls.push(b.length);
+      return (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(b);
+    };
+    try {
+      expect(useNativeCrc32(native)).toBe(true);
+      calls.length = 0;
+      expect(crc32(bytes, 3, 4999)).toBe(expected);
+      expect(calls).toEqual([4996]);
+      expect(crc32(bytes, 0, 20)).toBe(crcBitwise(bytes, 0, 20)); // short: portable code
+      expect(calls).toEqual([4996]);
+      // A function with a different result is refused, and the portable code answers.
+      expect(useNativeCrc32(() => 0)).toBe(false);
+      expect(useNativeCrc32(() => { throw new Error('no'); })).toBe(false);
+      expect(crc32(bytes, 3, 4999)).toBe(expected);
+    } finally {
+      useNativeCrc32(null);
+    }
+    calls.length = 0;
+    expect(crc32(bytes, 3, 4999)).toBe(expected);
+    expect(calls).toEqual([]);
   });
 });
 
@@ -95,6 +146,38 @@ describe('half precision by hand', () => {
     expect(floatsToHalfBits(Float32Array.from([NaN]), new Uint16Array(1))).toBe(0);
     expect(floatsToHalfBits(Float32Array.from([-Infinity]), new Uint16Array(1))).toBe(0);
   });
+
+  it('the bulk conversion equals the scalar one at every rounding boundary and across all floats', () => {
+    const bits: number[] = [];
+    // For each pair of adjacent halves, the float exactly halfway and its two float neighbours
+    // (ties to even, and just either side), positive and negative.
+    for (let h = 0; h < 0x7c00; h++) {
+      const mid = (halfBitsToFloat(h) + halfBitsToFloat(h + 1)) / 2;
+      const f = new Float32Array([mid]);
+      const u = new Uint32Array(f.buffer)[0];
+      for (const b of [u - 1, u, u + 1]) bits.push(b, (b | 0x80000000) >>> 0);
+    }
+    // Every exponent, with strided mantissas: subnormal floats, zero, huge values, Inf, NaN.
+    for (let e = 0; e < 256; e++) {
+      for (let m = 0; m < 0x800000; m += 65521) bits.push(((e << 23) | m) >>> 0, ((e << 23) | m | 0x80000000) >>> 0);
+      bits.push(((e << 23) | 0x7fffff) >>> 0);
+    }
+    const values = new Float32Array(Uint32Array.from(bits).buffer);
+    const out = new Uint16Array(1);
+    let mismatches = 0;
+    for (let i = 0; i < values.length; i++) {
+      let expected: number;
+      try {
+        expected = floatToHalfBits(values[i]);
+      } catch {
+        expected = -1; // not finite or beyond ±65504: the bulk call reports index 0
+      }
+      const bad = floatsToHalfBits(values.subarray(i, i + 1), out);
+      if ((expected < 0 ? bad !== 0 : bad !== -1 || out[0] !== expected)) mismatches++;
+    }
+    expect(values.length).toBeGreaterThan(250_000);
+    expect(mismatches).toBe(0);
+  });
 });
 
 describe('encodePayload / decodePayload', () => {
@@ -136,6 +219,50 @@ describe('encodePayload / decodePayload', () => {
         }
       }
     }
+  });
+
+  it('encodes views at any offset and plain arrays to the same bytes; int8 rounds as defined', () => {
+    const layout = [{ name: 'a', inputDim: 3, outputDim: 2 }, { name: 'b', inputDim: 2, outputDim: 1 }];
+    const n = 2 * 11;
+    const v = randomValues(n, 5, 3);
+    const backing = new Float32Array(n + 3);
+    backing.set(v, 3); // a view at byte offset 12, as the server's per-user slices are
+    const view = backing.subarray(3);
+    for (const format of PAYLOAD_FORMATS) {
+      const o = { layout, fingerprint: FP, format, batch: 2 };
+      const bytes = encodePayload(v, o);
+      expect(Array.from(encodePayload(view, o)), format).toEqual(Array.from(bytes));
+      expect(Array.from(encodePayload(Array.from(v), o)), format).toEqual(Array.from(bytes));
+    }
+    // int8 against its definition: q = round(v / scale), scale = fround(max|v| / 127).
+    const p = decodePayload(encodePayload(v, { layout, fingerprint: FP, format: 'int8', batch: 2 }));
+    let i = 0;
+    for (let b = 0; b < 2; b++) {
+      for (const size of [8, 3]) {
+        let max = 0;
+        for (let j = i; j < i + size; j++) max = Math.max(max, Math.abs(v[j]));
+        const scale = Math.fround(max / 127);
+        for (let j = i; j < i + size; j++) expect(p.values[j]).toBe(Math.fround(Math.round(v[j] / scale) * scale) + 0);
+        i += size;
+      }
+    }
+  });
+
+  it('every format rejects non-finite values, naming the first', () => {
+    for (const format of PAYLOAD_FORMATS) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const v = new Float32Array(2112);
+        v[7] = 1e6; // beyond f16, but not the problem reported: the non-finite value is
+        v[1500] = bad;
+        expect(() => encodePayload(v, { layout: TOWER, fingerprint: FP, format }), `${format} ${bad}`)
+          .toThrow(`must be finite, value 1500 is ${bad}`);
+      }
+    }
+    // A plain array's values are checked before they become float32 (1e39 would be Infinity).
+    expect(() => encodePayload([1, 2, 3, NaN, 5, 6, 7, 8, 9, 10], { layout: [{ name: 'a', inputDim: 4, outputDim: 2 }], fingerprint: FP }))
+      .toThrow('must be finite, value 3 is NaN');
+    expect(() => encodePayload([1, 2, 3, 1e39, 5, 6, 7, 8, 9, 10], { layout: [{ name: 'a', inputDim: 4, outputDim: 2 }], fingerprint: FP }))
+      .toThrow('must be finite, value 3 is 1e+39');
   });
 
   it('all-zero vectors survive every format (int8 scale 0)', () => {

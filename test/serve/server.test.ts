@@ -150,6 +150,59 @@ describe('createServer: parameters', () => {
     const ok = await post(`${url}/v1/parameters`, { sequence: [5] });
     expect(maxDiff(decodePayload(new Uint8Array(ok.body)).values, direct(generator, [5]))).toBeLessThan(1e-6);
   });
+
+  it('reads request targets as URL parsing does: odd paths, escapes, fragments', async () => {
+    const raw = (target: string, method = 'POST') => new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+      const u = new URL(url);
+      const body = JSON.stringify({ sequence: [3, 1, 4] });
+      const req = http.request({ host: u.hostname, port: u.port, path: target, method,
+        headers: method === 'POST' ? { 'Content-Length': String(Buffer.byteLength(body)) } : {} }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end(method === 'POST' ? body : undefined);
+    });
+    const formats: Array<[string, string]> = [
+      ['/v1/parameters', 'f32'],
+      ['/v1/parameters?format=int8', 'int8'],
+      ['/v1/parameters?format=%66%31%36', 'f16'], // percent escapes decode
+      ['/v1/parameters?format=f16#frag', 'f16'], // the fragment is not part of the query
+      ['/v1/./parameters?format=int8', 'int8'], // dot segments resolve
+      ['/v1/x/../parameters', 'f32'],
+      ['/v1/parameters?a=1&format=f16&format=int8', 'f16'], // the first value counts
+    ];
+    for (const [target, format] of formats) {
+      const r = await raw(target);
+      expect(r.status, target).toBe(200);
+      expect(r.headers['x-duet-format'], target).toBe(format);
+      expect(maxDiff(decodePayload(new Uint8Array(r.body)).values, direct(generator, [3, 1, 4])), target)
+        .toBeLessThan(format === 'int8' ? 0.05 : 1e-3);
+    }
+    const notFound: Array<[string, string]> = [['//v1/parameters', 'no route /parameters;'], // '//v1' is an authority
+      ['/v1/parameters/', 'no route /v1/parameters/;'], ['/v1//parameters', 'no route /v1//parameters;']];
+    for (const [target, message] of notFound) {
+      const r = await raw(target);
+      expect(r.status, target).toBe(404);
+      expect(json(r).error.message).toContain(message);
+    }
+    expect((await raw('/healthz?verbose=1', 'GET')).status).toBe(200);
+    expect(json(await raw('/v1/parameters?format=f%2016')).error.message).toContain('unknown payload format "f 16"');
+  });
+
+  it('answers 422 when a request drives the generator to non-finite parameters', async () => {
+    // Huge but finite embeddings: their sum overflows float32 inside the mean encoder.
+    const embeddings = [Array(8).fill(3e38), Array(8).fill(3e38)];
+    for (const accept of ['application/octet-stream', 'application/json']) {
+      const r = await post(`${url}/v1/parameters?format=f16`, { embeddings }, { Accept: accept });
+      expect(r.status, accept).toBe(422);
+      expect(json(r).error.code).toBe('invalid_embeddings');
+    }
+    // The service is fine afterwards.
+    const ok = await post(`${url}/v1/parameters?format=f16`, { embeddings: [Array(8).fill(0.1)] });
+    expect(ok.status).toBe(200);
+  });
 });
 
 describe('createServer: auth, CORS, loading, mounting, shutdown', () => {
