@@ -6,7 +6,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { checkDataset } from '../data/check_dataset';
 import type { DuetDataset } from '../data/types';
-import { bindModelInputs, forwardLogits, rowsToTensors } from './model_inputs';
+import { dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts } from '../wrap/two_tower';
+import { bindModelInputs, forwardLogits, type ModelInput, rowsToTensors } from './model_inputs';
 
 /**
  * Options of {@link scoreDataset}.
@@ -58,8 +59,13 @@ export async function scoreDataset(model: tfl.LayersModel, ds: DuetDataset, opti
   const batchSize = checkPositiveInt(options.batchSize ?? 1024, fn, 'batchSize');
   const inputs = bindModelInputs(model, ds, fn);
   const out = new Float32Array(ds.size);
+  const parts = splitTwoTower(model);
   for (let start = 0; start < ds.size; start += batchSize) {
     const end = Math.min(start + batchSize, ds.size);
+    if (parts !== null) {
+      out.set(await scoreTwoTowerRows(parts, ds, inputs, start, end), start);
+      continue;
+    }
     const xs = rowsToTensors(ds, inputs, null, start, end);
     let logits: tf.Tensor1D | undefined;
     try {
@@ -71,4 +77,40 @@ export async function scoreDataset(model: tfl.LayersModel, ds: DuetDataset, opti
     }
   }
   return out;
+}
+
+/**
+ * Logits of rows `start..end` of a two-tower model: each distinct user (the same values in every
+ * user-side column) is encoded once — a test split repeats each user's history over their 50
+ * candidates — then scored against every row's target.
+ */
+async function scoreTwoTowerRows(parts: TwoTowerParts, ds: DuetDataset, inputs: readonly ModelInput[],
+    start: number, end: number): Promise<Float32Array> {
+  const userBindings = parts.userInputs.map((i) => inputs[i]);
+  const firstRows: number[] = [];
+  const userOfRow = new Int32Array(end - start);
+  const seen = new Map<string, number>();
+  for (let r = start; r < end; r++) {
+    const key = userBindings.map((b) => ds[b.column].subarray(r * b.width, (r + 1) * b.width).join(',')).join(';');
+    let u = seen.get(key);
+    if (u === undefined) {
+      u = firstRows.length;
+      seen.set(key, u);
+      firstRows.push(r);
+    }
+    userOfRow[r - start] = u;
+  }
+  const users = rowsToTensors(ds, userBindings, firstRows, 0, firstRows.length);
+  const [target] = rowsToTensors(ds, [inputs[parts.targetInput]], null, start, end);
+  const logits = tf.tidy(() => {
+    const applied = parts.user.apply(users.length === 1 ? users[0] : users, { training: false });
+    const vectors = (Array.isArray(applied) ? applied[0] : applied) as tf.Tensor2D;
+    const perRow = tf.gather(vectors, tf.tensor1d(userOfRow, 'int32'));
+    return dotItems(perRow, itemTowerOutputs(parts, target));
+  });
+  try {
+    return (await logits.data()) as Float32Array;
+  } finally {
+    tf.dispose([...users, target, logits]);
+  }
 }

@@ -7,6 +7,9 @@ import { evaluateModel } from '../../src/eval/evaluate_model';
 import { evaluateRanking } from '../../src/eval/evaluate_ranking';
 import { bindModelInputs } from '../../src/eval/model_inputs';
 import { scoreDataset } from '../../src/eval/score';
+import { synthetic } from '../../src/data/synthetic';
+import { createModel } from '../../src/models/create_model';
+import { splitTwoTower } from '../../src/wrap/two_tower';
 import { predictAll, tinyData, tinyDuetModel, tinyModel } from './models';
 
 const DIMS = { numItems: 30, clickLength: 5, triggerLength: 3 };
@@ -38,6 +41,36 @@ describe('scoreDataset', () => {
     const scores = await scoreDataset(model, data, { batchSize: 10 });
     const expected = predictAll(model, data);
     scores.forEach((s, i) => expect(s).toBeCloseTo(expected[i], 5));
+  });
+
+  it('encodes each distinct user once on two-tower models, with the same scores as the full model', async () => {
+    // A test split: every user's history repeated over 1 + 9 candidates.
+    const { test, protocol } = synthetic({ users: 12, items: 40, testNeg: 9, seed: 5 });
+    for (const kind of ['sasrec', 'gru4rec'] as const) {
+      for (const variant of ['base', 'duet'] as const) {
+        const { model } = createModel({ model: kind, variant, numItems: protocol.items,
+          clickLength: test.clickLength, dim: 8, seed: 3, ...(kind === 'sasrec' ? { numHeads: 2 } : {}) });
+        expect(splitTwoTower(model)).not.toBeNull();
+        const seen: number[] = [];
+        const parts = splitTwoTower(model)!;
+        const apply = parts.user.apply.bind(parts.user);
+        parts.user.apply = ((x: tf.Tensor | tf.Tensor[], kwargs?: tfl.Kwargs) => {
+          seen.push((Array.isArray(x) ? x[0] : x).shape[0]);
+          return apply(x, kwargs);
+        }) as typeof parts.user.apply;
+        const before = tf.memory().numTensors;
+        const scores = await scoreDataset(model, test, { batchSize: 25 });
+        parts.user.apply = apply;
+        expect(tf.memory().numTensors).toBe(before);
+        // 120 rows in batches of 25: the users each batch spans, not one encoding per row.
+        const encoded = seen.reduce((a, b) => a + b, 0);
+        expect(encoded).toBeGreaterThanOrEqual(12);
+        expect(encoded).toBeLessThan(12 + 5);
+        const expected = predictAll(model, test);
+        scores.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 4));
+        model.dispose();
+      }
+    }
   });
 
   it('leaks no tensors', async () => {
