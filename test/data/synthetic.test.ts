@@ -119,6 +119,67 @@ describe('synthetic', () => {
     expect(Math.abs(oracleGap(synthetic({ ...opts, modes: 1 })))).toBeLessThan(0.03);
   });
 
+  // The story behind the DUET showcase: a group's home genre shows in its users' histories, and
+  // each group moves between genres by its own map, so the same last genre leads different groups
+  // to different next genres.
+  function groupStats(s: SyntheticSplit) {
+    const { test, truth, protocol } = s;
+    const K = Math.max(...truth.itemCluster) + 1;
+    const M = truth.modeHome.length;
+    const L = test.clickLength;
+    const step = 1 + protocol.test_neg;
+    const counts = new Float64Array(M * K * K); // [group, genre, next genre]
+    let home = 0;
+    let total = 0;
+    for (let r = 0; r < test.size; r += step) {
+      const m = truth.userMode[test.user[r]];
+      const seq = [...Array.from(test.click.subarray(r * L, r * L + L)).filter((v) => v !== 0), test.target[r]];
+      const genres = seq.map((it) => truth.itemCluster[it]);
+      for (const g of genres) { home += g === truth.modeHome[m] ? 1 : 0; total++; }
+      for (let t = 1; t < genres.length; t++) counts[(m * K + genres[t - 1]) * K + genres[t]]++;
+    }
+    // How often the most frequent next genre given (group, genre), or given the genre alone, is
+    // right; and how many different best next genres the groups have per genre.
+    let own = 0;
+    let pooled = 0;
+    let moves = 0;
+    let distinctBest = 0;
+    for (let a = 0; a < K; a++) {
+      const all = new Float64Array(K);
+      const best = new Set<number>();
+      for (let m = 0; m < M; m++) {
+        const row = Array.from(counts.subarray((m * K + a) * K, (m * K + a + 1) * K));
+        row.forEach((c, b) => { all[b] += c; moves += c; });
+        own += Math.max(...row);
+        if (Math.max(...row) > 0) best.add(row.indexOf(Math.max(...row)));
+      }
+      pooled += Math.max(...all);
+      distinctBest += best.size / K;
+    }
+    return { homeShare: home / total, chance: 1 / K, own: own / moves, pooled: pooled / moves, distinctBest };
+  }
+
+  it('shows each group in its history and moves each group by its own genre map', () => {
+    const stats = groupStats(synthetic({ users: 400, items: 400, seed: 2 }));
+    expect(stats.homeShare).toBeGreaterThan(3 * stats.chance);
+    expect(stats.own).toBeGreaterThan(0.5);
+    expect(stats.own - stats.pooled).toBeGreaterThan(0.15);
+    // 4 groups: per genre, the groups' best next genres mostly differ (1 with one shared map).
+    expect(stats.distinctBest).toBeGreaterThan(2);
+    // One group: its own map is the pooled map.
+    const one = groupStats(synthetic({ users: 400, items: 400, seed: 2, modes: 1 }));
+    expect(one.own).toBe(one.pooled);
+  });
+
+  it('falls back to random centres and rotations when dim < clusters', () => {
+    const { truth, test } = synthetic({ users: 30, items: 120, clusters: 8, dim: 4, seed: 5 });
+    expect(truth.dim).toBe(4);
+    expect(truth.userTransform.length).toBe(31 * 16);
+    expect(Array.from(truth.modeHome)).toHaveLength(4);
+    expect(test.size).toBe(30 * 50);
+    expect(new Set(Array.from(truth.modeHome)).size).toBe(4); // distinct homes while modes <= clusters
+  });
+
   it('checks its options', () => {
     expect(() => synthetic({ minSeq: 2 })).toThrow(/'minSeq' passed to 'synthetic' must be an integer >= 3, got 2/);
     expect(() => synthetic({ items: 10, maxSeq: 10 })).toThrow(/'maxSeq' passed to 'synthetic' must be an integer in \[5, 9\], got 10/);

@@ -54,7 +54,7 @@ describe('scoreDataset', () => {
         const seen: number[] = [];
         const parts = splitTwoTower(model)!;
         const apply = parts.user.apply.bind(parts.user);
-        parts.user.apply = ((x: tf.Tensor | tf.Tensor[], kwargs?: tfl.Kwargs) => {
+        parts.user.apply = ((x: tf.Tensor | tf.Tensor[], kwargs?: Record<string, unknown>) => {
           seen.push((Array.isArray(x) ? x[0] : x).shape[0]);
           return apply(x, kwargs);
         }) as typeof parts.user.apply;
