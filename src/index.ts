@@ -30,7 +30,9 @@ export type { DynamicLayerSpec, ParamSlice } from './layers/param_layout';
 export { duetWrap, GENERATOR_NAME } from './wrap/duet_wrap';
 export type { DuetCondition, DuetWrapOptions } from './wrap/duet_wrap';
 export { PARAMS_INPUT_NAME, splitDuet } from './wrap/split_duet';
-export { dotItems, itemTowerOutputs, scoreTwoTower, splitTwoTower, twoTowerReason } from './wrap/two_tower';
+export {
+  dotItems, itemTowerOutputs, scoreTwoTower, splitTwoTower, twoTowerReason, userTowerOutputs,
+} from './wrap/two_tower';
 export type { TwoTowerOptions, TwoTowerParts } from './wrap/two_tower';
 export type { DuetParts } from './wrap/split_duet';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';

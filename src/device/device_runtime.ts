@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { readDeviceMetadata } from '../serve/device_metadata';
 import { PAYLOAD_FORMATS, PayloadFormat, PayloadLayer } from '../serve/payload';
 import {
-  dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts,
+  dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts, userTowerOutputs,
 } from '../wrap/two_tower';
 import { sameWeightVersion, weightVersion } from '../wrap/weight_version';
 import { deviceLayout, sameLayout } from './device_layout';
@@ -473,8 +473,7 @@ export class DeviceRuntime {
         const xs = towers.userInputs.map((i, k) => i === paramsIndex ?
           tf.tensor2d(params, [1, params.length]) :
           tf.tensor((values[k] as Float32Array | Int32Array).slice(), [1, ...inputs[i].shape.slice(1)], inputs[i].dtype));
-        const out = towers.user.apply(xs.length === 1 ? xs[0] : xs, { training: false });
-        return Array.isArray(out) ? out[0] as tf.Tensor : out as tf.Tensor;
+        return userTowerOutputs(towers, xs);
       });
       vector = { rows: values.map((v) => Float64Array.from(v)), weights: weights ?? [], value };
       if (state !== undefined && weights !== null) {

@@ -7,7 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-import { dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts } from '../wrap/two_tower';
+import {
+  dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts, userTowerOutputs,
+} from '../wrap/two_tower';
 import { itemTable } from './item_vectors';
 import { bindModelInputs, checkLogitModel, forwardLogits, type ModelInput } from './model_inputs';
 import { checkPositiveInt } from './score';
@@ -109,10 +111,7 @@ class Context {
   userVector(towers: TwoTowerParts): tf.Tensor {
     if (this.user === null) {
       const xs = towers.userInputs.map((i) => this.rows[i] as tf.Tensor);
-      this.user = tf.tidy(() => {
-        const out = towers.user.apply(xs.length === 1 ? xs[0] : xs, { training: false });
-        return Array.isArray(out) ? out[0] as tf.Tensor : out as tf.Tensor;
-      });
+      this.user = userTowerOutputs(towers, xs);
     }
     return this.user;
   }

@@ -6,7 +6,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { checkDataset } from '../data/check_dataset';
 import type { DuetDataset } from '../data/types';
-import { dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts } from '../wrap/two_tower';
+import {
+  dotItems, itemTowerOutputs, splitTwoTower, type TwoTowerParts, userTowerOutputs,
+} from '../wrap/two_tower';
 import { bindModelInputs, forwardLogits, type ModelInput, rowsToTensors } from './model_inputs';
 
 /**
@@ -103,9 +105,7 @@ async function scoreTwoTowerRows(parts: TwoTowerParts, ds: DuetDataset, inputs: 
   const users = rowsToTensors(ds, userBindings, firstRows, 0, firstRows.length);
   const [target] = rowsToTensors(ds, [inputs[parts.targetInput]], null, start, end);
   const logits = tf.tidy(() => {
-    const applied = parts.user.apply(users.length === 1 ? users[0] : users, { training: false });
-    const vectors = (Array.isArray(applied) ? applied[0] : applied) as tf.Tensor2D;
-    const perRow = tf.gather(vectors, tf.tensor1d(userOfRow, 'int32'));
+    const perRow = tf.gather(userTowerOutputs(parts, users), tf.tensor1d(userOfRow, 'int32'));
     return dotItems(perRow, itemTowerOutputs(parts, target));
   });
   try {

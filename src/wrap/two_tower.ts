@@ -125,8 +125,7 @@ export function scoreTwoTower(parts: TwoTowerParts, userInputs: tf.Tensor[], tar
       `(one per target), got [${userInputs.map((t) => t.shape[0]).join(', ')}]`);
   }
   return tf.tidy(() => {
-    const user = applyOne(parts.user, userInputs.length === 1 ? userInputs[0] : userInputs);
-    return dotItems(user, itemTowerOutputs(parts, targets));
+    return dotItems(userTowerOutputs(parts, userInputs), itemTowerOutputs(parts, targets));
   });
 }
 
@@ -173,9 +172,21 @@ export function dotItems(user: tf.Tensor, items: { vectors: tf.Tensor2D; bias: t
   });
 }
 
-function applyOne(model: tfl.LayersModel, x: tf.Tensor | tf.Tensor[]): tf.Tensor {
-  const out = model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
-  return Array.isArray(out) ? out[0] : out;
+/**
+ * The user tower's vectors `[rows, dim]` for `userInputs` (in `parts.userInputs` order, one row
+ * per user), in inference mode. The caller owns the result.
+ *
+ * @example
+ * ```ts
+ * const user = userTowerOutputs(parts, [tf.tensor2d([history], [1, 30])]); // [1, dim]
+ * ```
+ */
+export function userTowerOutputs(parts: TwoTowerParts, userInputs: tf.Tensor[]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const out = parts.user.apply(userInputs.length === 1 ? userInputs[0] : userInputs,
+      { training: false }) as tf.Tensor | tf.Tensor[];
+    return (Array.isArray(out) ? out[0] : out) as tf.Tensor2D;
+  });
 }
 
 function analyze(model: tfl.LayersModel, options: TwoTowerOptions, caller: string): Analysis {
