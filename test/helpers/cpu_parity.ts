@@ -1,5 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+
+import { useBackend } from '../../src/backend/use_backend';
+
+/**
+ * Puts this test file on the wasm backend with duet-tf's kernels (through `useBackend`) for its
+ * tests, and back on cpu afterwards. Call at module scope.
+ */
+export function useWasmInThisFile(): void {
+  beforeAll(async () => {
+    await useBackend('cpu');
+    await import('@tensorflow/tfjs-backend-wasm');
+    expect(await useBackend('wasm')).toBe('wasm');
+  });
+  afterAll(async () => {
+    await tf.setBackend('cpu');
+  });
+}
 
 /** One output of a computation, read back. */
 export interface Output {

@@ -1,19 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { hasFastPath } from '../../../src/backend/kernels/fast_path';
-import { useBackend } from '../../../src/backend/use_backend';
-import { bits, expectCpuParity, floats, ints } from '../../helpers/cpu_parity';
+import { bits, expectCpuParity, floats, ints, useWasmInThisFile } from '../../helpers/cpu_parity';
 
-beforeAll(async () => {
-  await useBackend('cpu');
-  await import('@tensorflow/tfjs-backend-wasm');
-  expect(await useBackend('wasm')).toBe('wasm');
-});
-
-afterAll(async () => {
-  await tf.setBackend('cpu');
-});
+useWasmInThisFile();
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 const idx = (values: number[], shape = [values.length]) => tf.tensor(values, shape, 'int32');

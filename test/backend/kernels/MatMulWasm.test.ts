@@ -1,39 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { isTranspositionFree, transpositionFreeMatMul } from '../../../src/backend/kernels/MatMulWasm';
 import { registerDuetKernels } from '../../../src/backend/register_kernels';
-import { useBackend } from '../../../src/backend/use_backend';
 import { mulberry32 } from '../../../src/data/rng';
+import { expectCpuParity, useWasmInThisFile } from '../../helpers/cpu_parity';
 
-beforeAll(async () => {
-  await useBackend('cpu');
-  await import('@tensorflow/tfjs-backend-wasm');
-  expect(await useBackend('wasm')).toBe('wasm');
-});
-
-afterAll(async () => {
-  await tf.setBackend('cpu');
-});
+useWasmInThisFile();
 
 const random = mulberry32(7);
 const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
-
-/** Runs `f` on `backend` with fresh tensors made from the same values; returns the result's values. */
-async function on(backend: string, f: () => tf.Tensor): Promise<{ shape: number[]; data: Float32Array }> {
-  await tf.setBackend(backend);
-  const out = tf.tidy(f);
-  const data = (await out.data()) as Float32Array;
-  const shape = out.shape;
-  out.dispose();
-  return { shape, data };
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 describe('transposition-free matMul on wasm', () => {
   it('is installed by registerDuetKernels, idempotently, for BatchMatMul and _FusedMatMul', () => {
@@ -61,13 +37,8 @@ describe('transposition-free matMul on wasm', () => {
       const a = values(aShape.reduce((x, y) => x * y));
       const b = values(bShape.reduce((x, y) => x * y));
       const f = () => tf.matMul(tf.tensor(a, aShape), tf.tensor(b, bShape), transposeA, transposeB);
-      const cpu = await on('cpu', f);
-      await tf.setBackend('wasm');
-      const before = tf.backend().numDataIds();
-      const wasm = await on('wasm', f);
-      expect(tf.backend().numDataIds()).toBe(before); // the transposed copies are freed
-      expect(wasm.shape).toEqual(cpu.shape);
-      expect(maxDiff(wasm.data, cpu.data)).toBeLessThan(1e-5);
+      // Same shapes within 1e-5, and the transposed copies freed (no data left on wasm).
+      await expectCpuParity(f, 1e-5);
     });
   }
 
@@ -79,11 +50,9 @@ describe('transposition-free matMul on wasm', () => {
       a: tf.tensor2d(a, [8, 5]), b: tf.tensor2d(b, [3, 8]), transposeA: true, transposeB: true,
       bias: tf.tensor1d(bias), activation: 'relu',
     });
-    const cpu = await on('cpu', f);
-    const wasm = await on('wasm', f);
+    const [wasm] = await expectCpuParity(f, 1e-5);
     expect(wasm.shape).toEqual([5, 3]);
-    expect(maxDiff(wasm.data, cpu.data)).toBeLessThan(1e-5);
-    expect(Math.min(...wasm.data)).toBeGreaterThanOrEqual(0);
+    expect(Math.min(...(wasm.values as number[]))).toBeGreaterThanOrEqual(0);
   });
 
   it('gives the cpu backend\'s gradients for a dense layer (both transposed products)', async () => {
@@ -95,9 +64,7 @@ describe('transposition-free matMul on wasm', () => {
       const [dx, dw] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.tanh(tf.matMul(p, q))))([xs, ws]);
       return tf.concat([tf.reshape(dx, [-1]), tf.reshape(dw, [-1])]);
     };
-    const cpu = await on('cpu', f);
-    const wasm = await on('wasm', f);
-    expect(maxDiff(wasm.data, cpu.data)).toBeLessThan(1e-5);
+    await expectCpuParity(f, 1e-5);
   });
 
   it('uses one weight tensor under two transposed shapes without corrupting the cache', async () => {
@@ -110,8 +77,6 @@ describe('transposition-free matMul on wasm', () => {
       const q = tf.matMul(tf.ones([3, 6]), ws); // [3, 4]
       return tf.concat([tf.reshape(p, [-1]), tf.reshape(q, [-1])]);
     };
-    const cpu = await on('cpu', f);
-    const wasm = await on('wasm', f);
-    expect(maxDiff(wasm.data, cpu.data)).toBeLessThan(1e-5);
+    await expectCpuParity(f, 1e-5);
   });
 });

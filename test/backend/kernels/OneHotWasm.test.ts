@@ -1,26 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { oneHotWasmConfig } from '../../../src/backend/kernels/OneHotWasm';
-import { useBackend } from '../../../src/backend/use_backend';
+import { expectCpuParity, useWasmInThisFile } from '../../helpers/cpu_parity';
 
-beforeAll(async () => {
-  await useBackend('cpu');
-  await import('@tensorflow/tfjs-backend-wasm');
-  expect(await useBackend('wasm')).toBe('wasm');
-});
-
-afterAll(async () => {
-  await tf.setBackend('cpu');
-});
-
-async function on(backend: string, f: () => tf.Tensor) {
-  await tf.setBackend(backend);
-  const out = tf.tidy(f);
-  const result = { shape: out.shape, dtype: out.dtype, values: Array.from(await out.data()) };
-  out.dispose();
-  return result;
-}
+useWasmInThisFile();
 
 describe('dtype-correct OneHot on wasm', () => {
   it('is the kernel registered for wasm after useBackend', () => {
@@ -34,9 +18,7 @@ describe('dtype-correct OneHot on wasm', () => {
   ];
   for (const [name, f] of cases) {
     it(`matches the cpu backend: ${name}`, async () => {
-      const cpu = await on('cpu', f);
-      const wasm = await on('wasm', f);
-      expect(wasm).toEqual(cpu);
+      await expectCpuParity(f); // shapes, dtypes and values exactly equal
     });
   }
 

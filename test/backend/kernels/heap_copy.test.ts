@@ -1,24 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { hasFastPath } from '../../../src/backend/kernels/fast_path';
 import { heapSlice } from '../../../src/backend/kernels/SliceWasm';
 import { registerDuetKernels } from '../../../src/backend/register_kernels';
-import { useBackend } from '../../../src/backend/use_backend';
-import { bits, expectCpuParity, floats, ints, runOn } from '../../helpers/cpu_parity';
+import { bits, expectCpuParity, floats, ints, runOn, useWasmInThisFile } from '../../helpers/cpu_parity';
 
 // Slice, StridedSlice, Unpack and SplitV on wasm copy straight from the heap (heap_copy.ts):
 // each is checked against the cpu backend, bit for bit, with no data left behind.
 
-beforeAll(async () => {
-  await useBackend('cpu');
-  await import('@tensorflow/tfjs-backend-wasm');
-  expect(await useBackend('wasm')).toBe('wasm');
-});
-
-afterAll(async () => {
-  await tf.setBackend('cpu');
-});
+useWasmInThisFile();
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 type Dtype = 'float32' | 'int32' | 'bool';
