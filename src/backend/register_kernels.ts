@@ -21,13 +21,14 @@ import type { BackendName } from './types';
 const WASM_MISSING: readonly tf.KernelConfig[] = [unsortedSegmentSumWasmConfig];
 /** Kernels that replace tfjs-backend-wasm's own (copying Identity, OneHot ignoring dtype). */
 const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHotWasmConfig];
-/** wasm kernels wrapped so that transposed products take the fast path. */
-const WASM_WRAPPED: readonly string[] = [tf.BatchMatMul, tf._FusedMatMul];
 /**
- * wasm kernels wrapped with a fast path for the common case (the original runs the rest): slices
+ * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
+ * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
  * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose.
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
+  [tf.BatchMatMul, transpositionFreeMatMul],
+  [tf._FusedMatMul, transpositionFreeMatMul],
   [tf.Slice, heapSlice],
   [tf.StridedSlice, heapStridedSlice],
   [tf.Unpack, heapUnpack],
@@ -69,10 +70,6 @@ export function registerDuetKernels(backendName: BackendName): void {
       if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);
     }
     WASM_REPLACEMENTS.forEach(replaceKernel);
-    for (const name of WASM_WRAPPED) {
-      const current = tf.getKernel(name, 'wasm');
-      if (current != null) replaceKernel(transpositionFreeMatMul(current));
-    }
     for (const [name, wrap] of WASM_FAST_PATHS) {
       const current = tf.getKernel(name, 'wasm');
       if (current != null) replaceKernel(wrap(current));

@@ -11,14 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-type MatMulArgs = {
-  inputs: Record<string, tf.TensorInfo>;
-  backend: BackendWasm;
-  attrs: { transposeA: boolean; transposeB: boolean } & Record<string, unknown>;
-};
-
-/** Marks the configs built here, so that wrapping twice is detected. */
-const WRAPPED = Symbol('duet-tf transposition-free matMul');
+import { hasFastPath, withFastPath } from './fast_path';
 
 function batchSize(shape: readonly number[]): number {
   let size = 1;
@@ -41,7 +34,8 @@ function swapLastAxes(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
  * products of single matrices run untransposed on a transposed copy of the operand.
  *
  * @param original The wasm backend's own kernel config (`tf.getKernel('BatchMatMul', 'wasm')`).
- * @returns A config for the same kernel name and backend; `original` itself if already wrapped.
+ * @returns A config for the same kernel name and backend (built with `withFastPath`, which hands
+ *   every other call to `original`); `original` itself if already wrapped.
  *
  * @example
  * ```ts
@@ -51,7 +45,6 @@ function swapLastAxes(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
  * ```
  */
 export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelConfig {
-  if (isTranspositionFree(original)) return original;
   if (original.backendName !== 'wasm' ||
       (original.kernelName !== tf.BatchMatMul && original.kernelName !== tf._FusedMatMul)) {
     throw new Error(
@@ -60,13 +53,10 @@ export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelCon
     );
   }
   const run = original.kernelFunc;
-  const kernelFunc = (args: MatMulArgs): tf.TensorInfo => {
-    const { inputs, backend, attrs } = args;
+  return withFastPath(original, original.kernelName, ({ inputs, backend, attrs }) => {
     const { a, b } = inputs;
-    const { transposeA, transposeB } = attrs;
-    if ((!transposeA && !transposeB) || batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) {
-      return run(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
-    }
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if ((!transposeA && !transposeB) || batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) return null;
     const aT = transposeA ? swapLastAxes(a, backend) : a;
     const bT = transposeB ? swapLastAxes(b, backend) : b;
     try {
@@ -80,13 +70,7 @@ export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelCon
       if (aT !== a) backend.disposeData(aT.dataId);
       if (bT !== b) backend.disposeData(bT.dataId);
     }
-  };
-  const config: tf.KernelConfig & { [WRAPPED]?: true } = {
-    ...original,
-    kernelFunc: kernelFunc as unknown as tf.KernelFunc,
-  };
-  config[WRAPPED] = true;
-  return config;
+  });
 }
 
 /**
@@ -98,5 +82,6 @@ export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelCon
  * ```
  */
 export function isTranspositionFree(config: tf.KernelConfig | undefined): boolean {
-  return config != null && (config as { [WRAPPED]?: true })[WRAPPED] === true;
+  return hasFastPath(config) &&
+    (config?.kernelName === tf.BatchMatMul || config?.kernelName === tf._FusedMatMul);
 }
