@@ -5,7 +5,7 @@
  *   npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] [--epochs 1,2]
  *       [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu]
  *       [--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch]
- *       [--model-options JSON] [--label NAME]
+ *       [--model-options JSON] [--variants base,finetune,duet] [--seed N] [--label NAME]
  *
  * Prints one JSON line per result on stdout (progress on stderr) and writes a markdown table into
  * `--out` between `<!-- accuracy:LABEL -->` markers: a rerun with the same label (default: the data
@@ -21,7 +21,7 @@ import { machineInfo } from './common';
 const USAGE = 'usage: npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] ' +
   '[--epochs 1,2] [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu] ' +
   '[--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch] [--model-options JSON] ' +
-  '[--label NAME]';
+  '[--variants base,finetune,duet] [--seed N] [--label NAME]';
 
 type Row = Record<string, unknown>;
 
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       'finetune-users': { type: 'string' }, backend: { type: 'string', default: 'auto' },
       'max-train-rows': { type: 'string' }, 'validation-fraction': { type: 'string' },
       'duet-from': { type: 'string' }, 'model-options': { type: 'string' },
+      variants: { type: 'string' }, seed: { type: 'string' },
       label: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
@@ -96,7 +97,7 @@ async function main(): Promise<void> {
   const models = values.models.split(',').map((m) => m.trim());
   const passed: string[] = ['--data', values.data, '--backend', values.backend];
   for (const key of ['finetune-users', 'max-train-rows', 'validation-fraction', 'duet-from',
-    'model-options'] as const) {
+    'model-options', 'variants', 'seed'] as const) {
     if (values[key] !== undefined) passed.push(`--${key}`, values[key] as string);
   }
   const rows: Row[] = [];

@@ -55,6 +55,9 @@ describe('duet-tf compare', () => {
       '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--duet-from', 'scratch', '--json');
     expect(scratch.code).toBe(0);
     expect(scratch.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['scratch']);
+    // DUET alone from scratch reads no base model, so none is trained.
+    expect(scratch.stderr).not.toMatch(/gru4rec base: epoch/);
+    expect(scratch.stderr).toMatch(/gru4rec duet: epoch 1\/1/);
     const bad = await cli('compare', '--model', 'din', '--data', dir, '--epochs', '1', '--variants', 'base,meta');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe("duet-tf: compare: --variants must list some of base, finetune, duet, got 'base,meta'\n");

@@ -79,10 +79,14 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   };
   const common = { model: config.model, backend, epochs: settings.epochs };
 
-  const base = createModel(config as CreateModelOptions).model;
-  const baseRun = await trainLogged(io, `${config.model} base`, base, data.train, settings, json);
-  const trainRate = baseRun.result.trainSamplesPerSecond;
-  if (wanted.includes('base')) {
+  const fromScratch = o['duet-from'] === 'scratch';
+  // A DUET-only run from scratch needs no base model: it is trained only when something reads it.
+  const needsBase = wanted.includes('base') || wanted.includes('finetune') || !fromScratch;
+  const base = needsBase ? createModel(config as CreateModelOptions).model : null;
+  const baseRun = base === null ? null :
+    await trainLogged(io, `${config.model} base`, base, data.train, settings, json);
+  const trainRate = baseRun?.result.trainSamplesPerSecond ?? null;
+  if (base !== null && baseRun !== null && wanted.includes('base')) {
     const report = await evaluateModel(base, data.test, { batchSize: settings.batch });
     emit(resultRow({
       ...common, variant: 'base', report, trainSamplesPerSecond: trainRate,
@@ -90,7 +94,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
       extra: { best_epoch: baseRun.result.bestEpoch, users: report.users },
     }));
   }
-  if (wanted.includes('finetune')) {
+  if (base !== null && baseRun !== null && wanted.includes('finetune')) {
     const maxUsers = (o['finetune-users'] as number) || undefined;
     io.stderr(`${config.model} finetune: fine-tuning a copy per test user` +
       `${maxUsers === undefined ? '' : ` (${maxUsers} users)`}\n`);
@@ -106,7 +110,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     }));
   }
   if (wanted.includes('duet')) {
-    const duet = o['duet-from'] === 'scratch' ?
+    const duet = fromScratch || base === null ?
       createModel({ ...config, variant: 'duet' } as CreateModelOptions).model :
       duetFromBase(base, config as CreateModelOptions).model;
     const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json);
