@@ -37,7 +37,7 @@ describe('duet-tf compare', () => {
     expect(finetune.users).toBe(5); // --finetune-users: a subset
     expect(finetune.adapt_ms_per_user).toBeGreaterThan(0);
     expect(finetune.infer_samples_per_s).toBeNull();
-    expect(duet).toMatchObject({ users: 12, adapt_batch: 1, duet_from: 'base' });
+    expect(duet).toMatchObject({ users: 12, adapt_batch: 1, duet_from: 'scratch' }); // the default: as many passes as base
     expect(duet.adapt_ms_per_user).toBeGreaterThan(0);
     expect(duet.adapt_ms_per_user_batched).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/gru4rec base: epoch 1\/1[^\n]*\ngru4rec finetune: [^\n]*\ngru4rec duet: epoch 1\/1/);
@@ -52,9 +52,13 @@ describe('duet-tf compare', () => {
     expect(rows).toHaveLength(2);
     expect(rows[1]).toMatch(/^base\s+0\.\d{4}\s/);
     const scratch = await cli('compare', '--model', 'gru4rec', '--data', dir, '--epochs', '1', '--batch', '64',
-      '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--duet-from', 'scratch', '--json');
+      '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--json');
     expect(scratch.code).toBe(0);
     expect(scratch.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['scratch']);
+    const fromBase = await cli('compare', '--model', 'gru4rec', '--data', dir, '--epochs', '1', '--batch', '64',
+      '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--duet-from', 'base', '--json');
+    expect(fromBase.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['base']);
+    expect(fromBase.stderr).toMatch(/gru4rec base: epoch 1\/1[^\n]*\ngru4rec duet: epoch 1\/1/);
     // DUET alone from scratch reads no base model, so none is trained.
     expect(scratch.stderr).not.toMatch(/gru4rec base: epoch/);
     expect(scratch.stderr).toMatch(/gru4rec duet: epoch 1\/1/);

@@ -15,7 +15,7 @@ import { batch, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
   condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
-  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: true, seed: null,
+  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: false, seed: null,
 };
 const COMMON_DEFAULTS = {
   variant: 'base', numItems: 10, clickLength: 30, dim: 32, seed: null, sequenceTransform: true,
@@ -38,7 +38,7 @@ describe('resolveModelOptions', () => {
       ...COMMON_DEFAULTS, model: 'din', seed: 3, dynamicLayers: ['mlp1', 'mlp2'],
       mlpUnits: [128, 64], mlpActivation: 'tanh', dropout: 0, attentionUnits: [36],
       attentionActivation: 'sigmoid', attentionNormalize: 'softmax', targetTransform: true,
-      productFeature: true, generator: { ...GENERATOR_DEFAULTS, seed: 3 },
+      productFeature: true, generator: { ...GENERATOR_DEFAULTS, decoder: 'lowrank', seed: 3 },
     });
   });
 
@@ -63,7 +63,7 @@ describe('resolveModelOptions', () => {
       [{ model: 'din', numItems: 5, seed: 1.5 }, "'seed' passed to 'din' must be an integer or null, got 1.5"],
       [{ model: 'din', numItems: 5, generator: { encoder: 'lstm' } }, "'generator.encoder' passed to 'din' must be one of 'gru', 'mean', 'attention', 'last', got 'lstm'"],
       [{ model: 'din', numItems: 5, generator: { vocabSize: 3 } }, "unknown option 'generator.vocabSize' passed to 'din'"],
-      [{ model: 'din', numItems: 5, generator: { conditionDim: 1 } }, "'generator.conditionDim' passed to 'din' must be at least 2 when normalizeCondition is on, got 1"],
+      [{ model: 'din', numItems: 5, generator: { conditionDim: 1, normalizeCondition: true } }, "'generator.conditionDim' passed to 'din' must be at least 2 when normalizeCondition is on, got 1"],
       [{ model: 'din', numItems: 5, generator: 'gru' }, "'generator' passed to 'din' must be an object of generator options, got 'gru'"],
     ];
     for (const [options, message] of bad) {

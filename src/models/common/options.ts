@@ -66,7 +66,11 @@ export interface GeneratorOptions {
   encoder?: EncoderKind;
   /** Size of the conditioning vector. Default: `embeddingDim`. */
   conditionDim?: number;
-  /** `'full'` (the authors') or `'lowrank'`. Default `'full'`. */
+  /**
+   * `'full'` (the authors') or `'lowrank'`. Default `'full'`; DIN: `'lowrank'`, because its
+   * generated MLP layers are wide (96→128→64 at D = 32: 20.7k parameters per user, which the full
+   * decoder would generate with 0.66M weights).
+   */
   decoder?: DecoderKind;
   /** Rank of the low-rank decoder. Default 8. */
   rank?: number;
@@ -79,7 +83,13 @@ export interface GeneratorOptions {
   init?: GeneratorInit;
   /** Bound each layer's per-sample deviation (Stable Weight Adapter). Default false. */
   stableWeights?: boolean;
-  /** Standardise the conditioning vector per sample. Default true. */
+  /**
+   * Standardise the conditioning vector per sample. Default false: the generator reads the
+   * encoder state as it is, as the authors' does. Standardising scales every per-user deviation up
+   * (each of the `conditionDim` entries has unit variance), so the generated weights move several
+   * times faster than the static ones under the same Adam step; on MovieLens (1 epoch, from
+   * scratch) turning it off raised AUC and UAUC for all three models.
+   */
   normalizeCondition?: boolean;
   /** Seed of the generator's initial weights. Default: the model's `seed`. */
   seed?: number | null;
@@ -294,7 +304,8 @@ export class OptionReader {
   }
 
   /** The options shared by every model, for architecture `model`. */
-  common(model: ModelKind, defaultDynamic: string[], extraKeys: readonly string[]): CommonConfig {
+  common(model: ModelKind, defaultDynamic: string[], extraKeys: readonly string[],
+      generatorDefaults: Partial<Pick<GeneratorConfig, 'decoder'>> = {}): CommonConfig {
     this.checkKeys([...COMMON_KEYS, ...extraKeys]);
     const given = this.options.model;
     if (given !== undefined && given !== model) {
@@ -319,7 +330,7 @@ export class OptionReader {
       itemBias: this.bool('itemBias', false),
       dynamicLayers: [...(dynamic as string[])],
       residual: this.bool('residual', true),
-      generator: this.generator(dim, seed),
+      generator: this.generator(dim, seed, generatorDefaults.decoder ?? 'full'),
     };
   }
 
@@ -331,7 +342,8 @@ export class OptionReader {
     };
   }
 
-  private generator(dim: number, modelSeed: number | null): GeneratorConfig {
+  private generator(dim: number, modelSeed: number | null, defaultDecoder: DecoderKind):
+      GeneratorConfig {
     const raw = this.options.generator ?? {};
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       this.fail('generator', 'an object of generator options', raw);
@@ -339,7 +351,7 @@ export class OptionReader {
     const g = raw as Record<string, unknown>;
     this.checkKeys(GENERATOR_KEYS, g, 'generator.');
     const embeddingDim = this.int('generator.embeddingDim', dim, 1, g.embeddingDim);
-    const normalizeCondition = this.bool('generator.normalizeCondition', true,
+    const normalizeCondition = this.bool('generator.normalizeCondition', false,
       g.normalizeCondition);
     const conditionDim = this.int('generator.conditionDim', embeddingDim, 1, g.conditionDim);
     if (normalizeCondition && conditionDim < 2) {
@@ -351,7 +363,7 @@ export class OptionReader {
       embeddingDim,
       encoder: this.oneOf('generator.encoder', ENCODER_KINDS, 'gru', g.encoder),
       conditionDim,
-      decoder: this.oneOf('generator.decoder', DECODER_KINDS, 'full', g.decoder),
+      decoder: this.oneOf('generator.decoder', DECODER_KINDS, defaultDecoder, g.decoder),
       rank: this.int('generator.rank', 8, 1, g.rank),
       lowrankCore: this.oneOf('generator.lowrankCore', ['diag', 'matrix'] as const, 'diag',
         g.lowrankCore),

@@ -86,7 +86,7 @@ const KEYS = ['mlpUnits', 'mlpActivation', 'dropout', 'attentionUnits', 'attenti
 export function resolveDinOptions(options: DinOptions): DinConfig {
   const read = new OptionReader(NAME, optionsObject(options, NAME));
   const mlpUnits = read.intArray('mlpUnits', [128, 64]);
-  const common = read.common(NAME, towerNames('mlp', mlpUnits.length), KEYS);
+  const common = read.common(NAME, towerNames('mlp', mlpUnits.length), KEYS, { decoder: 'lowrank' });
   return {
     ...common,
     model: NAME,
