@@ -7,9 +7,13 @@
  *       [--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch]
  *       [--model-options JSON] [--variants base,finetune,duet] [--seed N] [--label NAME]
  *
+ *   npm run bench:accuracy -- --rows A.jsonl,B.jsonl --label NAME [--out FILE]
+ *
  * Prints one JSON line per result on stdout (progress on stderr) and writes a markdown table into
  * `--out` between `<!-- accuracy:LABEL -->` markers: a rerun with the same label (default: the data
  * folder's name and the epochs) replaces its table and leaves the rest of the file alone.
+ * `--rows` runs nothing: it tabulates JSON lines saved from earlier runs of this script or of
+ * `duet-tf compare --json` (e.g. variants run as separate processes side by side).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -21,7 +25,8 @@ import { machineInfo } from './common';
 const USAGE = 'usage: npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] ' +
   '[--epochs 1,2] [--out docs/RESULTS.md] [--finetune-users N] [--backend auto|tensorflow|wasm|cpu] ' +
   '[--max-train-rows N] [--validation-fraction F] [--duet-from base|scratch] [--model-options JSON] ' +
-  '[--variants base,finetune,duet] [--seed N] [--label NAME]';
+  '[--variants base,finetune,duet] [--seed N] [--label NAME]\n' +
+  '       npm run bench:accuracy -- --rows A.jsonl[,B.jsonl] --label NAME [--out FILE]';
 
 type Row = Record<string, unknown>;
 
@@ -75,6 +80,40 @@ function writeSection(file: string, label: string, body: string): void {
   fs.writeFileSync(file, text);
 }
 
+/** Reads the result rows (JSON objects with `model` and `variant`) of saved JSON-lines files. */
+function readRows(files: string[]): Row[] {
+  const rows: Row[] = [];
+  for (const file of files) {
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+      if (!line.trim().startsWith('{')) return;
+      let row: Row;
+      try {
+        row = JSON.parse(line) as Row;
+      } catch {
+        throw new Error(`${file}:${i + 1}: not a JSON object`);
+      }
+      if (typeof row.model !== 'string' || typeof row.variant !== 'string') {
+        throw new Error(`${file}:${i + 1}: a result row needs 'model' and 'variant'`);
+      }
+      rows.push(row);
+    });
+  }
+  if (rows.length === 0) throw new Error(`no result rows in ${files.join(', ')}`);
+  return rows;
+}
+
+/** `--rows`: the table of saved results, written like a run's. */
+function tabulateSaved(files: string[], label: string | undefined, out: string): void {
+  if (label === undefined) throw new Error('--rows needs --label');
+  const rows = readRows(files);
+  const body = [`### ${label}`, '', `Rows from \`${files.map((f) => path.basename(f)).join('`, `')}\`` +
+    ` (runs of \`duet-tf compare --json\` side by side; commands above), backend ` +
+    `${String(rows[0].backend)}.`, '', table(rows)].join('\n');
+  writeSection(out, label, body);
+  process.stderr.write(`bench:accuracy: wrote ${out} (section ${label}, ${rows.length} rows)\n`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -83,11 +122,15 @@ async function main(): Promise<void> {
       'finetune-users': { type: 'string' }, backend: { type: 'string', default: 'auto' },
       'max-train-rows': { type: 'string' }, 'validation-fraction': { type: 'string' },
       'duet-from': { type: 'string' }, 'model-options': { type: 'string' },
-      variants: { type: 'string' }, seed: { type: 'string' },
+      variants: { type: 'string' }, seed: { type: 'string' }, rows: { type: 'string' },
       label: { type: 'string' }, help: { type: 'boolean' },
     },
     strict: true,
   });
+  if (values.rows !== undefined && !values.help) {
+    tabulateSaved(values.rows.split(',').map((f) => f.trim()), values.label, values.out);
+    return;
+  }
   if (values.help || values.data === undefined) {
     console.error(USAGE);
     process.exitCode = values.help ? 0 : 2;
