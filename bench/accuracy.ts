@@ -80,6 +80,50 @@ function writeSection(file: string, label: string, body: string): void {
   fs.writeFileSync(file, text);
 }
 
+/** The same experiment (model, variant, epochs, DUET start, data) repeated, e.g. over seeds. */
+function groupRuns(rows: Row[]): Row[][] {
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.model, r.variant, r.epochs, r.duet_from ?? null, r.data ?? null]);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups.values()];
+}
+
+const MEAN_KEYS = ['auc', 'uauc', 'ndcg@10', 'hr@10', 'logloss'];
+
+/** Mean and sample standard deviation of `key` over `runs`. */
+function meanSd(runs: Row[], key: string): { mean: number; sd: number } {
+  const v = runs.map((r) => r[key] as number);
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
+  return { mean, sd };
+}
+
+/** Repeated runs as mean ± standard deviation, best mean AUC, UAUC and NDCG@10 per model in bold. */
+function meanTable(rows: Row[]): string {
+  const groups = groupRuns(rows);
+  const head = ['model', 'variant', 'epochs', 'runs', 'AUC', 'UAUC', 'NDCG@10', 'HR@10', 'logloss',
+    'adapt ms/user'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const g of groups) {
+    const r = g[0];
+    const peers = groups.filter((p) => p[0].model === r.model && p[0].epochs === r.epochs);
+    const cell = (key: string) => {
+      const { mean, sd } = meanSd(g, key);
+      const best = ['auc', 'uauc', 'ndcg@10'].includes(key) &&
+        peers.every((p) => meanSd(p, key).mean <= mean);
+      const text = `${mean.toFixed(4)} ± ${sd.toFixed(4)}`;
+      return best ? `**${text}**` : text;
+    };
+    const epochs = r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs;
+    const adapt = g.every((x) => typeof x.adapt_ms_per_user === 'number') ?
+      meanSd(g, 'adapt_ms_per_user').mean.toFixed(2) : '–';
+    lines.push(`| ${[r.model, r.variant, epochs, g.length, ...MEAN_KEYS.map(cell), adapt].join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
 /** Reads the result rows (JSON objects with `model` and `variant`) of saved JSON-lines files. */
 function readRows(files: string[]): Row[] {
   const rows: Row[] = [];
@@ -107,9 +151,10 @@ function readRows(files: string[]): Row[] {
 function tabulateSaved(files: string[], label: string | undefined, out: string): void {
   if (label === undefined) throw new Error('--rows needs --label');
   const rows = readRows(files);
+  const repeated = groupRuns(rows).some((g) => g.length > 1);
   const body = [`### ${label}`, '', `Rows from \`${files.map((f) => path.basename(f)).join('`, `')}\`` +
     ` (runs of \`duet-tf compare --json\` side by side; commands above), backend ` +
-    `${String(rows[0].backend)}.`, '', table(rows)].join('\n');
+    `${String(rows[0].backend)}.`, '', repeated ? meanTable(rows) : table(rows)].join('\n');
   writeSection(out, label, body);
   process.stderr.write(`bench:accuracy: wrote ${out} (section ${label}, ${rows.length} rows)\n`);
 }

@@ -28,7 +28,7 @@ describe('duet-tf compare', () => {
     expect(lines.map((l) => l.variant)).toEqual(['base', 'finetune', 'duet']);
     for (const line of lines) {
       for (const key of KEYS) expect(line, key).toHaveProperty(key);
-      expect(line).toMatchObject({ model: 'gru4rec', backend: 'cpu', epochs: 1 });
+      expect(line).toMatchObject({ model: 'gru4rec', backend: 'cpu', epochs: 1, seed: 0 });
       for (const key of KEYS.slice(4, 13)) expect(typeof line[key], key).toBe('number');
     }
     const [base, finetune, duet] = lines;

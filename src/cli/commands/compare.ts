@@ -75,6 +75,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     `rows, ${data.numItems} items, backend ${backend}\n`);
   const results: Record<string, unknown>[] = [];
   const emit = (row: Record<string, unknown>) => {
+    row.seed = settings.seed; // runs repeated over seeds stay traceable
     results.push(row);
     if (json) printResult(io, row, true);
   };
