@@ -50,7 +50,7 @@ export interface ModelInfo {
   backend: string;
   /** The run that trained this model (for a DUET model: the DUET phase). */
   training: RecordedRun;
-  /** For a DUET model: the base model's training run it started from, or where it was loaded. */
+  /** For a DUET model built from a base (`--duet-from base`, `--from-base`): that base's training run, or where it was loaded. */
   base?: RecordedRun | { from: string };
 }
 

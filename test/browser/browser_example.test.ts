@@ -98,7 +98,7 @@ describe.skipIf(!hasChromium)(title, () => {
     const out = path.join(root, 'site');
     const dataDir = path.join(root, 'data');
     const modelDir = path.join(root, 'model');
-    // Tiny: one epoch of base then DUET on 40 users, the test checks the plumbing, not the
+    // Tiny: one epoch of DUET on 40 users, the test checks the plumbing, not the
     // accuracy; trained on wasm, ~10x faster on this model than the cpu backend tests run on.
     try {
       const data = await cli('prepare', '--synthetic', '--users', '40', '--items', '120', '--out', dataDir);

@@ -56,9 +56,23 @@ describe('duet-tf train and eval', () => {
     expect(human.stdout).toMatch(/^model: gru4rec\nvariant: base\n/);
   });
 
-  it('trains DUET from a base it trains first, or from a saved base (--from-base)', async () => {
+  it('trains DUET from scratch, from a base it trains first (--duet-from base), or from a saved base (--from-base)', async () => {
+    const scratch = path.join(dir, 'duet-scratch');
+    const sr = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--out', scratch, '--json');
+    expect(sr.code).toBe(0);
+    expect(sr.stderr).not.toMatch(/din base: epoch/);
+    expect(sr.stderr).toMatch(/din duet: epoch 1\/1/);
+    expect(lastJson(sr.stdout)).toMatchObject({ model: 'din', variant: 'duet', epochs: 1 });
+    const scratchInfo = JSON.parse(fs.readFileSync(path.join(scratch, MODEL_INFO_FILE), 'utf8'));
+    expect(scratchInfo.config.variant).toBe('duet');
+    expect(scratchInfo).not.toHaveProperty('base');
+    expect(scratchInfo.training.history).toHaveLength(1);
+    const se = await cli('eval', '--model-dir', scratch, '--data', data, '--backend', 'cpu', '--json');
+    expect(lastJson(se.stdout)).toMatchObject({ model: 'din', variant: 'duet', users: 12 });
+
     const out = path.join(dir, 'duet');
-    const r = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--out', out, '--json');
+    const r = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--duet-from', 'base',
+      '--out', out, '--json');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/din base: epoch 1\/1.*\n.*din duet: epoch 1\/1/s);
     expect(lastJson(r.stdout)).toMatchObject({ model: 'din', variant: 'duet' });

@@ -2,11 +2,14 @@
  * `duet-tf train`: trains a reference model (base or DUET) on a split and saves it with its
  * description (`duet-tf.json`), for `duet-tf eval` and `duet-tf serve`.
  *
- * `--variant duet` follows the paper's flow: a base model is trained first (the same `--epochs`),
- * then its DUET variant is built from it with `duetFromBase` (the generator starts at zero, so
- * the DUET model starts out predicting exactly like the trained base) and trained for `--epochs`
- * more. `--from-base MODEL_DIR` skips the first phase and starts from a saved base model.
+ * `--variant duet` trains the DUET model from scratch for `--epochs`, as a base run would. With
+ * `--duet-from base` it follows the paper's flow instead: a base model is trained first (the same
+ * `--epochs`), then its DUET variant is built from it with `duetFromBase` (the generator starts at
+ * zero, so the DUET model starts out predicting exactly like the trained base) and trained for
+ * `--epochs` more. `--from-base MODEL_DIR` starts that second phase from a saved base model.
  */
+import type * as tfl from '@tensorflow/tfjs-layers';
+
 import { useBackend } from '../../backend/use_backend';
 import type { BackendChoice } from '../../backend/types';
 import {
@@ -23,14 +26,16 @@ import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...TRAINING_OPTIONS,
-  variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET (base first, then DUET from it)' },
+  variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET' },
+  'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
   out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json)' },
-  'from-base': { type: 'string', help: '--variant duet: start from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
+  'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
 };
 
 export const TRAIN_SUMMARY = 'Trains a reference model (base or DUET) and saves it with duet-tf.json. ' +
-  'For --variant duet the base model is trained first (same --epochs) and the DUET model is ' +
-  'built from it (duetFromBase) and trained; --from-base MODEL_DIR starts from a saved base.';
+  '--variant duet trains DUET from scratch; with --duet-from base a base model is trained first ' +
+  '(same --epochs) and the DUET model is built from it (duetFromBase) and trained; --from-base ' +
+  'MODEL_DIR builds it from a saved base.';
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const o = parseOptions('train', argv, TRAIN_OPTIONS);
@@ -52,6 +57,12 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   io.stderr(`train: ${data.train.size} training rows, ${data.numItems} items, backend ${backend}\n`);
 
   let config = modelOptions('train', o, data.numItems, clickLength);
+  if (variant === 'duet' && fromBase === undefined && o['duet-from'] === 'scratch') {
+    const built = createModel({ ...config, variant: 'duet' } as CreateModelOptions);
+    const run = (await trainLogged(io, `${config.model} duet`, built.model, data.train, settings, json)).record;
+    await saveTrained(io, o, built.model, built.config, { clickLength, data, backend, run, json });
+    return 0;
+  }
   let baseModel;
   let baseRun: ModelInfo['base'];
   if (fromBase !== undefined) {
@@ -88,27 +99,39 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     config = duet.config;
     run = (await trainLogged(io, `${config.model} duet`, model, data.train, settings, json)).record;
   }
+  await saveTrained(io, o, model, config, {
+    clickLength, data, backend, run, json, ...(variant === 'duet' ? { base: baseRun } : {}),
+  });
+  return 0;
+}
+
+/** Saves the trained model with its description and prints the result line. */
+async function saveTrained(io: CliIO, o: Record<string, unknown>, model: tfl.LayersModel,
+    config: ResolvedConfig, fields: {
+      clickLength: number; data: Awaited<ReturnType<typeof loadData>>; backend: string;
+      run: RecordedRun; json: boolean; base?: ModelInfo['base'];
+    }): Promise<void> {
+  const { data, run } = fields;
   const info: ModelInfo = {
     format: 'duet-tf-model',
     version: 1,
     config,
     numItems: config.numItems,
-    clickLength,
+    clickLength: fields.clickLength,
     data: {
       source: data.source, train_rows: data.train.size,
       max_train_rows: (o['max-train-rows'] as number) || null,
     },
-    backend,
+    backend: fields.backend,
     training: run,
-    ...(variant === 'duet' ? { base: baseRun } : {}),
+    ...(fields.base === undefined ? {} : { base: fields.base }),
   };
   await saveModelDir(String(o.out), model, info);
   const last = info.training.history[info.training.history.length - 1];
   printResult(io, {
-    model: config.model, variant: config.variant, backend, epochs: settings.epochs,
+    model: config.model, variant: config.variant, backend: fields.backend, epochs: run.epochs,
     best_epoch: info.training.best_epoch, loss: last?.loss ?? null,
     ...(last?.validation === undefined ? {} : { validation: last.validation }),
     train_samples_per_s: info.training.train_samples_per_s, out: String(o.out),
-  }, json);
-  return 0;
+  }, fields.json);
 }
