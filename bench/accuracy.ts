@@ -44,20 +44,24 @@ async function compare(args: string[]): Promise<Row[]> {
 
 const fixed = (v: unknown, digits = 4) => (typeof v === 'number' ? v.toFixed(digits) : '–');
 
+/** A markdown table's header and separator lines. */
+const headerLines = (head: string[]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+
+/** The epochs cell: DUET from the trained base has had the base's epochs, then its own. */
+const epochsCell = (r: Row) => (r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs);
+
 /** The markdown table of `rows`, best AUC and NDCG@10 per model and epochs in bold. */
 function table(rows: Row[]): string {
   const head = ['model', 'variant', 'epochs', 'AUC', 'UAUC', 'NDCG@10', 'HR@10', 'logloss', 'NDCG@5',
     'HR@5', 'NDCG@20', 'HR@20', 'adapt ms/user'];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const lines = headerLines(head);
   const best = (r: Row, key: string) => {
     const peers = rows.filter((p) => p.model === r.model && p.epochs === r.epochs);
     return peers.every((p) => (p[key] as number) <= (r[key] as number));
   };
   for (const r of rows) {
     const metric = (key: string) => (best(r, key) ? `**${fixed(r[key])}**` : fixed(r[key]));
-    // DUET from the trained base has had the base's epochs, then its own.
-    const epochs = r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs;
-    lines.push(`| ${[r.model, r.variant, epochs, metric('auc'), metric('uauc'), metric('ndcg@10'),
+    lines.push(`| ${[r.model, r.variant, epochsCell(r), metric('auc'), metric('uauc'), metric('ndcg@10'),
       fixed(r['hr@10']), fixed(r.logloss), fixed(r['ndcg@5']), fixed(r['hr@5']), fixed(r['ndcg@20']),
       fixed(r['hr@20']), r.adapt_ms_per_user === undefined ? '–' : fixed(r.adapt_ms_per_user, 2),
     ].join(' | ')} |`);
@@ -105,7 +109,7 @@ function meanTable(rows: Row[]): string {
   const groups = groupRuns(rows);
   const head = ['model', 'variant', 'epochs', 'runs', 'AUC', 'UAUC', 'NDCG@10', 'HR@10', 'logloss',
     'adapt ms/user'];
-  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const lines = headerLines(head);
   for (const g of groups) {
     const r = g[0];
     const peers = groups.filter((p) => p[0].model === r.model && p[0].epochs === r.epochs);
@@ -116,10 +120,9 @@ function meanTable(rows: Row[]): string {
       const text = `${mean.toFixed(4)} ± ${sd.toFixed(4)}`;
       return best ? `**${text}**` : text;
     };
-    const epochs = r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs;
     const adapt = g.every((x) => typeof x.adapt_ms_per_user === 'number') ?
       meanSd(g, 'adapt_ms_per_user').mean.toFixed(2) : '–';
-    lines.push(`| ${[r.model, r.variant, epochs, g.length, ...MEAN_KEYS.map(cell), adapt].join(' | ')} |`);
+    lines.push(`| ${[r.model, r.variant, epochsCell(r), g.length, ...MEAN_KEYS.map(cell), adapt].join(' | ')} |`);
   }
   return lines.join('\n');
 }
