@@ -7,6 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import type { DuetDataset } from '../data/types';
 import type { RankingReport } from '../eval/evaluate_ranking';
+import { ParameterGenerator } from '../layers/parameter_generator';
 import { MODEL_KINDS, type ModelKind } from '../models/common/options';
 import { type CreateModelOptions, resolveModelOptions, type ResolvedConfig } from '../models/create_model';
 import { train, type TrainResult } from '../train/train';
@@ -27,6 +28,7 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },
   'validation-fraction': { type: 'number', default: 0, help: 'hold out this fraction of training users to select the best epoch' },
   'clip-norm': { type: 'number', help: 'clip gradients to this global norm' },
+  'generator-lr': { type: 'number', help: "Adam learning rate of the DUET generator (default: --lr)" },
   seed: { type: 'integer', default: 0, help: 'seed of the initial weights and the shuffles' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
@@ -38,6 +40,7 @@ export interface RunSettings {
   epochs: number;
   batch: number;
   lr: number;
+  generatorLr: number | undefined;
   clipNorm: number | undefined;
   seed: number;
   validationFraction: number | undefined;
@@ -55,10 +58,15 @@ export function runSettings(command: string, o: ParsedOptions): RunSettings {
   if (clip !== undefined && !(clip > 0)) {
     throw new UsageError(`${command}: --clip-norm must be a positive number, got ${clip}`);
   }
+  const generatorLr = o['generator-lr'] as number | undefined;
+  if (generatorLr !== undefined && !(generatorLr > 0)) {
+    throw new UsageError(`${command}: --generator-lr must be a positive number, got ${generatorLr}`);
+  }
   return {
     epochs: o.epochs as number,
     batch: o.batch as number,
     lr,
+    generatorLr,
     clipNorm: clip,
     seed: o.seed as number,
     validationFraction: fraction > 0 ? fraction : undefined,
@@ -100,6 +108,9 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
     Promise<{ result: TrainResult; record: RecordedRun }> {
   const result = await train(model, { train: trainSet }, {
     epochs: s.epochs, batchSize: s.batch, learningRate: s.lr, clipNorm: s.clipNorm, seed: s.seed,
+    // --generator-lr concerns DUET models only; compare trains its base with the same settings.
+    generatorLearningRate: model.layers.some((l) => l instanceof ParameterGenerator) ?
+      s.generatorLr : undefined,
     validationFraction: s.validationFraction, progress: io.isTTY && !quiet,
     onEpoch: (log) => {
       const v = log.validation === undefined ? '' :
@@ -109,7 +120,9 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
     },
   });
   const record: RecordedRun = {
-    epochs: s.epochs, batch: s.batch, lr: s.lr, clip_norm: s.clipNorm ?? null, seed: s.seed,
+    epochs: s.epochs, batch: s.batch, lr: s.lr,
+    generator_lr: model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr ?? null : null,
+    clip_norm: s.clipNorm ?? null, seed: s.seed,
     validation_fraction: s.validationFraction ?? null, best_epoch: result.bestEpoch,
     train_samples_per_s: round(result.trainSamplesPerSecond, 1),
     history: result.history.map((h) => ({

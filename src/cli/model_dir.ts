@@ -29,6 +29,8 @@ export interface RecordedRun {
   epochs: number;
   batch: number;
   lr: number;
+  /** `--generator-lr` of a DUET run, or null when the generator used `lr`. */
+  generator_lr: number | null;
   clip_norm: number | null;
   seed: number;
   validation_fraction: number | null;

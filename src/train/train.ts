@@ -66,6 +66,11 @@ export interface TrainOptions {
   batchSize?: number;
   /** Adam learning rate. Default 1e-3. */
   learningRate?: number;
+  /**
+   * Adam learning rate of the weights of every `ParameterGenerator` in the model (a second Adam
+   * with its own moments); the other weights keep `learningRate`. Default: `learningRate`.
+   */
+  generatorLearningRate?: number;
   /** Clip each step's gradients to this global norm √(Σ‖g‖²) (all weights scaled together). Default: no clipping. */
   clipNorm?: number;
   /** Seed of the per-epoch shuffles and of the `validationFraction` split. Default 0. */
@@ -109,8 +114,8 @@ export interface TrainResult {
   aborted: boolean;
 }
 
-const KNOWN_OPTIONS = new Set(['epochs', 'batchSize', 'learningRate', 'clipNorm', 'seed',
-  'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal']);
+const KNOWN_OPTIONS = new Set(['epochs', 'batchSize', 'learningRate', 'generatorLearningRate',
+  'clipNorm', 'seed', 'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal']);
 
 /** Validated settings shared by `train` and the fine-tune baseline (`{ epochs, batchSize, … }`). Internal. */
 export interface StepSettings {
@@ -261,7 +266,13 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
   const better = (v: number) => !Number.isNaN(v) &&
     (Number.isNaN(bestValue) || (selectBy === 'auc' ? v > bestValue : v < bestValue));
 
-  const stepper = new Stepper(model, settings, fn);
+  const generatorLearningRate = options.generatorLearningRate;
+  if (generatorLearningRate !== undefined && !(typeof generatorLearningRate === 'number' &&
+      generatorLearningRate > 0 && Number.isFinite(generatorLearningRate))) {
+    throw new Error(`'generatorLearningRate' passed to '${fn}' must be a positive number, got ` +
+      `${String(generatorLearningRate)}`);
+  }
+  const stepper = new Stepper(model, { ...settings, generatorLearningRate }, fn);
   const bar = new ProgressBar(options.progress === true);
   const yielder = new Yielder();
   const steps = Math.ceil(trainSet.size / settings.batchSize);

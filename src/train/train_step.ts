@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { forwardLogits } from '../eval/model_inputs';
+import { ParameterGenerator } from '../layers/parameter_generator';
 import type { DuetBatch } from './batches';
 
 /**
@@ -63,6 +64,8 @@ export function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf
 export interface StepperOptions {
   /** Adam learning rate. */
   learningRate: number;
+  /** Adam learning rate of `ParameterGenerator` weights, or undefined for `learningRate`. */
+  generatorLearningRate?: number;
   /** Global-norm clipping bound, or undefined for none. */
   clipNorm?: number;
 }
@@ -81,6 +84,8 @@ export interface StepperOptions {
 export class Stepper {
   private readonly variables: tf.Variable[];
   private readonly optimizer: tf.Optimizer;
+  /** The generators' own Adam and the names of the variables it updates; null when one Adam does all. */
+  private readonly generator: { optimizer: tf.Optimizer; names: Set<string> } | null = null;
 
   constructor(private readonly model: tfl.LayersModel, private readonly options: StepperOptions, caller: string) {
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -88,6 +93,16 @@ export class Stepper {
       throw new Error(`'model' passed to '${caller}' has no trainable weights`);
     }
     this.optimizer = tf.train.adam(options.learningRate);
+    const rate = options.generatorLearningRate;
+    if (rate !== undefined && rate !== options.learningRate) {
+      const names = new Set(model.layers.filter((l) => l instanceof ParameterGenerator)
+        .flatMap((l) => l.trainableWeights.map((w) => (w.read() as tf.Variable).name)));
+      if (names.size === 0) {
+        throw new Error(`'generatorLearningRate' passed to '${caller}' needs a model with a ` +
+          `ParameterGenerator; this one has none`);
+      }
+      this.generator = { optimizer: tf.train.adam(rate), names };
+    }
   }
 
   /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
@@ -99,12 +114,23 @@ export class Stepper {
       applied = clipByGlobalNorm(grads, this.options.clipNorm);
       tf.dispose(Object.values(grads));
     }
-    this.optimizer.applyGradients(applied);
+    if (this.generator === null) {
+      this.optimizer.applyGradients(applied);
+    } else {
+      const own: tf.NamedTensorMap = {};
+      const rest: tf.NamedTensorMap = {};
+      for (const [name, g] of Object.entries(applied)) {
+        (this.generator.names.has(name) ? own : rest)[name] = g;
+      }
+      this.optimizer.applyGradients(rest);
+      this.generator.optimizer.applyGradients(own);
+    }
     tf.dispose(Object.values(applied));
     return value;
   }
 
   dispose(): void {
     this.optimizer.dispose();
+    this.generator?.optimizer.dispose();
   }
 }

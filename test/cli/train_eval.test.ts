@@ -72,13 +72,17 @@ describe('duet-tf train and eval', () => {
 
     const out = path.join(dir, 'duet');
     const r = await cli('train', '--model', 'din', ...tiny, '--variant', 'duet', '--duet-from', 'base',
-      '--out', out, '--json');
+      '--generator-lr', '0.01', '--out', out, '--json');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/din base: epoch 1\/1.*\n.*din duet: epoch 1\/1/s);
     expect(lastJson(r.stdout)).toMatchObject({ model: 'din', variant: 'duet' });
     const info = JSON.parse(fs.readFileSync(path.join(out, MODEL_INFO_FILE), 'utf8'));
     expect(info.config.variant).toBe('duet');
     expect(info.base.history).toHaveLength(1);
+    // --generator-lr reaches the DUET run only (the base has no generator), and is recorded.
+    expect(info.training.generator_lr).toBe(0.01);
+    expect(info.base.generator_lr).toBeNull();
+    expect(scratchInfo.training.generator_lr).toBeNull();
     expect((await loadDuet(out)).layers.map((l) => l.name)).toContain('duetGenerator');
 
     const base = path.join(dir, 'din-base');
@@ -108,6 +112,8 @@ describe('duet-tf train and eval', () => {
       .toBe('duet-tf: train: --epochs is required (passes over the training rows)\n');
     expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--lr', '0')).stderr)
       .toBe('duet-tf: train: --lr must be a positive number, got 0\n');
+    expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--generator-lr', '0')).stderr)
+      .toBe('duet-tf: train: --generator-lr must be a positive number, got 0\n');
     expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--from-base', dir)).stderr)
       .toBe('duet-tf: train: --from-base needs --variant duet\n');
     const badJson = await cli('train', '--model', 'din', ...tiny, '--out', dir, '--model-options', '{dim');

@@ -8,7 +8,8 @@ import { evaluateRanking } from '../../src/eval/evaluate_ranking';
 import { scoreDataset } from '../../src/eval/score';
 import { train, type EpochLog } from '../../src/train/train';
 import { clipByGlobalNorm } from '../../src/train/train_step';
-import { cloneModel, maxWeightDiff, tinyData, tinyModel, weightValues } from '../eval/models';
+import { ParameterGenerator } from '../../src/layers/parameter_generator';
+import { cloneModel, maxWeightDiff, tinyData, tinyDuetModel, tinyModel, weightValues } from '../eval/models';
 
 const DIMS = { numItems: 20, clickLength: 4, triggerLength: 2 };
 const data = tinyData({ users: 10, rowsPerUser: 20, ...DIMS, seed: 1 });
@@ -230,6 +231,28 @@ describe('train', () => {
       if (tty) Object.defineProperty(process.stderr, 'isTTY', tty);
       else delete (process.stderr as { isTTY?: boolean }).isTTY;
     }
+  });
+
+  it('gives ParameterGenerator weights their own Adam at generatorLearningRate', async () => {
+    const ds = tinyData({ users: 4, rowsPerUser: 10, ...DIMS, seed: 2 });
+    const model = tinyDuetModel(DIMS);
+    const generator = model.layers.find((l) => l instanceof ParameterGenerator) as tfl.Layer;
+    const others = model.layers.filter((l) => l !== generator && l.trainableWeights.length > 0);
+    const values = (layers: tfl.Layer[]) => layers.flatMap((l) => l.getWeights().map((w) => w.dataSync().slice() as Float32Array));
+    const before = { generator: values([generator]), others: values(others) };
+    // Adam's first step moves every weight by about its learning rate (|m̂ / √v̂| = 1).
+    await train(model, { train: ds }, { epochs: 1, batchSize: ds.size, learningRate: 1e-3, generatorLearningRate: 0.1 });
+    const generatorMove = maxWeightDiff(values([generator]), before.generator);
+    const otherMove = maxWeightDiff(values(others), before.others);
+    expect(generatorMove).toBeGreaterThan(0.09);
+    expect(generatorMove).toBeLessThan(0.1 + 1e-6);
+    expect(otherMove).toBeGreaterThan(5e-4);
+    expect(otherMove).toBeLessThan(1e-3 + 1e-6);
+
+    await expect(train(tinyModel(DIMS), { train: ds }, { generatorLearningRate: 0.1 }))
+      .rejects.toThrow(/'generatorLearningRate' passed to 'train' needs a model with a ParameterGenerator/);
+    await expect(train(model, { train: ds }, { generatorLearningRate: 0 }))
+      .rejects.toThrow(/'generatorLearningRate' passed to 'train' must be a positive number, got 0/);
   });
 
   it('rejects bad options by name', async () => {
