@@ -236,9 +236,9 @@ describe('train', () => {
   it('gives ParameterGenerator weights their own Adam at generatorLearningRate', async () => {
     const ds = tinyData({ users: 4, rowsPerUser: 10, ...DIMS, seed: 2 });
     const model = tinyDuetModel(DIMS);
-    const generator = model.layers.find((l) => l instanceof ParameterGenerator) as tfl.Layer;
+    const generator = model.layers.find((l) => l instanceof ParameterGenerator) as tfl.layers.Layer;
     const others = model.layers.filter((l) => l !== generator && l.trainableWeights.length > 0);
-    const values = (layers: tfl.Layer[]) => layers.flatMap((l) => l.getWeights().map((w) => w.dataSync().slice() as Float32Array));
+    const values = (layers: tfl.layers.Layer[]) => layers.flatMap((l) => l.getWeights().map((w) => w.dataSync().slice() as Float32Array));
     const before = { generator: values([generator]), others: values(others) };
     // Adam's first step moves every weight by about its learning rate (|m̂ / √v̂| = 1).
     await train(model, { train: ds }, { epochs: 1, batchSize: ds.size, learningRate: 1e-3, generatorLearningRate: 0.1 });
