@@ -71,7 +71,14 @@ export interface ParameterGeneratorArgs extends LayerArgs {
    * exactly as chosen by `init`. Default true.
    */
   normalizeCondition?: boolean;
-  /** Seed of the initial weights, for reproducible runs. Default: unseeded. */
+  /**
+   * Training only: the probability, per sample, that the conditioning vector z is replaced by
+   * zeros, so that sample gets the generator's history-free (shared) parameters. Trains the shared
+   * part to work on its own, the way dropout trains units not to lean on each other; inference
+   * always reads the history. In `[0, 1)`. Default 0.
+   */
+  conditionDropout?: number;
+  /** Seed of the initial weights (and of `conditionDropout`'s draws), for reproducible runs. Default: unseeded. */
   seed?: number;
 }
 
@@ -89,6 +96,7 @@ export interface ResolvedGeneratorOptions {
   init: GeneratorInit;
   stableWeights: boolean;
   normalizeCondition: boolean;
+  conditionDropout: number;
   seed: number | null;
 }
 
@@ -112,7 +120,7 @@ function positiveInt(value: number | undefined, key: string): void {
 // Options of the generator itself, and those every tfjs-layers layer takes.
 const KNOWN_ARGS = new Set(['layers', 'input', 'vocabSize', 'embeddingDim', 'encoder',
   'conditionDim', 'decoder', 'rank', 'lowrankCore', 'init', 'stableWeights', 'normalizeCondition',
-  'seed', 'name', 'trainable', 'dtype', 'inputShape', 'batchInputShape', 'batchSize', 'weights',
+  'conditionDropout', 'seed', 'name', 'trainable', 'dtype', 'inputShape', 'batchInputShape', 'batchSize', 'weights',
   'inputDType', 'customObjects', 'fastWeightInit']);
 
 function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
@@ -139,6 +147,11 @@ function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
     throw new Error(`'conditionDim' passed to 'ParameterGenerator' must be at least 2 when ` +
       `'normalizeCondition' is on (a standardised scalar is always 0)`);
   }
+  const conditionDropout = args.conditionDropout ?? 0;
+  if (!(typeof conditionDropout === 'number' && conditionDropout >= 0 && conditionDropout < 1)) {
+    throw new Error(`'conditionDropout' passed to 'ParameterGenerator' must be a number in [0, 1), ` +
+      `got ${String(conditionDropout)}`);
+  }
   return {
     layers,
     input,
@@ -152,6 +165,7 @@ function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
     init: oneOf(args.init, ['glorot', 'zero'], 'glorot', 'init'),
     stableWeights: args.stableWeights ?? false,
     normalizeCondition,
+    conditionDropout,
     seed: args.seed ?? null,
   };
 }
@@ -202,6 +216,8 @@ export class ParameterGenerator extends tfl.layers.Layer {
   private lowRank: LowRankVariables[] = [];
   private boundLogits: tfl.LayerVariable | null = null;
   private inputDim = -1;
+  /** Calls made in training with `conditionDropout`: each seeded call draws a new mask. */
+  private dropoutDraws = 0;
 
   constructor(args: ParameterGeneratorArgs) {
     super(args);
@@ -434,8 +450,19 @@ export class ParameterGenerator extends tfl.layers.Layer {
     });
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => this.decode(this.encode(inputs)));
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs?: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      let z = this.encode(inputs);
+      const rate = this.options.conditionDropout;
+      if (rate > 0 && kwargs?.training === true) {
+        const seed = this.options.seed === null ? undefined :
+          this.options.seed * 7919 + 104729 + this.dropoutDraws++;
+        const keep = tf.cast(tf.greaterEqual(
+          tf.randomUniform([z.shape[0], 1], 0, 1, 'float32', seed), rate), 'float32');
+        z = tf.mul(z, keep);
+      }
+      return this.decode(z);
+    });
   }
 
   /**
@@ -505,6 +532,7 @@ export class ParameterGenerator extends tfl.layers.Layer {
       init: o.init,
       stableWeights: o.stableWeights,
       normalizeCondition: o.normalizeCondition,
+      conditionDropout: o.conditionDropout,
     };
     if (o.vocabSize !== null) config.vocabSize = o.vocabSize;
     if (o.conditionDim !== null) config.conditionDim = o.conditionDim;

@@ -143,7 +143,7 @@ describe('ParameterGenerator', () => {
   it('trains every weight it owns under fit, and they survive save/load', async () => {
     const ids = tfl.input({ shape: [6] });
     const x = tfl.input({ shape: [6] });
-    const g = parameterGenerator({ layers: LAYERS, vocabSize: 30, embeddingDim: 5, encoder: 'attention', stableWeights: true });
+    const g = parameterGenerator({ layers: LAYERS, vocabSize: 30, embeddingDim: 5, encoder: 'attention', stableWeights: true, conditionDropout: 0.25 });
     const p = g.apply(ids) as tfl.SymbolicTensor;
     const h = dynamicDense({ units: 4, activation: 'tanh', paramOffset: 0 }).apply([x, p]);
     const y = dynamicDense({ units: 2, useBias: false, paramOffset: 28 }).apply([h as tfl.SymbolicTensor, p]) as tfl.SymbolicTensor;
@@ -163,6 +163,40 @@ describe('ParameterGenerator', () => {
     expect(maxAbsDiff(loaded.predict([idsData, xData]) as tf.Tensor, model.predict([idsData, xData]) as tf.Tensor)).toBeLessThan(1e-6);
     const loadedGen = loaded.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
     expect(loadedGen.options).toEqual(g.options);
+  });
+
+  it('conditionDropout: in training, dropped rows get the history-free parameters; inference reads every history', () => {
+    const rows = 200;
+    const ids = tf.tensor2d(Array.from({ length: rows * 6 }, (_, i) => 1 + ((i * 7919) % 29)), [rows, 6]);
+    const args = { encoder: 'mean', decoder: 'lowrank', normalizeCondition: false } as const;
+    const g = make({ ...args, conditionDropout: 0.4 });
+    const plain = make(args); // same seed, so the same weights
+    expect(maxAbsDiff(g.apply(ids) as tf.Tensor, plain.apply(ids) as tf.Tensor)).toBe(0);
+    expect(maxAbsDiff(g.apply(ids, { training: false }) as tf.Tensor, plain.apply(ids) as tf.Tensor)).toBe(0);
+
+    const full = (plain.apply(ids) as tf.Tensor).arraySync() as number[][];
+    const shared = (g.decode(tf.zeros([1, g.conditionDim]) as tf.Tensor2D).arraySync() as number[][])[0];
+    const close = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) < 1e-5);
+    const droppedRows = () => {
+      const out = (g.apply(ids, { training: true }) as tf.Tensor).arraySync() as number[][];
+      return out.map((row, r) => {
+        expect(close(full[r], shared), `row ${r} must differ from the shared parameters`).toBe(false);
+        const dropped = close(row, shared);
+        expect(dropped || close(row, full[r]), `row ${r} is neither its own nor the shared parameters`).toBe(true);
+        return dropped;
+      });
+    };
+    const first = droppedRows();
+    const count = first.filter(Boolean).length;
+    expect(count).toBeGreaterThan(0.4 * rows - 30);
+    expect(count).toBeLessThan(0.4 * rows + 30);
+    // Each training call draws a new mask.
+    expect(droppedRows()).not.toEqual(first);
+
+    for (const bad of [1, -0.1, '0.5']) {
+      expect(() => parameterGenerator({ layers: LAYERS, vocabSize: 3, conditionDropout: bad as never }))
+        .toThrow(`'conditionDropout' passed to 'ParameterGenerator' must be a number in [0, 1), got ${String(bad)}`);
+    }
   });
 
   it('survives save/load with every encoder and decoder', async () => {

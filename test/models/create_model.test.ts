@@ -15,7 +15,7 @@ import { batch, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
   condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
-  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: false, seed: null,
+  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: false, conditionDropout: 0, seed: null,
 };
 const COMMON_DEFAULTS = {
   variant: 'base', numItems: 10, clickLength: 30, dim: 32, seed: null, sequenceTransform: true,

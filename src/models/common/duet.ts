@@ -72,6 +72,7 @@ export function wrapBase(base: tfl.LayersModel, config: CommonConfig, caller: st
       init: g.init,
       stableWeights: g.stableWeights,
       normalizeCondition: g.normalizeCondition,
+      conditionDropout: g.conditionDropout,
       seed: g.seed ?? undefined,
     },
     name: `${config.model}_duet`,

@@ -91,6 +91,11 @@ export interface GeneratorOptions {
    * scratch) turning it off raised AUC and UAUC for all three models.
    */
   normalizeCondition?: boolean;
+  /**
+   * Training only: the probability, per row, that the generator reads no history (its
+   * conditioning vector is zeroed), so the row is scored with the shared weights alone. Default 0.
+   */
+  conditionDropout?: number;
   /** Seed of the generator's initial weights. Default: the model's `seed`. */
   seed?: number | null;
 }
@@ -127,6 +132,7 @@ export interface GeneratorConfig {
   init: GeneratorInit;
   stableWeights: boolean;
   normalizeCondition: boolean;
+  conditionDropout: number;
   seed: number | null;
 }
 
@@ -225,7 +231,7 @@ const COMMON_KEYS = ['model', 'variant', 'numItems', 'clickLength', 'dim', 'seed
   'sequenceTransform', 'itemBias', 'dynamicLayers', 'residual', 'generator'];
 const TOWER_KEYS = ['towerLayers', 'towerActivation'];
 const GENERATOR_KEYS = ['condition', 'embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
-  'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'seed'];
+  'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'conditionDropout', 'seed'];
 
 /** Reads options of one model factory; every error names the factory and the option. */
 export class OptionReader {
@@ -370,6 +376,7 @@ export class OptionReader {
       init: this.oneOf('generator.init', ['zero', 'glorot'] as const, 'zero', g.init),
       stableWeights: this.bool('generator.stableWeights', false, g.stableWeights),
       normalizeCondition,
+      conditionDropout: this.rate('generator.conditionDropout', 0, g.conditionDropout),
       seed: this.seed('generator.seed', modelSeed, g.seed),
     };
   }
