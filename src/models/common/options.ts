@@ -93,7 +93,11 @@ export interface GeneratorOptions {
   normalizeCondition?: boolean;
   /**
    * Training only: the probability, per row, that the generator reads no history (its
-   * conditioning vector is zeroed), so the row is scored with the shared weights alone. Default 0.
+   * conditioning vector is zeroed), so the row is scored with the shared weights alone; those
+   * then carry what all users share, and the generated part only what differs. Default 0.
+   * Measured on DIN (1 epoch MovieLens, 2 epochs Beauty): 0.75 raised DUET's NDCG@10 on
+   * MovieLens (0.4606 → 0.4637, mean of seeds 0-2) but took most of its lead on Beauty
+   * (0.3047 → 0.2943, base 0.2940): tune it on validation data for your own.
    */
   conditionDropout?: number;
   /** Seed of the generator's initial weights. Default: the model's `seed`. */
