@@ -47,6 +47,18 @@ const fixed = (v: unknown, digits = 4) => (typeof v === 'number' ? v.toFixed(dig
 /** A markdown table's header and separator lines. */
 const headerLines = (head: string[]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
 
+/** What a row's run set beside the defaults (`--model-options`, `--generator-lr`), '' for none. */
+const settingsOf = (r: Row) => [
+  r.model_options === undefined ? '' : JSON.stringify(r.model_options),
+  r.generator_lr === undefined ? '' : `generator lr ${String(r.generator_lr)}`,
+].filter((x) => x !== '').join(', ');
+
+/** The variant cell, with the run's non-default settings (runs with other settings are other rows). */
+const variantCell = (r: Row) => {
+  const settings = settingsOf(r);
+  return settings === '' ? String(r.variant) : `${String(r.variant)} (${settings.replace(/\|/g, '\\|')})`;
+};
+
 /** The epochs cell: DUET from the trained base has had the base's epochs, then its own. */
 const epochsCell = (r: Row) => (r.variant === 'duet' && r.duet_from === 'base' ? `${r.epochs} + ${r.epochs}` : r.epochs);
 
@@ -61,7 +73,7 @@ function table(rows: Row[]): string {
   };
   for (const r of rows) {
     const metric = (key: string) => (best(r, key) ? `**${fixed(r[key])}**` : fixed(r[key]));
-    lines.push(`| ${[r.model, r.variant, epochsCell(r), metric('auc'), metric('uauc'), metric('ndcg@10'),
+    lines.push(`| ${[r.model, variantCell(r), epochsCell(r), metric('auc'), metric('uauc'), metric('ndcg@10'),
       fixed(r['hr@10']), fixed(r.logloss), fixed(r['ndcg@5']), fixed(r['hr@5']), fixed(r['ndcg@20']),
       fixed(r['hr@20']), r.adapt_ms_per_user === undefined ? '–' : fixed(r.adapt_ms_per_user, 2),
     ].join(' | ')} |`);
@@ -84,11 +96,12 @@ function writeSection(file: string, label: string, body: string): void {
   fs.writeFileSync(file, text);
 }
 
-/** The same experiment (model, variant, epochs, DUET start, data) repeated, e.g. over seeds. */
+/** The same experiment (model, variant, epochs, DUET start, data, settings) repeated, e.g. over seeds. */
 function groupRuns(rows: Row[]): Row[][] {
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
-    const key = JSON.stringify([r.model, r.variant, r.epochs, r.duet_from ?? null, r.data ?? null]);
+    const key = JSON.stringify([r.model, r.variant, r.epochs, r.duet_from ?? null, r.data ?? null,
+      settingsOf(r)]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   return [...groups.values()];
@@ -122,7 +135,7 @@ function meanTable(rows: Row[]): string {
     };
     const adapt = g.every((x) => typeof x.adapt_ms_per_user === 'number') ?
       meanSd(g, 'adapt_ms_per_user').mean.toFixed(2) : '–';
-    lines.push(`| ${[r.model, r.variant, epochsCell(r), g.length, ...MEAN_KEYS.map(cell), adapt].join(' | ')} |`);
+    lines.push(`| ${[r.model, variantCell(r), epochsCell(r), g.length, ...MEAN_KEYS.map(cell), adapt].join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -34,6 +34,22 @@ describe('bench:accuracy --rows', () => {
     expect(text.match(/<!-- accuracy:seeds -->/g)).toHaveLength(1);
   });
 
+  it('keeps runs with other settings (--model-options, --generator-lr) apart, and names them', () => {
+    const plain = row('duet', 0, 0.9, 0.5);
+    const tuned = JSON.stringify({ ...JSON.parse(row('duet', 1, 0.7, 0.3)),
+      model_options: { generator: { conditionDropout: 0.75 } }, generator_lr: 0.003 });
+    const file = path.join(dir, 'settings.jsonl');
+    fs.writeFileSync(file, `${plain}\n${tuned}\n`);
+    const out = path.join(dir, 'settings.md');
+    const r = run('--rows', file, '--label', 'settings', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    const text = fs.readFileSync(out, 'utf8');
+    // Not one group of two seeds (that would be AUC 0.8000 ± 0.1414), but two rows.
+    expect(text).not.toContain('0.1414');
+    expect(text).toContain('| gru4rec | duet | 1 | **0.9000** |');
+    expect(text).toContain('| gru4rec | duet ({"generator":{"conditionDropout":0.75}}, generator lr 0.003) | 1 | 0.7000 |');
+  });
+
   it('names the file and line of a malformed row, and needs a label', () => {
     const bad = path.join(dir, 'bad.jsonl');
     fs.writeFileSync(bad, `${row('base', 0, 0.8, 0.4)}\n{"model": "din", \n`);

@@ -41,6 +41,10 @@ describe('duet-tf compare', () => {
     expect(duet.adapt_ms_per_user).toBeGreaterThan(0);
     expect(duet.adapt_ms_per_user_batched).toBeGreaterThan(0);
     expect(r.stderr).toMatch(/gru4rec base: epoch 1\/1[^\n]*\ngru4rec finetune: [^\n]*\ngru4rec duet: epoch 1\/1/);
+    for (const line of lines) {
+      expect(line).not.toHaveProperty('model_options');
+      expect(line).not.toHaveProperty('generator_lr');
+    }
   });
 
   it('prints a table without --json, produces only the --variants asked for, rejects others', async () => {
@@ -56,8 +60,13 @@ describe('duet-tf compare', () => {
     expect(scratch.code).toBe(0);
     expect(scratch.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['scratch']);
     const fromBase = await cli('compare', '--model', 'gru4rec', '--data', dir, '--epochs', '1', '--batch', '64',
-      '--dim', '8', '--backend', 'cpu', '--variants', 'duet', '--duet-from', 'base', '--json');
-    expect(fromBase.stdout.trim().split('\n').map((l) => JSON.parse(l).duet_from)).toEqual(['base']);
+      '--dim', '8', '--backend', 'cpu', '--variants', 'base,duet', '--duet-from', 'base', '--json',
+      '--generator-lr', '0.01', '--model-options', '{"generator":{"conditionDropout":0.5}}');
+    const fromBaseRows = fromBase.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(fromBaseRows.map((l) => l.duet_from)).toEqual([undefined, 'base']);
+    // Rows carry what was set beside the defaults: the model options on each, the generator's rate on DUET's.
+    for (const row of fromBaseRows) expect(row.model_options).toEqual({ generator: { conditionDropout: 0.5 } });
+    expect(fromBaseRows.map((l) => l.generator_lr)).toEqual([undefined, 0.01]);
     expect(fromBase.stderr).toMatch(/gru4rec base: epoch 1\/1[^\n]*\ngru4rec duet: epoch 1\/1/);
     // DUET alone from scratch reads no base model, so none is trained.
     expect(scratch.stderr).not.toMatch(/gru4rec base: epoch/);

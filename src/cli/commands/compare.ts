@@ -22,7 +22,7 @@ import { finetune } from '../../train/finetune';
 import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
 import { loadData } from '../data_source';
 import {
-  modelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
+  modelOptions, parseModelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
 import { type CliIO, printResult } from '../output';
 
@@ -74,8 +74,12 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   io.stderr(`compare: ${config.model} on ${data.train.size} training rows, ${data.test.size} test ` +
     `rows, ${data.numItems} items, backend ${backend}\n`);
   const results: Record<string, unknown>[] = [];
+  const extraOptions = parseModelOptions('compare', o);
   const emit = (row: Record<string, unknown>) => {
-    row.seed = settings.seed; // runs repeated over seeds stay traceable
+    // Runs repeated over seeds or settings stay traceable from their rows alone.
+    row.seed = settings.seed;
+    if (Object.keys(extraOptions).length > 0) row.model_options = extraOptions;
+    if (row.variant === 'duet' && settings.generatorLr !== undefined) row.generator_lr = settings.generatorLr;
     results.push(row);
     if (json) printResult(io, row, true);
   };
