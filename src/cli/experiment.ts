@@ -28,7 +28,7 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },
   'validation-fraction': { type: 'number', default: 0, help: 'hold out this fraction of training users to select the best epoch' },
   'clip-norm': { type: 'number', help: 'clip gradients to this global norm' },
-  'generator-lr': { type: 'number', help: "Adam learning rate of the DUET generator (default: --lr)" },
+  'generator-lr': { type: 'number', help: 'Adam learning rate of the DUET generator (default: --lr)' },
   seed: { type: 'integer', default: 0, help: 'seed of the initial weights and the shuffles' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
@@ -106,11 +106,11 @@ export function modelOptions(command: string, o: ParsedOptions, numItems: number
 export async function trainLogged(io: CliIO, label: string, model: tfl.LayersModel,
     trainSet: DuetDataset, s: RunSettings, quiet: boolean):
     Promise<{ result: TrainResult; record: RecordedRun }> {
+  // --generator-lr concerns DUET models only; compare trains its base with the same settings.
+  const generatorLr = model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr : undefined;
   const result = await train(model, { train: trainSet }, {
     epochs: s.epochs, batchSize: s.batch, learningRate: s.lr, clipNorm: s.clipNorm, seed: s.seed,
-    // --generator-lr concerns DUET models only; compare trains its base with the same settings.
-    generatorLearningRate: model.layers.some((l) => l instanceof ParameterGenerator) ?
-      s.generatorLr : undefined,
+    generatorLearningRate: generatorLr,
     validationFraction: s.validationFraction, progress: io.isTTY && !quiet,
     onEpoch: (log) => {
       const v = log.validation === undefined ? '' :
@@ -121,7 +121,7 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
   });
   const record: RecordedRun = {
     epochs: s.epochs, batch: s.batch, lr: s.lr,
-    generator_lr: model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr ?? null : null,
+    generator_lr: generatorLr ?? null,
     clip_norm: s.clipNorm ?? null, seed: s.seed,
     validation_fraction: s.validationFraction ?? null, best_epoch: result.bestEpoch,
     train_samples_per_s: round(result.trainSamplesPerSecond, 1),

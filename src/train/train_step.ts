@@ -94,14 +94,14 @@ export class Stepper {
     }
     this.optimizer = tf.train.adam(options.learningRate);
     const rate = options.generatorLearningRate;
-    if (rate !== undefined && rate !== options.learningRate) {
+    if (rate !== undefined) {
       const names = new Set(model.layers.filter((l) => l instanceof ParameterGenerator)
         .flatMap((l) => l.trainableWeights.map((w) => (w.read() as tf.Variable).name)));
       if (names.size === 0) {
         throw new Error(`'generatorLearningRate' passed to '${caller}' needs a model with a ` +
           `ParameterGenerator; this one has none`);
       }
-      this.generator = { optimizer: tf.train.adam(rate), names };
+      if (rate !== options.learningRate) this.generator = { optimizer: tf.train.adam(rate), names };
     }
   }
 

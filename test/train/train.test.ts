@@ -249,8 +249,10 @@ describe('train', () => {
     expect(otherMove).toBeGreaterThan(5e-4);
     expect(otherMove).toBeLessThan(1e-3 + 1e-6);
 
-    await expect(train(tinyModel(DIMS), { train: ds }, { generatorLearningRate: 0.1 }))
-      .rejects.toThrow(/'generatorLearningRate' passed to 'train' needs a model with a ParameterGenerator/);
+    for (const rate of [0.1, 1e-3]) { // also when it equals learningRate: a base model has no generator
+      await expect(train(tinyModel(DIMS), { train: ds }, { generatorLearningRate: rate }))
+        .rejects.toThrow(/'generatorLearningRate' passed to 'train' needs a model with a ParameterGenerator/);
+    }
     await expect(train(model, { train: ds }, { generatorLearningRate: 0 }))
       .rejects.toThrow(/'generatorLearningRate' passed to 'train' must be a positive number, got 0/);
   });
