@@ -455,8 +455,8 @@ export class ParameterGenerator extends tfl.layers.Layer {
       let z = this.encode(inputs);
       const rate = this.options.conditionDropout;
       if (rate > 0 && kwargs?.training === true) {
-        const seed = this.options.seed === null ? undefined :
-          this.options.seed * 7919 + 104729 + this.dropoutDraws++;
+        // Seeds past those of the initial weights, a new one per draw.
+        const seed = this.seedFor(104729 + this.dropoutDraws++);
         const keep = tf.cast(tf.greaterEqual(
           tf.randomUniform([z.shape[0], 1], 0, 1, 'float32', seed), rate), 'float32');
         z = tf.mul(z, keep);

@@ -126,6 +126,14 @@ export interface StepSettings {
   seed: number;
 }
 
+/** `value` when it is undefined or a positive finite number; otherwise throws naming `name`. */
+function checkPositiveNumber(value: unknown, fn: string, name: string): number | undefined {
+  if (value !== undefined && !(typeof value === 'number' && value > 0 && Number.isFinite(value))) {
+    throw new Error(`'${name}' passed to '${fn}' must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
 /**
  * Checks the optimisation options common to `train` and `finetune`, filling in defaults. Internal.
  *
@@ -140,14 +148,8 @@ export function checkStepSettings(o: Pick<TrainOptions, keyof StepSettings>, fn:
     throw new Error(`'epochs' passed to '${fn}' must be a non-negative integer, got ${String(epochs)}`);
   }
   const batchSize = checkPositiveInt(o.batchSize ?? 1024, fn, 'batchSize');
-  const learningRate = o.learningRate ?? 1e-3;
-  if (!(typeof learningRate === 'number' && learningRate > 0 && Number.isFinite(learningRate))) {
-    throw new Error(`'learningRate' passed to '${fn}' must be a positive number, got ${String(learningRate)}`);
-  }
-  const clipNorm = o.clipNorm;
-  if (clipNorm !== undefined && !(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
-    throw new Error(`'clipNorm' passed to '${fn}' must be a positive number, got ${String(clipNorm)}`);
-  }
+  const learningRate = checkPositiveNumber(o.learningRate ?? 1e-3, fn, 'learningRate') as number;
+  const clipNorm = checkPositiveNumber(o.clipNorm, fn, 'clipNorm');
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`'seed' passed to '${fn}' must be an integer, got ${String(seed)}`);
   return { epochs, batchSize, learningRate, clipNorm, seed };
@@ -266,12 +268,7 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
   const better = (v: number) => !Number.isNaN(v) &&
     (Number.isNaN(bestValue) || (selectBy === 'auc' ? v > bestValue : v < bestValue));
 
-  const generatorLearningRate = options.generatorLearningRate;
-  if (generatorLearningRate !== undefined && !(typeof generatorLearningRate === 'number' &&
-      generatorLearningRate > 0 && Number.isFinite(generatorLearningRate))) {
-    throw new Error(`'generatorLearningRate' passed to '${fn}' must be a positive number, got ` +
-      `${String(generatorLearningRate)}`);
-  }
+  const generatorLearningRate = checkPositiveNumber(options.generatorLearningRate, fn, 'generatorLearningRate');
   const stepper = new Stepper(model, { ...settings, generatorLearningRate }, fn);
   const bar = new ProgressBar(options.progress === true);
   const yielder = new Yielder();
