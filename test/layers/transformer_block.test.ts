@@ -19,8 +19,9 @@ const D = 4;
 function built(args: TransformerBlockArgs) {
   const layer = transformerBlock({ numHeads: 2, ffnMultiplier: 2, ...args });
   layer.apply([tf.zeros([1, T, D]), tf.ones([1, T])]);
+  // Seeds from 1: tfjs draws Gaussians from Math.random when the seed is 0.
   layer.setWeights(layer.getWeights().map((w, i) =>
-    tf.add(tf.randomNormal(w.shape, 0, 0.5, 'float32', i), layer.weights[i].originalName.endsWith('gamma') ? 1 : 0)));
+    tf.add(tf.randomNormal(w.shape, 0, 0.5, 'float32', i + 1), layer.weights[i].originalName.endsWith('gamma') ? 1 : 0)));
   return layer;
 }
 

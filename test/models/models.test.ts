@@ -142,6 +142,18 @@ describe('model creation', () => {
     }
   });
 
+  it('draws every weight from the seed, seed 0 (the CLI default) included', () => {
+    // tfjs draws Gaussians from Math.random when handed seed 0, so each derived seed must not be 0.
+    for (const kind of KINDS) {
+      for (const encoder of ['gru', 'attention', 'mean'] as const) {
+        const make = () => createModel(tinyOptions(kind, { variant: 'duet', seed: 0, generator: { encoder } }))
+          .model.getWeights();
+        const a = make();
+        make().forEach((w, i) => expect(maxAbsDiff(a[i], w), `${kind} ${encoder} weight ${i}`).toBe(0));
+      }
+    }
+  });
+
   it('unseeded models draw fresh weights', () => {
     const x = batch();
     const a = createModel(tinyOptions('sasrec', { seed: null })).model.predict(x) as tf.Tensor;
