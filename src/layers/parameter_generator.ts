@@ -13,6 +13,7 @@ import {
 } from './generator/encoders';
 import { binaryMask, checkMaskShape } from './ops/sequence_mask';
 import { shapeText } from './ops/shape_text';
+import { stopGradient } from './ops/stop_gradient';
 import { DynamicLayerSpec, ParamSlice, paramLayout } from './param_layout';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
@@ -78,6 +79,13 @@ export interface ParameterGeneratorArgs extends LayerArgs {
    * always reads the history. In `[0, 1)`. Default 0.
    */
   conditionDropout?: number;
+  /**
+   * Input `'embeddings'` only: read the embeddings without training what produced them. The
+   * generator's own weights still learn; the layers upstream (item embeddings, a history
+   * transform) then learn from the task alone, as in a base model, instead of also being pulled
+   * towards what makes a good conditioning vector. Default false.
+   */
+  detachCondition?: boolean;
   /** Seed of the initial weights (and of `conditionDropout`'s draws), for reproducible runs. Default: unseeded. */
   seed?: number;
 }
@@ -97,6 +105,7 @@ export interface ResolvedGeneratorOptions {
   stableWeights: boolean;
   normalizeCondition: boolean;
   conditionDropout: number;
+  detachCondition: boolean;
   seed: number | null;
 }
 
@@ -120,7 +129,7 @@ function positiveInt(value: number | undefined, key: string): void {
 // Options of the generator itself, and those every tfjs-layers layer takes.
 const KNOWN_ARGS = new Set(['layers', 'input', 'vocabSize', 'embeddingDim', 'encoder',
   'conditionDim', 'decoder', 'rank', 'lowrankCore', 'init', 'stableWeights', 'normalizeCondition',
-  'conditionDropout', 'seed', 'name', 'trainable', 'dtype', 'inputShape', 'batchInputShape', 'batchSize', 'weights',
+  'conditionDropout', 'detachCondition', 'seed', 'name', 'trainable', 'dtype', 'inputShape', 'batchInputShape', 'batchSize', 'weights',
   'inputDType', 'customObjects', 'fastWeightInit']);
 
 function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
@@ -152,6 +161,15 @@ function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
     throw new Error(`'conditionDropout' passed to 'ParameterGenerator' must be a number in [0, 1), ` +
       `got ${String(conditionDropout)}`);
   }
+  const detachCondition = args.detachCondition ?? false;
+  if (typeof detachCondition !== 'boolean') {
+    throw new Error(`'detachCondition' passed to 'ParameterGenerator' must be true or false, ` +
+      `got ${String(detachCondition)}`);
+  }
+  if (detachCondition && input !== 'embeddings') {
+    throw new Error(`'detachCondition' passed to 'ParameterGenerator' needs input 'embeddings' ` +
+      `(with input 'ids' the generator reads its own embedding table, which it should train)`);
+  }
   return {
     layers,
     input,
@@ -166,6 +184,7 @@ function resolveArgs(args: ParameterGeneratorArgs): ResolvedGeneratorOptions {
     stableWeights: args.stableWeights ?? false,
     normalizeCondition,
     conditionDropout,
+    detachCondition,
     seed: args.seed ?? null,
   };
 }
@@ -394,6 +413,7 @@ export class ParameterGenerator extends tfl.layers.Layer {
             `${list.map((t) => shapeText(t.shape)).join(' and ')}`);
         }
         seq = list[0] as tf.Tensor3D;
+        if (this.options.detachCondition) seq = stopGradient(seq);
         checkMaskShape(list[1].shape, seq.shape, 'ParameterGenerator', 'mask', 'embeddings');
         // Any non-zero mask value means "item" (the library-wide rule); the encoders need 0/1.
         mask = binaryMask(list[1]) as tf.Tensor2D;
@@ -533,6 +553,7 @@ export class ParameterGenerator extends tfl.layers.Layer {
       stableWeights: o.stableWeights,
       normalizeCondition: o.normalizeCondition,
       conditionDropout: o.conditionDropout,
+      detachCondition: o.detachCondition,
     };
     if (o.vocabSize !== null) config.vocabSize = o.vocabSize;
     if (o.conditionDim !== null) config.conditionDim = o.conditionDim;

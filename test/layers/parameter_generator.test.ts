@@ -199,6 +199,40 @@ describe('ParameterGenerator', () => {
     }
   });
 
+  it('detachCondition: trains the generator but sends no gradient into its input embeddings', async () => {
+    const emb = tf.variable(tf.randomNormal([3, 4, 3], 0, 1, 'float32', 11));
+    const mask = tf.tensor2d([[1, 1, 0, 0], [1, 1, 1, 1], [0, 1, 1, 1]]);
+    const r = tf.randomNormal([3, TOTAL], 0, 1, 'float32', 12);
+    const gradsOf = (detachCondition: boolean) => {
+      const g = parameterGenerator({ layers: LAYERS, input: 'embeddings', seed: 3, detachCondition });
+      g.apply([tfl.input({ shape: [4, 3] }), tfl.input({ shape: [4] })]);
+      const out = g.apply([emb, mask]) as tf.Tensor;
+      const own = variablesOf(g);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(g.apply([emb, mask]) as tf.Tensor, r)) as tf.Scalar, [emb, ...own]);
+      return { g, out, input: grads[emb.name], own: own.map((v) => grads[v.name]) };
+    };
+    const attached = gradsOf(false);
+    const detached = gradsOf(true);
+    // The same parameters and the same gradients for the generator's own weights...
+    expect(maxAbsDiff(detached.out, attached.out)).toBe(0);
+    detached.own.forEach((g, i) => expect(maxAbsDiff(g, attached.own[i]), `weight ${i}`).toBeLessThan(1e-6));
+    expect(Math.max(...detached.own.map((g) => tf.max(tf.abs(g)).dataSync()[0]))).toBeGreaterThan(0);
+    // ...but none for the embeddings read, which do get one when attached.
+    expect(tf.max(tf.abs(attached.input)).dataSync()[0]).toBeGreaterThan(1e-3);
+    expect(tf.max(tf.abs(detached.input)).dataSync()[0]).toBe(0);
+
+    const x = tfl.input({ shape: [4, 3] });
+    const m = tfl.input({ shape: [4] });
+    const model = tfl.model({ inputs: [x, m], outputs: detached.g.apply([x, m]) as tfl.SymbolicTensor });
+    const loaded = await roundTrip(model);
+    expect((loaded.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator).options.detachCondition).toBe(true);
+
+    expect(() => parameterGenerator({ layers: LAYERS, input: 'embeddings', detachCondition: 'yes' as never }))
+      .toThrow(`'detachCondition' passed to 'ParameterGenerator' must be true or false, got yes`);
+    expect(() => parameterGenerator({ layers: LAYERS, vocabSize: 3, detachCondition: true }))
+      .toThrow(`'detachCondition' passed to 'ParameterGenerator' needs input 'embeddings'`);
+  });
+
   it('survives save/load with every encoder and decoder', async () => {
     for (const encoder of ENCODERS) {
       for (const decoder of DECODERS) {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 
+import { ParameterGenerator } from '../../src/layers/parameter_generator';
 import type { ModelKind } from '../../src/models/common/options';
 import {
   createModel, type CreateModelOptions, type ResolvedConfig, resolveModelOptions,
@@ -15,7 +16,8 @@ import { batch, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
   condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
-  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: false, conditionDropout: 0, seed: null,
+  lowrankCore: 'diag', init: 'zero', stableWeights: false, normalizeCondition: false, conditionDropout: 0,
+  detachCondition: false, seed: null,
 };
 const COMMON_DEFAULTS = {
   variant: 'base', numItems: 10, clickLength: 30, dim: 32, seed: null, sequenceTransform: true,
@@ -38,8 +40,24 @@ describe('resolveModelOptions', () => {
       ...COMMON_DEFAULTS, model: 'din', seed: 3, dynamicLayers: ['mlp1', 'mlp2'],
       mlpUnits: [128, 64], mlpActivation: 'tanh', dropout: 0, attentionUnits: [36],
       attentionActivation: 'sigmoid', attentionNormalize: 'softmax', targetTransform: true,
-      productFeature: true, generator: { ...GENERATOR_DEFAULTS, decoder: 'lowrank', seed: 3 },
+      productFeature: true,
+      generator: { ...GENERATOR_DEFAULTS, decoder: 'lowrank', conditionDropout: 0.5, detachCondition: true, seed: 3 },
     });
+  });
+
+  it("detaches DIN's history by default, and never an 'ids' generator's", () => {
+    expect(resolveModelOptions({ model: 'din', numItems: 10, generator: { condition: 'ids' } }).generator)
+      .toMatchObject({ condition: 'ids', detachCondition: false, conditionDropout: 0.5 });
+    expect(resolveModelOptions({ model: 'din', numItems: 10, sequenceTransform: false }).generator)
+      .toMatchObject({ condition: 'ids', detachCondition: false });
+    expect(resolveModelOptions({ model: 'din', numItems: 10, generator: { detachCondition: false } }).generator.detachCondition)
+      .toBe(false);
+    expect(resolveModelOptions({ model: 'gru4rec', numItems: 10, generator: { detachCondition: true } }).generator.detachCondition)
+      .toBe(true);
+    // The DUET model's generator layer gets the option.
+    const { model } = createModel({ model: 'din', numItems: 10, variant: 'duet', seed: 1 });
+    const generator = model.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
+    expect(generator.options).toMatchObject({ input: 'embeddings', detachCondition: true, conditionDropout: 0.5 });
   });
 
   it('names the option and the factory in every error', () => {
@@ -64,6 +82,8 @@ describe('resolveModelOptions', () => {
       [{ model: 'din', numItems: 5, generator: { encoder: 'lstm' } }, "'generator.encoder' passed to 'din' must be one of 'gru', 'mean', 'attention', 'last', got 'lstm'"],
       [{ model: 'din', numItems: 5, generator: { vocabSize: 3 } }, "unknown option 'generator.vocabSize' passed to 'din'"],
       [{ model: 'din', numItems: 5, generator: { conditionDim: 1, normalizeCondition: true } }, "'generator.conditionDim' passed to 'din' must be at least 2 when normalizeCondition is on, got 1"],
+      [{ model: 'din', numItems: 5, generator: { detachCondition: 1 } }, "'generator.detachCondition' passed to 'din' must be true or false, got 1"],
+      [{ model: 'sasrec', numItems: 5, generator: { condition: 'ids', detachCondition: true } }, "'generator.detachCondition' passed to 'sasrec' must be false with condition 'ids', got true"],
       [{ model: 'din', numItems: 5, generator: 'gru' }, "'generator' passed to 'din' must be an object of generator options, got 'gru'"],
     ];
     for (const [options, message] of bad) {

@@ -73,6 +73,7 @@ export function wrapBase(base: tfl.LayersModel, config: CommonConfig, caller: st
       stableWeights: g.stableWeights,
       normalizeCondition: g.normalizeCondition,
       conditionDropout: g.conditionDropout,
+      detachCondition: g.detachCondition,
       seed: g.seed ?? undefined,
     },
     name: `${config.model}_duet`,

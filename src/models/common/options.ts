@@ -94,12 +94,17 @@ export interface GeneratorOptions {
   /**
    * Training only: the probability, per row, that the generator reads no history (its
    * conditioning vector is zeroed), so the row is scored with the shared weights alone; those
-   * then carry what all users share, and the generated part only what differs. Default 0.
-   * Measured on DIN (1 epoch MovieLens, 2 epochs Beauty): 0.75 raised DUET's NDCG@10 on
-   * MovieLens (0.4606 → 0.4637, mean of seeds 0-2) but took most of its lead on Beauty
-   * (0.3047 → 0.2943, base 0.2940): tune it on validation data for your own.
+   * then carry what all users share, and the generated part only what differs. Default 0; DIN:
+   * 0.5 (with `detachCondition`, the pair that lifted DUET-DIN's MovieLens NDCG@10 above base's
+   * in docs/RESULTS.md; tune both on validation data for your own).
    */
   conditionDropout?: number;
+  /**
+   * With `condition: 'history'`: the generator reads the embedded history without training the
+   * item embeddings and history transform through it, so those learn from the task alone. Default
+   * false; DIN: true.
+   */
+  detachCondition?: boolean;
   /** Seed of the generator's initial weights. Default: the model's `seed`. */
   seed?: number | null;
 }
@@ -137,6 +142,7 @@ export interface GeneratorConfig {
   stableWeights: boolean;
   normalizeCondition: boolean;
   conditionDropout: number;
+  detachCondition: boolean;
   seed: number | null;
 }
 
@@ -235,7 +241,10 @@ const COMMON_KEYS = ['model', 'variant', 'numItems', 'clickLength', 'dim', 'seed
   'sequenceTransform', 'itemBias', 'dynamicLayers', 'residual', 'generator'];
 const TOWER_KEYS = ['towerLayers', 'towerActivation'];
 const GENERATOR_KEYS = ['condition', 'embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
-  'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'conditionDropout', 'seed'];
+  'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'conditionDropout', 'detachCondition', 'seed'];
+
+/** Generator defaults that differ by architecture (DIN's, for instance). */
+type GeneratorDefaults = Partial<Pick<GeneratorConfig, 'decoder' | 'conditionDropout' | 'detachCondition'>>;
 
 /** Reads options of one model factory; every error names the factory and the option. */
 export class OptionReader {
@@ -315,7 +324,7 @@ export class OptionReader {
 
   /** The options shared by every model, for architecture `model`. */
   common(model: ModelKind, defaultDynamic: string[], extraKeys: readonly string[],
-      generatorDefaults: Partial<Pick<GeneratorConfig, 'decoder'>> = {}): CommonConfig {
+      generatorDefaults: GeneratorDefaults = {}): CommonConfig {
     this.checkKeys([...COMMON_KEYS, ...extraKeys]);
     const given = this.options.model;
     if (given !== undefined && given !== model) {
@@ -340,7 +349,7 @@ export class OptionReader {
       itemBias: this.bool('itemBias', false),
       dynamicLayers: [...(dynamic as string[])],
       residual: this.bool('residual', true),
-      generator: this.generator(dim, seed, generatorDefaults.decoder ?? 'full'),
+      generator: this.generator(dim, seed, generatorDefaults),
     };
   }
 
@@ -352,7 +361,7 @@ export class OptionReader {
     };
   }
 
-  private generator(dim: number, modelSeed: number | null, defaultDecoder: DecoderKind):
+  private generator(dim: number, modelSeed: number | null, defaults: GeneratorDefaults):
       GeneratorConfig {
     const raw = this.options.generator ?? {};
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -367,20 +376,29 @@ export class OptionReader {
     if (normalizeCondition && conditionDim < 2) {
       this.fail('generator.conditionDim', 'at least 2 when normalizeCondition is on', conditionDim);
     }
+    const condition = this.oneOf('generator.condition', GENERATOR_CONDITIONS,
+      this.options.sequenceTransform === false ? 'ids' : 'history', g.condition);
+    // Detaching only applies to the model's own history; an 'ids' generator trains its own table.
+    const detachCondition = this.bool('generator.detachCondition',
+      condition === 'history' && (defaults.detachCondition ?? false), g.detachCondition);
+    if (detachCondition && condition !== 'history') {
+      this.fail('generator.detachCondition', "false with condition 'ids'", detachCondition);
+    }
     return {
-      condition: this.oneOf('generator.condition', GENERATOR_CONDITIONS,
-        this.options.sequenceTransform === false ? 'ids' : 'history', g.condition),
+      condition,
       embeddingDim,
       encoder: this.oneOf('generator.encoder', ENCODER_KINDS, 'gru', g.encoder),
       conditionDim,
-      decoder: this.oneOf('generator.decoder', DECODER_KINDS, defaultDecoder, g.decoder),
+      decoder: this.oneOf('generator.decoder', DECODER_KINDS, defaults.decoder ?? 'full', g.decoder),
       rank: this.int('generator.rank', 8, 1, g.rank),
       lowrankCore: this.oneOf('generator.lowrankCore', ['diag', 'matrix'] as const, 'diag',
         g.lowrankCore),
       init: this.oneOf('generator.init', ['zero', 'glorot'] as const, 'zero', g.init),
       stableWeights: this.bool('generator.stableWeights', false, g.stableWeights),
       normalizeCondition,
-      conditionDropout: this.rate('generator.conditionDropout', 0, g.conditionDropout),
+      conditionDropout: this.rate('generator.conditionDropout', defaults.conditionDropout ?? 0,
+        g.conditionDropout),
+      detachCondition,
       seed: this.seed('generator.seed', modelSeed, g.seed),
     };
   }

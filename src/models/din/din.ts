@@ -86,7 +86,10 @@ const KEYS = ['mlpUnits', 'mlpActivation', 'dropout', 'attentionUnits', 'attenti
 export function resolveDinOptions(options: DinOptions): DinConfig {
   const read = new OptionReader(NAME, optionsObject(options, NAME));
   const mlpUnits = read.intArray('mlpUnits', [128, 64]);
-  const common = read.common(NAME, towerNames('mlp', mlpUnits.length), KEYS, { decoder: 'lowrank' });
+  // Measured on MovieLens and Beauty (docs/RESULTS.md): DIN's generated layers score the target
+  // directly, and without these two the shared layers learned less of what all users share.
+  const common = read.common(NAME, towerNames('mlp', mlpUnits.length), KEYS,
+    { decoder: 'lowrank', conditionDropout: 0.5, detachCondition: true });
   return {
     ...common,
     model: NAME,
