@@ -88,11 +88,14 @@ export function parseModelOptions(command: string, o: ParsedOptions): Record<str
   return extra as Record<string, unknown>;
 }
 
-/** The resolved base-variant config of a command: `--model`, `--dim`, `--seed`, `--model-options`. */
+/**
+ * The resolved base-variant config of a command: `--model`, `--dim`, `--seed`, `--model-options`
+ * (`extra`: that option already parsed, for a caller that needs it too).
+ */
 export function modelOptions(command: string, o: ParsedOptions, numItems: number,
-    clickLength: number): ResolvedConfig {
+    clickLength: number, extra = parseModelOptions(command, o)): ResolvedConfig {
   const options = {
-    ...parseModelOptions(command, o), model: o.model as ModelKind, numItems, clickLength,
+    ...extra, model: o.model as ModelKind, numItems, clickLength,
     dim: o.dim as number, seed: o.seed as number, variant: 'base',
   } as CreateModelOptions;
   try {

@@ -67,14 +67,14 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
       `'${String(o.variants)}'`);
   }
   const json = Boolean(o.json);
-  modelOptions('compare', o, 1, 1); // bad model options fail before any work
+  const extraOptions = parseModelOptions('compare', o);
+  modelOptions('compare', o, 1, 1, extraOptions); // bad model options fail before any work
   const backend = await useBackend(o.backend as BackendChoice);
   const data = await loadData('compare', String(o.data), o['max-train-rows'] as number);
-  const config = modelOptions('compare', o, data.numItems, data.train.clickLength);
+  const config = modelOptions('compare', o, data.numItems, data.train.clickLength, extraOptions);
   io.stderr(`compare: ${config.model} on ${data.train.size} training rows, ${data.test.size} test ` +
     `rows, ${data.numItems} items, backend ${backend}\n`);
   const results: Record<string, unknown>[] = [];
-  const extraOptions = parseModelOptions('compare', o);
   const emit = (row: Record<string, unknown>) => {
     // Runs repeated over seeds or settings stay traceable from their rows alone.
     row.seed = settings.seed;
