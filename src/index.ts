@@ -36,6 +36,9 @@ export {
 export type { TwoTowerOptions, TwoTowerParts } from './wrap/two_tower';
 export type { DuetParts } from './wrap/split_duet';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
+export type { SaveOptions } from './wrap/file_io';
+export { resolveModelFolder, writeModelFolder } from './wrap/model_folder';
+export type { ModelFolderFiles, WriteModelFolderOptions } from './wrap/model_folder';
 
 // Metrics.
 export {

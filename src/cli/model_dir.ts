@@ -10,6 +10,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import type { ResolvedConfig } from '../models/create_model';
 import { loadDuet, saveDuet } from '../wrap/file_io';
+import { readModelFolder, resolveModelFolderSync } from '../wrap/model_folder';
+import { UsageError } from './args';
 
 /** The file beside `model.json` that describes the model. */
 export const MODEL_INFO_FILE = 'duet-tf.json';
@@ -56,19 +58,39 @@ export interface ModelInfo {
   base?: RecordedRun | { from: string };
 }
 
-/** Saves `model` and its `duet-tf.json` to `dir` (created if missing). */
-export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo):
-    Promise<void> {
-  await saveDuet(model, dir);
-  fs.writeFileSync(path.join(dir, MODEL_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
+/**
+ * Saves `model` and its `duet-tf.json` to `dir` (created if missing) in one crash-safe step: a
+ * process killed meanwhile leaves the previous folder or the new one. With `overwrite: false`
+ * an existing model there is refused.
+ */
+export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo,
+    { overwrite = true }: { overwrite?: boolean } = {}): Promise<void> {
+  await saveDuet(model, dir, {
+    files: { [MODEL_INFO_FILE]: `${JSON.stringify(info, null, 2)}\n` }, overwrite,
+  });
 }
 
-/** Reads `duet-tf.json` from `dir`, checking it is one. */
-export function readModelInfo(command: string, dir: string): ModelInfo {
+/**
+ * Refuses, before any work, an output folder that already holds a model, unless `force`: a
+ * training run must not replace a model by accident.
+ */
+export function checkOutputFolder(command: string, dir: string, force: boolean): void {
+  if (force) return;
+  const folder = resolveModelFolderSync(dir, fs, path);
+  const held = ['model.json', MODEL_INFO_FILE].filter((f) => fs.existsSync(path.join(folder, f)));
+  if (held.length > 0) {
+    throw new UsageError(`${command}: --out '${dir}' already holds a model (${held.join(', ')}); ` +
+      `pass --force to replace it, or choose another folder`);
+  }
+}
+
+/** Reads `duet-tf.json` from `dir` (or, mid-save, its previous version), checking it is one. */
+export function readModelInfo(command: string, given: string): ModelInfo {
+  const dir = resolveModelFolderSync(given, fs, path);
   const file = path.join(dir, MODEL_INFO_FILE);
-  if (!fs.existsSync(dir)) throw new Error(`${command}: model folder '${dir}' does not exist`);
+  if (!fs.existsSync(dir)) throw new Error(`${command}: model folder '${given}' does not exist`);
   if (!fs.existsSync(file)) {
-    throw new Error(`${command}: '${dir}' has no ${MODEL_INFO_FILE}; it is not a model folder ` +
+    throw new Error(`${command}: '${given}' has no ${MODEL_INFO_FILE}; it is not a model folder ` +
       `written by 'duet-tf train'`);
   }
   let info: ModelInfo;
@@ -86,15 +108,18 @@ export function readModelInfo(command: string, dir: string): ModelInfo {
   return info;
 }
 
-/** Loads a model folder: the model and its description. */
+/** Loads a model folder: the model and its description, read as one consistent set. */
 export async function loadModelDir(command: string, dir: string):
     Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
-  const info = readModelInfo(command, dir);
-  let model: tfl.LayersModel;
-  try {
-    model = await loadDuet(dir);
-  } catch (e) {
-    throw new Error(`${command}: cannot load the model in '${dir}': ${(e as Error).message}`);
-  }
-  return { model, info };
+  readModelInfo(command, dir); // the clear errors for a missing or foreign folder
+  return readModelFolder(dir, async (folder) => {
+    const info = readModelInfo(command, folder);
+    let model: tfl.LayersModel;
+    try {
+      model = await loadDuet(folder);
+    } catch (e) {
+      throw new Error(`${command}: cannot load the model in '${dir}': ${(e as Error).message}`);
+    }
+    return { model, info };
+  });
 }

@@ -5,6 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { DynamicDense } from '../layers/dynamic_dense';
+import { isLayerClass } from '../layers/layer_class';
 import { DEVICE_METADATA_KEY, DeviceMetadata } from './device_metadata';
 import { GeneratorRunner } from './generator_runner';
 
@@ -32,7 +33,7 @@ export function stampDeviceModel(parts: { generator: tfl.LayersModel; device: tf
     const meta: DeviceMetadata = {
       version: 1, fingerprint: runner.info.fingerprint, layout: runner.info.layout,
     };
-    const dynamic = parts.device.layers.filter((l) => l instanceof DynamicDense) as DynamicDense[];
+    const dynamic = parts.device.layers.filter((l) => isLayerClass(l, DynamicDense)) as DynamicDense[];
     if (dynamic.some((l) => !l.residual)) meta.baseParameters = Array.from(runner.baseParameters());
     const existing = (parts.device.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
     parts.device.setUserDefinedMetadata({ ...existing, [DEVICE_METADATA_KEY]: meta });

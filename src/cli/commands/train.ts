@@ -21,14 +21,17 @@ import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
-import { loadModelDir, type ModelInfo, type RecordedRun, saveModelDir } from '../model_dir';
+import {
+  checkOutputFolder, loadModelDir, type ModelInfo, type RecordedRun, saveModelDir,
+} from '../model_dir';
 import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...TRAINING_OPTIONS,
   variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET' },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
-  out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json)' },
+  out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json); written crash-safe' },
+  force: { type: 'boolean', help: 'replace a model already in --out (refused without it)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
 };
 
@@ -51,6 +54,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const json = Boolean(o.json);
   modelOptions('train', o, 1, 1); // bad model options fail before any work
+  checkOutputFolder('train', String(o.out), Boolean(o.force));
   const backend = await useBackend(o.backend as BackendChoice);
   const data = await loadData('train', String(o.data), o['max-train-rows'] as number);
   const clickLength = data.train.clickLength;
@@ -126,7 +130,7 @@ async function saveTrained(io: CliIO, o: Record<string, unknown>, model: tfl.Lay
     training: run,
     ...(fields.base === undefined ? {} : { base: fields.base }),
   };
-  await saveModelDir(String(o.out), model, info);
+  await saveModelDir(String(o.out), model, info, { overwrite: Boolean(o.force) });
   const last = info.training.history[info.training.history.length - 1];
   printResult(io, {
     model: config.model, variant: config.variant, backend: fields.backend, epochs: run.epochs,
