@@ -134,14 +134,18 @@ export { DEVICE_METADATA_KEY, readDeviceMetadata } from './serve/device_metadata
 export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
-export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
+export type {
+  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+} from './serve/server';
+export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
+export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
 export { parseParametersRequest } from './serve/requests';
 export type { GeneratorRow, ParametersRequest, RequestLimits } from './serve/requests';
-export { installShutdownHandlers } from './serve/shutdown';
-export type { Closable, ShutdownOptions } from './serve/shutdown';
+export { installReloadHandler, installShutdownHandlers } from './serve/shutdown';
+export type { Closable, Reloadable, ShutdownOptions } from './serve/shutdown';
 export { generatorEmbeddingTable } from './serve/embedding_table';
 export { ServeError } from './serve/serve_error';
-export type { ServeErrorCode } from './serve/serve_error';
+export type { ServeErrorCode, ServeErrorOptions } from './serve/serve_error';

@@ -11,6 +11,7 @@ import { PAYLOAD_FORMATS, PayloadFormat, payloadByteLength, PayloadLayer } from 
 import {
   dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts, userTowerOutputs,
 } from '../wrap/two_tower';
+import { checkFiniteWeights } from '../wrap/finite_weights';
 import { sameWeightVersion, weightVersion } from '../wrap/weight_version';
 import { deviceLayout, sameLayout } from './device_layout';
 import { FallbackReason, FetchLike, parametersUrl, requestParameters } from './fetch_parameters';
@@ -619,6 +620,8 @@ export async function createDeviceRuntime(options: DeviceRuntimeOptions): Promis
     model = await tfl.loadLayersModel(options.model as string | tf.io.IOHandler);
   }
   try {
+    // NaN weights would make every score NaN, fetched parameters or not.
+    checkFiniteWeights(model, 'createDeviceRuntime');
     return new DeviceRuntime(model, options, owns);
   } catch (e) {
     if (owns) model.dispose();

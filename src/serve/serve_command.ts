@@ -2,12 +2,15 @@
  * `duet-tf serve`: argument parsing and the process around {@link createServer}, including
  * `--workers N` with Node's cluster module (Node only).
  */
-import type { Cluster, Worker } from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 
 import { isNode, nodeRequire } from '../backend/node_env';
+import { startPrimary } from './cluster/primary';
+import { runWorker } from './cluster/worker';
+import { watchParent } from './parent_watch';
 import { PAYLOAD_FORMATS, PayloadFormat } from './payload';
 import { createServer, ServerAddress, ServerOptions } from './server';
-import { installShutdownHandlers } from './shutdown';
+import { installReloadHandler, installShutdownHandlers } from './shutdown';
 
 /** Options of `duet-tf serve`, as {@link parseServeArgs} returns them. */
 export interface ServeCommandOptions extends Omit<ServerOptions, 'model' | 'log'> {
@@ -31,16 +34,26 @@ export interface ServeCommandOptions extends Omit<ServerOptions, 'model' | 'log'
  */
 export const SERVE_USAGE = `Usage: duet-tf serve --model-dir DIR [options]
 
-Serves a DUET model's generator: POST /v1/parameters, GET /v1/model, /healthz, /metrics.
+Serves a DUET model's generator: POST /v1/parameters, GET /v1/model, /healthz (liveness),
+/readyz (readiness), /metrics.
 
-  --model-dir DIR           a model saved with saveDuet (full DUET model or generator)
+  --model-dir DIR           a model saved with saveDuet (full DUET model or generator), or a
+                            folder of numbered versions (1/, 2/, ...): the highest complete
+                            one is served; SIGHUP (or --poll-seconds) loads and warms a newer
+                            one, then switches, requests in flight finishing on the old one
   --port N                  port (default 8080; 0 picks a free one)
   --host H                  host to bind (default 127.0.0.1)
-  --workers N               processes sharing the port, via node:cluster (default 1)
+  --workers N               processes sharing the port, via node:cluster, all serving the
+                            same version (default 1)
+  --poll-seconds N          check --model-dir for a new version every N s (default 0: on
+                            SIGHUP only)
   --max-batch N             most sequences per generator call (default 64)
   --max-wait-ms N           how long a request waits to share a call (default 0:
                             adaptive, batches grow with the load)
   --max-queue N             most sequences waiting before 503 (default 4096)
+  --max-queue-ms N          503 (Retry-After) for a request expected to wait longer than N ms
+                            for the generator (default 500)
+  --max-connections N       most open connections; past it new ones get a 503 (default: none)
   --max-body-bytes N        largest request body (default 1048576)
   --max-sequences N         most sequences per request (default 256)
   --format f32|f16|int8     payload format when the request names none (default f32)
@@ -57,6 +70,9 @@ const INTEGER_FLAGS: Record<string, [keyof ServeCommandOptions, number]> = {
   '--max-batch': ['maxBatch', 1],
   '--max-wait-ms': ['maxWaitMs', 0],
   '--max-queue': ['maxQueue', 1],
+  '--max-queue-ms': ['maxQueueMs', 0],
+  '--max-connections': ['maxConnections', 1],
+  '--poll-seconds': ['pollSeconds', 0],
   '--max-body-bytes': ['maxBodyBytes', 1],
   '--max-sequences': ['maxSequences', 1],
   '--sequence-length': ['sequenceLength', 1],
@@ -131,26 +147,38 @@ export function parseServeArgs(argv: readonly string[],
 
 /** A running `duet-tf serve`: one server, or a cluster primary supervising workers. */
 export interface ServeProcess {
-  /** The address (the primary of a cluster reports the configured one). */
+  /** The address (for a cluster, the one its workers listen on). */
   address: ServerAddress;
+  /** Loads and warms the newest version, then switches to it (every worker, together). */
+  reload(): Promise<void>;
   /** Closes gracefully (a primary asks every worker to close and waits for them). */
   close(): Promise<void>;
+  /**
+   * Resolves once closed; rejects with the reason when the service had to stop (a cluster
+   * whose restarted worker cannot start).
+   */
+  closed: Promise<void>;
 }
 
 /** Options of {@link runServe} beside the command options. */
 export interface RunServeOptions {
   /** Where to report events. Default `console.error`. */
   log?: (message: string) => void;
-  /** Install SIGTERM/SIGINT handlers that close and exit. Default true. */
+  /**
+   * Install SIGTERM/SIGINT handlers that close and exit, SIGHUP to reload, and, when started by
+   * `npm exec`/`npx`/`npm run` (whose shell does not pass signals on), stop when the parent
+   * process goes away. Default true.
+   */
   handleSignals?: boolean;
 }
 
 /**
  * Runs `duet-tf serve`: with `workers` ≤ 1 (or inside a cluster worker), one server; otherwise
  * the cluster primary, which forks `workers` processes that re-run the same entry script (so
- * the script must call `runServe` again, as the CLI does), restarts a worker that dies, and on
- * SIGTERM/SIGINT asks each to shut down gracefully. The workers share the port through the
- * cluster module; each loads the model itself.
+ * the script must call `runServe` again, as the CLI does). The primary picks the model version,
+ * lets the workers listen once all have loaded the same one, switches them together on SIGHUP
+ * (or polling), restarts a worker that dies with that version, and rejects (or, running, rejects
+ * `closed`) with the reason when a worker cannot start. SIGTERM/SIGINT drain and exit.
  *
  * @example
  * ```ts
@@ -164,62 +192,51 @@ export async function runServe(options: ServeCommandOptions, run: RunServeOption
   const log = run.log ?? ((m: string) => console.error(m));
   const handleSignals = run.handleSignals ?? true;
   const cluster = (await nodeRequire())('node:cluster') as Cluster;
-  if (options.workers > 1 && cluster.isPrimary) {
-    return runPrimary(cluster, options, log, handleSignals);
+  const { modelDir, port, host, workers, ...serverOptions } = options;
+  if (workers > 1 && cluster.isPrimary) {
+    const primary = await startPrimary(cluster, {
+      root: modelDir, workers, host, port, pollSeconds: options.pollSeconds ?? 0,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000, log,
+    });
+    if (handleSignals) {
+      installShutdownHandlers(primary, { log });
+      installReloadHandler(primary, { log });
+      watchParent(primary, { log });
+    }
+    const u = new URL(primary.url);
+    return {
+      address: { host, port: Number(u.port), url: primary.url },
+      reload: () => primary.reload(), close: () => primary.close(), closed: primary.closed,
+    };
   }
-  const { modelDir, port, host, workers: _workers, ...serverOptions } = options;
-  void _workers;
+  if (cluster.isWorker) {
+    const server = await runWorker({ ...serverOptions, model: modelDir, port, host, log }, log, handleSignals);
+    let done!: () => void;
+    const closed = new Promise<void>((resolve) => { done = resolve; });
+    return {
+      address: server.address ?? { host, port, url: '' },
+      reload: async () => { await server.reload(); },
+      close: async () => { await server.close(); done(); },
+      closed,
+    };
+  }
   const server = await createServer({ ...serverOptions, model: modelDir, log });
   const address = await server.listen(port, host);
-  if (handleSignals) installShutdownHandlers(server, { log });
-  return { address, close: () => server.close() };
-}
-
-function runPrimary(cluster: Cluster, options: ServeCommandOptions,
-    log: (message: string) => void, handleSignals: boolean): ServeProcess {
-  let stopping = false;
-  const recentDeaths: number[] = [];
-  const fork = () => cluster.fork();
-  cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
-    if (stopping) return;
-    log(`duet-tf serve: worker ${worker.process.pid} exited (${signal ?? code}); restarting`);
-    const now = Date.now();
-    recentDeaths.push(now);
-    while (recentDeaths.length > 0 && recentDeaths[0] < now - 60_000) recentDeaths.shift();
-    // A worker that keeps dying (a bad model, a taken port) would otherwise fork forever.
-    if (recentDeaths.length > 5 * options.workers) {
-      log('duet-tf serve: workers keep exiting; giving up');
-      stopping = true;
-      return;
-    }
-    fork();
-  });
-  for (let i = 0; i < options.workers; i++) fork();
-  log(`duet-tf serve: primary ${process.pid} started ${options.workers} workers on ` +
-    `${options.host}:${options.port}`);
-  const close = async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
-      if (w.isDead()) {
-        resolve();
-        return;
-      }
-      const killTimer = setTimeout(() => w.process.kill('SIGKILL'),
-        (options.shutdownTimeoutMs ?? 10_000) + 5_000);
-      w.once('exit', () => {
-        clearTimeout(killTimer);
-        resolve();
-      });
-      w.process.kill('SIGTERM');
-    })));
+  let done!: () => void;
+  const closed = new Promise<void>((resolve) => { done = resolve; });
+  const handle = {
+    reload: async () => { await server.reload(); },
+    close: async () => {
+      await server.close();
+      done();
+    },
   };
-  if (handleSignals) installShutdownHandlers({ close }, { log });
-  const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    address: { host: options.host, port: options.port, url: `http://${urlHost}:${options.port}` },
-    close,
-  };
+  if (handleSignals) {
+    installShutdownHandlers(handle, { log });
+    installReloadHandler(handle, { log });
+    watchParent(handle, { log });
+  }
+  return { address, ...handle, closed };
 }
 
 /**

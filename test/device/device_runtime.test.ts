@@ -267,6 +267,14 @@ describe('createDeviceRuntime: loading and checks', () => {
     expect(Array.from(p.values).some((v) => v !== 0)).toBe(true);
   });
 
+  it('refuses a device model with NaN weights, naming the layer', async () => {
+    const { device: bad } = tinyDuet({ seed: 6 });
+    const hidden = bad.getLayer('hidden');
+    hidden.setWeights(hidden.getWeights().map((w, i) => (i === 0 ? tf.fill(w.shape, NaN) : w)));
+    await expect(createDeviceRuntime({ model: bad, serviceUrl: 'http://x.test', fingerprint: 'aaaaaaaaaaaaaaaa' }))
+      .rejects.toThrow(/'createDeviceRuntime': layer 'hidden' of model .* has non-finite weights/);
+  });
+
   it('rejects bad options with errors naming them', async () => {
     const unstamped = tinyDuet({ seed: 5 }).device;
     await expect(createDeviceRuntime({ model: unstamped, serviceUrl: 'http://x.test' })).rejects.toThrow("needs the generator's 'fingerprint'");
