@@ -38,6 +38,7 @@ export type { DuetParts } from './wrap/split_duet';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
 export type { SaveOptions } from './wrap/file_io';
 export { resolveModelFolder, writeModelFolder } from './wrap/model_folder';
+export { checkFiniteWeights } from './wrap/finite_weights';
 export type { ModelFolderFiles, WriteModelFolderOptions } from './wrap/model_folder';
 
 // Metrics.
