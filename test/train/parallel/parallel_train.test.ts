@@ -77,7 +77,7 @@ describe('train with threads, failures', () => {
     // A layer class registered in this thread only: the worker cannot deserialise it.
     class LocalOnly extends tfl.layers.Layer {
       static className = 'TestLocalOnlyLayer';
-      call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return Array.isArray(x) ? x[0] : x; }
+      override call(x: tf.Tensor | tf.Tensor[]): tf.Tensor { return Array.isArray(x) ? x[0] : x; }
     }
     tf.serialization.registerClass(LocalOnly);
     const input = tfl.input({ shape: [1], name: 'target', dtype: 'int32' });
