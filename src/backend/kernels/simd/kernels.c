@@ -1,0 +1,133 @@
+/*
+ * duet-tf's SIMD kernels for tfjs-backend-wasm, compiled to a small WebAssembly module that
+ * imports the backend's own memory, so they read and write tensors where they live on its heap.
+ * Build: scripts/build-simd-kernels.sh (clang --target=wasm32 -msimd128); the module is embedded
+ * in kernels_wasm.ts. Rules for this file: no libc, no globals, no arrays or address-taken locals
+ * (the module has no stack of its own: it shares a memory it does not manage), so every value
+ * lives in wasm locals.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* o[0..n) += s * b[0..n) */
+static inline void axpy(float *o, float s, const float *b, int n) {
+  v128_t sv = wasm_f32x4_splat(s);
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    wasm_v128_store(o + j, wasm_f32x4_add(wasm_v128_load(o + j), wasm_f32x4_mul(sv, wasm_v128_load(b + j))));
+  }
+  for (; j < n; j++) o[j] += s * b[j];
+}
+
+/* o[0..n) += s0*b0 + s1*b1 + s2*b2 + s3*b3 (four rows of B at once: one load/store of o per four). */
+static inline void axpy4(float *o, float s0, const float *b0, float s1, const float *b1,
+                         float s2, const float *b2, float s3, const float *b3, int n) {
+  v128_t v0 = wasm_f32x4_splat(s0), v1 = wasm_f32x4_splat(s1);
+  v128_t v2 = wasm_f32x4_splat(s2), v3 = wasm_f32x4_splat(s3);
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    v128_t acc = wasm_v128_load(o + j);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(v0, wasm_v128_load(b0 + j)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(v1, wasm_v128_load(b1 + j)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(v2, wasm_v128_load(b2 + j)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(v3, wasm_v128_load(b3 + j)));
+    wasm_v128_store(o + j, acc);
+  }
+  for (; j < n; j++) o[j] += s0 * b0[j] + s1 * b1[j] + s2 * b2[j] + s3 * b3[j];
+}
+
+/*
+ * Batched matrix product with strides: for p < batch, out[p] (M×N, dense) = A_p · B_p with
+ * A_p(i, k) = a[p*sab + i*sai + k*sak] and B_p(k, j) = b[p*sbb + k*sbk + j*sbn]. When B_p's rows
+ * are not dense (sbn != 1 or sbk != n, e.g. a transposed operand) they are first gathered into
+ * `scratch` (K×N floats). Sums run over k in order.
+ */
+EXPORT(bmm)
+void bmm(const float *a, const float *b, float *out, float *scratch, int batch, int m, int k, int n,
+         int sab, int sai, int sak, int sbb, int sbk, int sbn) {
+  for (int p = 0; p < batch; p++) {
+    const float *ap = a + (long)p * sab;
+    const float *bp = b + (long)p * sbb;
+    const float *bd = bp;
+    if (sbn != 1 || sbk != n) {
+      for (int kk = 0; kk < k; kk++) {
+        for (int j = 0; j < n; j++) scratch[kk * n + j] = bp[kk * sbk + j * sbn];
+      }
+      bd = scratch;
+    }
+    float *op = out + (long)p * m * n;
+    for (int i = 0; i < m; i++) {
+      float *o = op + i * n;
+      for (int j = 0; j < n; j++) o[j] = 0.0f;
+      const float *ai = ap + i * sai;
+      int kk = 0;
+      for (; kk + 4 <= k; kk += 4) {
+        axpy4(o, ai[kk * sak], bd + kk * n, ai[(kk + 1) * sak], bd + (kk + 1) * n,
+              ai[(kk + 2) * sak], bd + (kk + 2) * n, ai[(kk + 3) * sak], bd + (kk + 3) * n, n);
+      }
+      for (; kk < k; kk++) axpy(o, ai[kk * sak], bd + kk * n, n);
+    }
+  }
+}
+
+/*
+ * out (M×N) = Xᵀ · Y for X (R×M) and Y (R×N), both dense row-major: the weight gradient of a
+ * dense layer over R rows. Accumulates four rows at a time into `out`, which stays in cache.
+ */
+EXPORT(gemm_tn)
+void gemm_tn(const float *x, const float *y, float *out, int r, int m, int n) {
+  for (int q = 0; q < m * n; q++) out[q] = 0.0f;
+  int row = 0;
+  for (; row + 4 <= r; row += 4) {
+    const float *x0 = x + (long)row * m, *x1 = x0 + m, *x2 = x1 + m, *x3 = x2 + m;
+    const float *y0 = y + (long)row * n, *y1 = y0 + n, *y2 = y1 + n, *y3 = y2 + n;
+    for (int i = 0; i < m; i++) axpy4(out + i * n, x0[i], y0, x1[i], y1, x2[i], y2, x3[i], y3, n);
+  }
+  for (; row < r; row++) {
+    const float *x0 = x + (long)row * m;
+    const float *y0 = y + (long)row * n;
+    for (int i = 0; i < m; i++) axpy(out + i * n, x0[i], y0, n);
+  }
+}
+
+/* e^x for x in [-87.3, 88.7] (clamped): 2^n · p(r), x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial. */
+static inline v128_t exp4(v128_t x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.7f));
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
+  /* r = x − n·ln2 in two steps (Cody–Waite) */
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_add(r, wasm_f32x4_mul(n, wasm_f32x4_splat(2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, scale);
+}
+
+/* tanh over n floats: sign(x) · (1 − 2 / (e^{2|x|} + 1)), |x| clamped at 10 (where it rounds to 1). */
+static inline v128_t tanh4(v128_t x) {
+  v128_t ax = wasm_f32x4_min(wasm_f32x4_abs(x), wasm_f32x4_splat(10.0f));
+  v128_t e = exp4(wasm_f32x4_add(ax, ax));
+  v128_t t = wasm_f32x4_sub(wasm_f32x4_splat(1.0f),
+                            wasm_f32x4_div(wasm_f32x4_splat(2.0f), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
+  /* copy the sign bit of x (tanh(−0) = −0); NaN propagates through the arithmetic */
+  v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000));
+  v128_t r = wasm_v128_or(t, sign);
+  v128_t nan = wasm_f32x4_ne(x, x);
+  return wasm_v128_bitselect(x, r, nan);
+}
+
+EXPORT(tanh_f32)
+void tanh_f32(const float *x, float *out, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, tanh4(wasm_v128_load(x + i)));
+  for (; i < n; i++) {
+    v128_t v = tanh4(wasm_f32x4_splat(x[i]));
+    out[i] = wasm_f32x4_extract_lane(v, 0);
+  }
+}
