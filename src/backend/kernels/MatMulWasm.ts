@@ -6,12 +6,13 @@
  * micro-benchmarks). Transposing the operand first with wasm's `Transpose` kernel (one pass over
  * memory) and calling the original kernel untransposed gives the same values through the fast
  * path. Batched products (a batch dimension above 1), which wasm runs through a scalar loop in
- * every form, go to duet-tf's SIMD kernel (`BatchedMatMulSimd.ts`) where it can run.
+ * every form, and `Xᵀ·Y` (the weight gradient, where XNNPACK packs the fresh `Y` as weights every
+ * call and runs only `M` rows) go to duet-tf's SIMD kernels (`BatchedMatMulSimd.ts`) where they run.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { simdBatchedMatMul } from './BatchedMatMulSimd';
+import { simdBatchedMatMul, simdWeightGradient } from './BatchedMatMulSimd';
 import { hasFastPath, withFastPath, type WasmKernelArgs } from './fast_path';
 
 function batchSize(shape: readonly number[]): number {
@@ -60,6 +61,10 @@ export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelCon
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     if (batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) return simdBatchedMatMul(args);
     if (!transposeA && !transposeB) return null;
+    if (transposeA && !transposeB) {
+      const product = simdWeightGradient(args);
+      if (product !== null) return product;
+    }
     const aT = transposeA ? swapLastAxes(a, backend) : a;
     const bT = transposeB ? swapLastAxes(b, backend) : b;
     try {

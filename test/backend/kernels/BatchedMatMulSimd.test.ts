@@ -46,6 +46,16 @@ describe('batched matMul through the SIMD kernel on wasm', () => {
     });
   }
 
+  const gradientCases: Array<[number, number, number]> = [[300, 8, 16], [301, 7, 13], [5, 4, 8], [600, 1, 3]];
+  for (const [rows, m, n] of gradientCases) {
+    it(`computes Xᵀ·Y (weight gradients) as the cpu backend does: [${rows}, ${m}]ᵀ · [${rows}, ${n}]`, async () => {
+      const x = values(rows * m);
+      const y = values(rows * n);
+      await expectCpuParity(() => tf.matMul(tf.tensor2d(x, [rows, m]), tf.tensor2d(y, [rows, n]), true, false), 1e-5);
+      await expectCpuParity(() => tf.matMul(tf.tensor3d(x, [1, rows, m]), tf.tensor3d(y, [1, rows, n]), true, false), 1e-5);
+    });
+  }
+
   it("gives the cpu backend's gradients of a batched product (every transposed form)", async () => {
     const q = values(4 * 6 * 3);
     const k = values(4 * 6 * 3);

@@ -71,23 +71,57 @@ void bmm(const float *a, const float *b, float *out, float *scratch, int batch, 
   }
 }
 
+/* Rows of X and Y per block of gemm_tn: a block of both (≤ 256 · (m + n) floats) stays in cache. */
+#define TN_ROWS 256
+
 /*
  * out (M×N) = Xᵀ · Y for X (R×M) and Y (R×N), both dense row-major: the weight gradient of a
- * dense layer over R rows. Accumulates four rows at a time into `out`, which stays in cache.
+ * dense layer over R rows (R large, M and N small). Register tiles of 4 columns of X by 8 of Y
+ * (eight vector accumulators) run over blocks of TN_ROWS rows; the edges that do not fill a tile
+ * go one element at a time. Each output element sums its rows in order.
  */
 EXPORT(gemm_tn)
 void gemm_tn(const float *x, const float *y, float *out, int r, int m, int n) {
   for (int q = 0; q < m * n; q++) out[q] = 0.0f;
-  int row = 0;
-  for (; row + 4 <= r; row += 4) {
-    const float *x0 = x + (long)row * m, *x1 = x0 + m, *x2 = x1 + m, *x3 = x2 + m;
-    const float *y0 = y + (long)row * n, *y1 = y0 + n, *y2 = y1 + n, *y3 = y2 + n;
-    for (int i = 0; i < m; i++) axpy4(out + i * n, x0[i], y0, x1[i], y1, x2[i], y2, x3[i], y3, n);
-  }
-  for (; row < r; row++) {
-    const float *x0 = x + (long)row * m;
-    const float *y0 = y + (long)row * n;
-    for (int i = 0; i < m; i++) axpy(out + i * n, x0[i], y0, n);
+  int m4 = m - m % 4, n8 = n - n % 8;
+  for (int r0 = 0; r0 < r; r0 += TN_ROWS) {
+    int r1 = r0 + TN_ROWS < r ? r0 + TN_ROWS : r;
+    for (int i = 0; i < m4; i += 4) {
+      for (int j = 0; j < n8; j += 8) {
+        float *o0 = out + i * n + j, *o1 = o0 + n, *o2 = o1 + n, *o3 = o2 + n;
+        v128_t a00 = wasm_v128_load(o0), a01 = wasm_v128_load(o0 + 4);
+        v128_t a10 = wasm_v128_load(o1), a11 = wasm_v128_load(o1 + 4);
+        v128_t a20 = wasm_v128_load(o2), a21 = wasm_v128_load(o2 + 4);
+        v128_t a30 = wasm_v128_load(o3), a31 = wasm_v128_load(o3 + 4);
+        const float *xr = x + (long)r0 * m + i;
+        const float *yr = y + (long)r0 * n + j;
+        for (int row = r0; row < r1; row++, xr += m, yr += n) {
+          v128_t xv = wasm_v128_load(xr);
+          v128_t y0 = wasm_v128_load(yr), y1 = wasm_v128_load(yr + 4);
+          v128_t s0 = wasm_i32x4_shuffle(xv, xv, 0, 0, 0, 0);
+          v128_t s1 = wasm_i32x4_shuffle(xv, xv, 1, 1, 1, 1);
+          v128_t s2 = wasm_i32x4_shuffle(xv, xv, 2, 2, 2, 2);
+          v128_t s3 = wasm_i32x4_shuffle(xv, xv, 3, 3, 3, 3);
+          a00 = wasm_f32x4_add(a00, wasm_f32x4_mul(s0, y0)); a01 = wasm_f32x4_add(a01, wasm_f32x4_mul(s0, y1));
+          a10 = wasm_f32x4_add(a10, wasm_f32x4_mul(s1, y0)); a11 = wasm_f32x4_add(a11, wasm_f32x4_mul(s1, y1));
+          a20 = wasm_f32x4_add(a20, wasm_f32x4_mul(s2, y0)); a21 = wasm_f32x4_add(a21, wasm_f32x4_mul(s2, y1));
+          a30 = wasm_f32x4_add(a30, wasm_f32x4_mul(s3, y0)); a31 = wasm_f32x4_add(a31, wasm_f32x4_mul(s3, y1));
+        }
+        wasm_v128_store(o0, a00); wasm_v128_store(o0 + 4, a01);
+        wasm_v128_store(o1, a10); wasm_v128_store(o1 + 4, a11);
+        wasm_v128_store(o2, a20); wasm_v128_store(o2 + 4, a21);
+        wasm_v128_store(o3, a30); wasm_v128_store(o3 + 4, a31);
+      }
+    }
+    /* the edges: columns of X beyond m4 (every column of Y), columns of Y beyond n8 (rows < m4) */
+    for (int i = 0; i < m; i++) {
+      int j0 = i < m4 ? n8 : 0;
+      for (int j = j0; j < n; j++) {
+        float acc = out[i * n + j];
+        for (int row = r0; row < r1; row++) acc += x[(long)row * m + i] * y[(long)row * n + j];
+        out[i * n + j] = acc;
+      }
+    }
   }
 }
 
