@@ -13,6 +13,7 @@ import { heapSplitV } from './kernels/SplitVWasm';
 import { heapStridedSlice } from './kernels/StridedSliceWasm';
 import { columnSum } from './kernels/SumWasm';
 import { simdTanh } from './kernels/TanhWasm';
+import { GRU_SEQUENCE_KERNEL, simdGruSequence } from './kernels/GruSequenceSimd';
 import { heapUnpack } from './kernels/UnpackWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
@@ -26,7 +27,8 @@ const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHo
  * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
  * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
  * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose;
- * batched matMuls and Tanh through duet-tf's SIMD kernels (`kernels/simd/`).
+ * batched matMuls, weight gradients, Tanh and duet-tf's GRU recurrence through duet-tf's SIMD
+ * kernels (`kernels/simd/`).
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
   [tf.BatchMatMul, transpositionFreeMatMul],
@@ -38,6 +40,7 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
   [tf.GatherV2, rowGather],
   [tf.Sum, columnSum],
   [tf.Tanh, simdTanh],
+  [GRU_SEQUENCE_KERNEL, simdGruSequence],
 ];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];

@@ -165,3 +165,57 @@ void tanh_f32(const float *x, float *out, int n) {
     out[i] = wasm_f32x4_extract_lane(v, 0);
   }
 }
+
+/* σ(x) = 1 / (1 + e^{−x}) */
+static inline v128_t sigmoid4(v128_t x) {
+  return wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), exp4(wasm_f32x4_neg(x))));
+}
+
+/*
+ * A masked GRU over a whole sequence, forward only (duet-tf's DuetGruSequence kernel): x is the
+ * input projection [batch, time, 3·units] (gates update z, reset r, candidate), recurrent is
+ * [units, 3·units], mask [batch, time] (int32, 0 = padding: the step is skipped). Per row, from
+ * h = 0: z = σ(x_z + h·U_z), r = σ(x_r + h·U_r), h̃ = tanh(x_h + (r ⊙ h)·U_h),
+ * h ← z ⊙ h + (1 − z) ⊙ h̃. out is [batch, units]; scratch holds 5·units floats.
+ * units must be a multiple of 4.
+ */
+EXPORT(gru_sequence)
+void gru_sequence(const float *x, const float *recurrent, const int *mask, float *out, float *scratch,
+                  int batch, int time, int units) {
+  int width = 3 * units, gates = 2 * units;
+  float *h = scratch, *rh = scratch + units, *pre = scratch + 2 * units;
+  for (int b = 0; b < batch; b++) {
+    for (int i = 0; i < units; i++) h[i] = 0.0f;
+    for (int t = 0; t < time; t++) {
+      if (mask[b * time + t] == 0) continue;
+      const float *xt = x + ((long)b * time + t) * width;
+      for (int j = 0; j < gates; j++) pre[j] = xt[j];
+      int k = 0;
+      for (; k + 4 <= units; k += 4) {
+        const float *u = recurrent + k * width;
+        axpy4(pre, h[k], u, h[k + 1], u + width, h[k + 2], u + 2 * width, h[k + 3], u + 3 * width, gates);
+      }
+      for (; k < units; k++) axpy(pre, h[k], recurrent + k * width, gates);
+      for (int i = 0; i < units; i += 4) {
+        v128_t r = sigmoid4(wasm_v128_load(pre + units + i));
+        wasm_v128_store(pre + i, sigmoid4(wasm_v128_load(pre + i)));
+        wasm_v128_store(rh + i, wasm_f32x4_mul(r, wasm_v128_load(h + i)));
+      }
+      float *cand = pre + gates;
+      for (int j = 0; j < units; j++) cand[j] = xt[gates + j];
+      for (k = 0; k + 4 <= units; k += 4) {
+        const float *u = recurrent + k * width + gates;
+        axpy4(cand, rh[k], u, rh[k + 1], u + width, rh[k + 2], u + 2 * width, rh[k + 3], u + 3 * width, units);
+      }
+      for (; k < units; k++) axpy(cand, rh[k], recurrent + k * width + gates, units);
+      for (int i = 0; i < units; i += 4) {
+        v128_t z = wasm_v128_load(pre + i);
+        v128_t c = tanh4(wasm_v128_load(cand + i));
+        v128_t hv = wasm_v128_load(h + i);
+        wasm_v128_store(h + i, wasm_f32x4_add(wasm_f32x4_mul(z, hv),
+                                              wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1.0f), z), c)));
+      }
+    }
+    for (int i = 0; i < units; i++) out[(long)b * units + i] = h[i];
+  }
+}

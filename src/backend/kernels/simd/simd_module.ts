@@ -24,6 +24,9 @@ export interface SimdKernels {
   gemm_tn(x: number, y: number, out: number, r: number, m: number, n: number): void;
   /** Element-wise tanh of `n` floats. */
   tanh_f32(x: number, out: number, n: number): void;
+  /** A masked GRU recurrence (forward, last state); `units` a multiple of 4, `scratch` 5·units floats. */
+  gru_sequence(x: number, recurrent: number, mask: number, out: number, scratch: number,
+    batch: number, time: number, units: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;

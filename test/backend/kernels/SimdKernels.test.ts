@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
 import { hasFastPath } from '../../../src/backend/kernels/fast_path';
+import '../../../src/layers/ops/gru_recurrence'; // registers DuetGruSequence, which useBackend then wraps
 import { expectCpuParity, floats, useWasmInThisFile } from '../../helpers/cpu_parity';
 
 useWasmInThisFile();
@@ -26,5 +27,11 @@ describe('SIMD tanh on wasm', () => {
   it("gives the cpu backend's gradient", async () => {
     const x = floats(37, 5).map((v) => (Number.isFinite(v) ? v * 3 : 0.5));
     await expectCpuParity(() => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.tanh(a), a)))(tf.tensor1d(x)), 1e-6);
+  });
+});
+
+describe('SIMD GRU recurrence on wasm', () => {
+  it('is installed on the DuetGruSequence kernel by useBackend', () => {
+    expect(hasFastPath(tf.getKernel('DuetGruSequence', 'wasm'))).toBe(true);
   });
 });
