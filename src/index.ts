@@ -53,8 +53,11 @@ export { synthetic } from './data/synthetic';
 export type { SyntheticOptions, SyntheticSplit, SyntheticTruth } from './data/synthetic';
 export { readDuetFile, iterateDuetRows } from './data/read_duet_file';
 export type { DuetRow, ReadDuetFileOptions } from './data/read_duet_file';
-export { readRatings } from './data/read_ratings';
-export type { ReadRatingsOptions } from './data/read_ratings';
+export { readRatings, readRatingsTable } from './data/read_ratings';
+export type { RatingsSummary, ReadRatingsOptions } from './data/read_ratings';
+export {
+  formatIdMap, IdMap, ITEM_MAP_FILE, parseIdMap, readIdMap, readItemMap, USER_MAP_FILE, writeIdMap,
+} from './data/id_map';
 export { readSequenceFile } from './data/read_sequence_file';
 export { readDuetSplit, writeDuetFile, writeDuetSplit } from './data/duet_split_io';
 export { checkDataset } from './data/check_dataset';
@@ -138,6 +141,7 @@ export { createServer } from './serve/server';
 export type {
   CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
 } from './serve/server';
+export type { PromClientModule, ServiceMetrics } from './serve/metrics';
 export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
 export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import type * as tfl from '@tensorflow/tfjs-layers';
 
+import { formatIdMap, type IdMap, ITEM_MAP_FILE } from '../data/id_map';
 import type { ResolvedConfig } from '../models/create_model';
 import { loadDuet, saveDuet } from '../wrap/file_io';
 import { readModelFolder, resolveModelFolderSync } from '../wrap/model_folder';
@@ -38,6 +39,8 @@ export interface RecordedRun {
   validation_fraction: number | null;
   best_epoch: number;
   train_samples_per_s: number;
+  /** Training threads (`--threads`); absent in files written before it existed. */
+  threads?: number;
   history: RecordedEpoch[];
 }
 
@@ -59,14 +62,21 @@ export interface ModelInfo {
 }
 
 /**
- * Saves `model` and its `duet-tf.json` to `dir` (created if missing) in one crash-safe step: a
- * process killed meanwhile leaves the previous folder or the new one. With `overwrite: false`
- * an existing model there is refused.
+ * Saves `model` and its `duet-tf.json` to `dir` (created if missing), and the item map of the
+ * data it was trained on as `items.tsv` (so the service and `recommend` speak the data's ids), in
+ * one crash-safe step: a process killed meanwhile leaves the previous folder or the new one.
+ * With `overwrite: false` an existing model there is refused.
  */
 export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo,
-    { overwrite = true }: { overwrite?: boolean } = {}): Promise<void> {
+    items: IdMap | null = null, { overwrite = true }: { overwrite?: boolean } = {}): Promise<void> {
   await saveDuet(model, dir, {
-    files: { [MODEL_INFO_FILE]: `${JSON.stringify(info, null, 2)}\n` }, overwrite,
+    files: {
+      [MODEL_INFO_FILE]: `${JSON.stringify(info, null, 2)}\n`,
+      ...(items === null ? {} : { [ITEM_MAP_FILE]: formatIdMap(items) }),
+    },
+    // A map left from an earlier model would lie.
+    drop: items === null ? [ITEM_MAP_FILE] : [],
+    overwrite,
   });
 }
 

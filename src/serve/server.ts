@@ -14,7 +14,7 @@ import { isNode, nodeRequire } from '../backend/node_env';
 import { Crc32Function, useNativeCrc32 } from './crc32';
 import { limitedListener } from './connection_limit';
 import { GeneratorInfo } from './generator_runner';
-import { Counter, Gauge, Histogram, MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics';
+import { createServiceMetrics, type ServiceMetrics } from './metrics';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
 import { parseParametersRequest } from './requests';
 import { ServeError } from './serve_error';
@@ -121,8 +121,16 @@ export interface ServerHandle {
    * (`http.createServer(handle.handler)` or a framework's raw handler).
    */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
-  /** The metrics in Prometheus text format (what `GET /metrics` answers). */
-  metrics(): string;
+  /**
+   * The metrics in Prometheus text format (what `GET /metrics` answers): the service's and
+   * Node's process metrics; under `duet-tf serve --workers N`, summed over every worker.
+   */
+  metrics(): Promise<string>;
+  /**
+   * The server's `prom-client` registry and metrics, to add metrics of one's own beside them
+   * (`new metrics.prom.Counter({ name, help, registers: [metrics.registry] })`).
+   */
+  readonly metricsRegistry: ServiceMetrics;
   /**
    * Loads and warms a model version (the newest, or `version`) beside the served one, without
    * switching: {@link PreparedModel.activate} switches. Used to switch several processes together.
@@ -394,33 +402,16 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const zlib = (await nodeRequire())('node:zlib') as { crc32?: Crc32Function };
   if (typeof zlib.crc32 === 'function') useNativeCrc32(zlib.crc32);
 
-  const registry = new MetricsRegistry();
-  const requests = registry.add(new Counter('duet_http_requests_total',
-    'HTTP requests answered, by route, method and status.', ['route', 'method', 'status']));
-  const latency = registry.add(new Histogram('duet_http_request_duration_seconds',
-    'Time from request to response, by route.',
-    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], ['route']));
-  const errors = registry.add(new Counter('duet_http_errors_total',
-    'Error answers, by error code.', ['code']));
-  const batchSizes = registry.add(new Histogram('duet_generator_batch_size',
-    'Sequences per generator call.', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]));
-  const batchSeconds = registry.add(new Histogram('duet_generator_batch_duration_seconds',
-    'Duration of one generator call.', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1]));
-  const sequences = registry.add(new Counter('duet_sequences_total',
-    'Sequences turned into parameters, by request kind.', ['kind']));
-  const inflightGauge = registry.add(new Gauge('duet_http_inflight_requests',
-    'Requests being handled.'));
-  const modelInfo = registry.add(new Gauge('duet_model_info',
-    'The served generator (value 1; 0 for one served before).', ['fingerprint']));
-  inflightGauge.set(0);
+  // The metrics are created once the first model is loaded (its fingerprint labels them).
+  let metrics!: ServiceMetrics;
 
   const modelOptions: ServedModelOptions = {
     sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
     maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxQueue: options.maxQueue,
     maxQueueMs,
     onBatch: (rows, seconds) => {
-      batchSizes.observe(rows);
-      batchSeconds.observe(seconds);
+      metrics.batchSizes.observe(rows);
+      metrics.batchSeconds.observe(seconds);
     },
   };
   const root = typeof options.model === 'string' ? options.model : null;
@@ -436,7 +427,32 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
   // Versions are pinned only when asked: later reloads go to the newest.
   let current = await loadFrom(options.version);
-  modelInfo.set(1, { fingerprint: current.info.fingerprint });
+  metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
+  const { requests, latency, errors, sequences, modelInfo } = metrics;
+  const inflightGauge = metrics.inflight;
+  const registers = [metrics.registry];
+  // Read when scraped. Summed over --workers: queued sequences; the others are not sums.
+  new metrics.prom.Gauge({
+    name: 'duet_generator_queue_sequences', help: 'Sequences waiting for the generator.',
+    registers, collect() { this.set(current.batcher.pending); },
+  });
+  new metrics.prom.Gauge({
+    name: 'duet_generator_queue_wait_estimate_seconds',
+    help: 'Expected wait of a new sequence for the generator (admission control).',
+    registers, aggregator: 'max', collect() { this.set(current.batcher.estimatedWaitMs / 1000); },
+  });
+  new metrics.prom.Gauge({
+    name: 'duet_ready', help: 'Whether /readyz answers ready (1) or not (0: overloaded, draining).',
+    registers, aggregator: 'min', collect() { this.set(readiness() === 'ready' ? 1 : 0); },
+  });
+  new metrics.prom.Gauge({
+    name: 'duet_model_version', help: 'The served model version (-1: an unversioned folder or a model in memory).',
+    registers, aggregator: 'max', collect() { this.set(current.version ?? -1); },
+  });
+  const reloads = new metrics.prom.Counter({
+    name: 'duet_model_reloads_total', help: 'Model reloads, by outcome (switched, unchanged, failed).',
+    labelNames: ['outcome'], registers,
+  });
   let lastIdentity = root === null ? null : await sourceIdentity(root).catch(() => null);
 
   let inflight = 0;
@@ -576,7 +592,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         estimatedWaitMs: Math.round(current.batcher.estimatedWaitMs),
       });
     },
-    '/metrics': (_req, res) => send(res, 200, registry.text(), PROMETHEUS_CONTENT_TYPE),
+    '/metrics': async (_req, res) => send(res, 200, await metrics.text(), metrics.contentType),
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
@@ -632,10 +648,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     res.once('close', () => {
       (res as ModelResponse)[SERVED_BY]?.end();
       if (counted) inflight--;
-      inflightGauge.inc({}, -1);
+      inflightGauge.dec();
       requests.inc({ route: routeLabel, method: ROUTE_METHODS.has(req.method ?? '') ?
         String(req.method) : 'other', status: String(res.statusCode) });
-      latency.observe((performance.now() - began) / 1000, { route: routeLabel });
+      latency.observe({ route: routeLabel }, (performance.now() - began) / 1000);
       if (inflight === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
@@ -682,8 +698,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         }
         const old = current;
         current = next;
-        modelInfo.set(0, { fingerprint: old.info.fingerprint });
-        modelInfo.set(1, { fingerprint: next.info.fingerprint });
+        modelInfo.set({ fingerprint: old.info.fingerprint }, 0);
+        modelInfo.set({ fingerprint: next.info.fingerprint }, 1);
         log(`duet-tf serve: now serving ${next.version === null ? 'the model' :
           `version ${next.version}`} (generator ${next.info.fingerprint}); the previous ` +
           `${old.version === null ? 'model' : `version ${old.version}`} finishes its requests`);
@@ -699,8 +715,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const reload = (request: { version?: number } = {}): Promise<ReloadResult> => {
     // One reload at a time: a second waits for the first, then checks again.
     const run = switching.catch(() => undefined).then(async () => {
-      const prepared = await prepare(request);
+      let prepared: PreparedModel;
+      try {
+        prepared = await prepare(request);
+      } catch (e) {
+        reloads.inc({ outcome: 'failed' });
+        throw e;
+      }
       const switched = !prepared.current;
+      reloads.inc({ outcome: switched ? 'switched' : 'unchanged' });
       prepared.activate();
       if (root !== null) lastIdentity = await sourceIdentity(root).catch(() => null);
       return { switched, version: prepared.version, fingerprint: prepared.fingerprint };
@@ -742,7 +765,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     get address() {
       return address;
     },
-    metrics: () => registry.text(),
+    metrics: () => metrics.text(),
+    get metricsRegistry() {
+      return metrics;
+    },
     prepare,
     reload,
     async listen(port = options.port ?? 8080, host = options.host ?? '127.0.0.1') {

@@ -42,6 +42,8 @@ export interface SaveOptions {
   files?: ModelFolderFiles;
   /** Whether a folder already holding a model may be replaced. Default true. */
   overwrite?: boolean;
+  /** Files of the old folder not to keep (others are carried over). Default none. */
+  drop?: readonly string[];
 }
 
 /**
@@ -79,7 +81,7 @@ export function fileSystem(dir: string, options: SaveOptions = {}): tf.io.IOHand
       }
       await writeModelFolder(dir, {
         ...options.files, [WEIGHTS_FILE]: new Uint8Array(weights), [MODEL_FILE]: JSON.stringify(modelJson),
-      }, { overwrite: options.overwrite, caller: 'fileSystem.save' });
+      }, { overwrite: options.overwrite, drop: options.drop, caller: 'fileSystem.save' });
       return {
         modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts),
       };

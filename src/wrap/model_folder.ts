@@ -25,6 +25,8 @@ export interface WriteModelFolderOptions {
    * false makes the write fail naming the folder, before anything is written.
    */
   overwrite?: boolean;
+  /** Files of the old folder not to carry over (e.g. one this model no longer has). Default none. */
+  drop?: readonly string[];
   /** Who is writing, for error messages. Default `'writeModelFolder'`. */
   caller?: string;
 }
@@ -148,7 +150,8 @@ export async function writeModelFolder(dir: string, files: ModelFolderFiles,
     if (options.overwrite === false && entries.some((e) => e.name === 'model.json')) {
       throw new Error(`'${caller}': '${dir}' already holds a model`);
     }
-    carried = entries.filter((e) => !names.includes(e.name)).map((e) => e.name);
+    const dropped = options.drop ?? [];
+    carried = entries.filter((e) => !names.includes(e.name) && !dropped.includes(e.name)).map((e) => e.name);
   }
   await removeStalePartials(fs, path, parent, base);
 

@@ -27,8 +27,8 @@ async function start(options: Omit<Parameters<typeof createServer>[0], 'model'>,
 }
 
 const body = (n: number) => JSON.stringify({ sequences: Array.from({ length: n }, (_, i) => [1 + (i % 20), 2]) });
-const generatorCalls = (server: ServerHandle) =>
-  Number(/^duet_generator_batch_size_count (\d+)$/m.exec(server.metrics())?.[1] ?? 0);
+const generatorCalls = async (server: ServerHandle) =>
+  Number(/^duet_generator_batch_size_count (\d+)$/m.exec(await server.metrics())?.[1] ?? 0);
 
 describe('admission control', () => {
   it('a full queue: 503 overloaded with Retry-After and a JSON error, before the body is read; /healthz ok, /readyz not ready', async () => {
@@ -36,7 +36,7 @@ describe('admission control', () => {
     const { server, port } = await start({ maxWaitMs: 60_000, maxQueue: 8, maxBatch: 64 });
     const holder = await RawConnection.open(port);
     holder.send('POST', '/v1/parameters?format=f32', body(8));
-    while (!/^duet_http_inflight_requests 1$/m.test(server.metrics())) await new Promise((r) => setTimeout(r, 5));
+    while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
     // Wait until the 8 rows are queued (the body has been read and parsed).
     const ready = await RawConnection.open(port);
     for (;;) {
@@ -78,21 +78,21 @@ describe('admission control', () => {
     const p = decodePayload(new Uint8Array(ok.body));
     expect(p.batch).toBe(8);
     expect(maxDiff(p.values.subarray(0, p.total), direct(generator, [1, 2]))).toBeLessThan(1e-6);
-    expect(server.metrics()).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
+    expect(await server.metrics()).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
     [holder, ready, one, partial, live].forEach((c) => c.close());
   });
 
   it('/healthz and refusals are answered between generator calls, however long the queue', async () => {
     // 300 one-row calls queued by one request (maxBatch 1); no limit refuses them.
     const { server, port } = await start({ maxBatch: 1, maxQueue: 1000, maxQueueMs: 1e9, maxSequences: 300 });
-    const before = generatorCalls(server);
+    const before = await generatorCalls(server);
     const big = await RawConnection.open(port);
     big.send('POST', '/v1/parameters', body(300));
-    while (generatorCalls(server) === before) await new Promise((r) => setImmediate(r));
+    while (await generatorCalls(server) === before) await new Promise((r) => setImmediate(r));
     const probe = await RawConnection.open(port);
     probe.send('GET', '/healthz');
     const health = await probe.answer();
-    const callsAtAnswer = generatorCalls(server) - before;
+    const callsAtAnswer = await generatorCalls(server) - before;
     expect(health.status).toBe(200);
     // Answered while the queue was still running: not after all 300 calls.
     expect(callsAtAnswer).toBeLessThan(150);
@@ -132,7 +132,7 @@ describe('drain', () => {
     expect((await idle.answer()).headers.connection).not.toBe('close');
     const busy = await RawConnection.open(port);
     busy.send('POST', '/v1/parameters', body(2));
-    while (!/^duet_http_inflight_requests 1$/m.test(server.metrics())) await new Promise((r) => setTimeout(r, 5));
+    while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
     const pending = busy.answer();
     const closed = server.close();
     idle.send('POST', '/v1/parameters', body(1));

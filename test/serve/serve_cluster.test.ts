@@ -85,6 +85,16 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
         expect(r.status).toBe(200);
         expect(maxDiff(decodePayload(new Uint8Array(r.body)).values, direct(a.generator, [i + 1, 3]))).toBeLessThan(1e-6);
       });
+      // /metrics on any worker answers for both: 8 answers in all, summed by prom-client's
+      // AggregatorRegistry in the primary, and the process metrics of both workers.
+      for (let i = 0; i < 3; i++) {
+        const text = (await request(`${url}/metrics`)).body.toString();
+        expect(text).toMatch(/^duet_http_requests_total\{route="\/v1\/parameters",method="POST",status="200"\} 8$/m);
+        expect(text).toMatch(/^duet_model_info\{fingerprint="[0-9a-f]{16}"\} 1$/m);
+        expect(text).toMatch(/^duet_model_version 1$/m);
+        expect(text).toMatch(/^duet_ready 1$/m);
+        expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+      }
 
       // Version 2 appears on disk, then a worker dies: its replacement serves version 1 too.
       await saveDuet(b.duet, path.join(dir, '2'));
