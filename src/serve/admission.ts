@@ -1,8 +1,9 @@
 /**
  * `QueueAdmission`: whether the generator's queue takes more sequences. Two bounds: a count
  * (`maxQueue` sequences waiting) that caps memory, and a time (`maxQueueMs`) that caps how long
- * an admitted request can expect to wait before its generator call starts, estimated from the
- * sequences ahead of it and the measured cost per sequence. A refusal is a 503 `overloaded` with
+ * an admitted request can expect to wait for its rows to be generated, estimated from the
+ * sequences queued (its own included) and the measured cost per sequence in full calls; the
+ * time bound applies once the queue holds more than one call's worth. A refusal is a 503 `overloaded` with
  * `Retry-After`, answered at once: refusing is cheap, queueing work the client will have given up
  * on is not.
  */
@@ -52,12 +53,10 @@ export class QueueAdmission {
       this.secondsPerRow + 0.2 * share * (perRow - this.secondsPerRow);
   }
 
-  /** Expected wait in ms of `rows` more sequences behind `queued` waiting ones (0 before any call). */
+  /** Expected time in ms to run `queued` waiting sequences and `rows` more (0 before any call). */
   estimatedWaitMs(queued: number, rows: number): number {
     if (this.secondsPerRow === null) return 0;
-    // Whole calls: the last one runs at full cost even when not full.
-    const calls = Math.ceil((queued + rows) / this.options.maxBatch);
-    return calls * this.options.maxBatch * this.secondsPerRow * 1000;
+    return (queued + rows) * this.secondsPerRow * 1000;
   }
 
   /**
@@ -69,8 +68,9 @@ export class QueueAdmission {
     let reason: string | null = null;
     if (queued + rows > maxQueue) {
       reason = `${queued} sequences are waiting for the generator (limit ${maxQueue})`;
-    } else if (queued > 0) {
-      // An empty queue always admits: there is nothing to wait behind.
+    } else if (queued + rows > this.options.maxBatch) {
+      // What fits in the next call always goes: the time bound is for queues longer than one
+      // call (a noisy estimate must not refuse a lightly loaded service).
       const wait = this.estimatedWaitMs(queued, rows);
       if (wait > maxQueueMs) {
         reason = `${queued} sequences are waiting for the generator, about ` +

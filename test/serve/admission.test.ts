@@ -15,12 +15,14 @@ describe('QueueAdmission', () => {
     // No call measured yet: the time bound cannot refuse.
     expect(a.refusal(80, 10)).toBeNull();
     a.observeBatch(10, 0.01); // 1 ms per sequence in full calls
-    expect(a.estimatedWaitMs(35, 1)).toBeCloseTo(40, 6); // 4 calls of 10
-    expect(a.refusal(39, 1)).toBeNull();                 // 4 calls: 40 ms
-    const slow = a.refusal(45, 10, 2000);                // 6 calls: 60 ms > 50
-    expect(slow!.message).toContain('about 60 ms of work (limit 50 ms)');
-    // An empty queue always admits.
-    expect(a.refusal(0, 90)).toBeNull();
+    expect(a.estimatedWaitMs(35, 1)).toBeCloseTo(36, 6);
+    expect(a.refusal(39, 10)).toBeNull();                // 49 ms
+    const slow = a.refusal(45, 15, 2000);                // 60 ms > 50
+    expect(slow!.message).toContain('45 sequences are waiting for the generator, about 60 ms of work (limit 50 ms)');
+    // What fits in one call (maxBatch 10) always goes, however slow calls are.
+    a.observeBatch(10, 10);
+    expect(a.refusal(4, 6)).toBeNull();
+    expect(a.refusal(4, 7, 2000)).not.toBeNull();
     // Readiness remembers the refusal for a second.
     expect(a.overloaded(2500)).toBe(true);
     expect(a.overloaded(3001)).toBe(false);
@@ -31,7 +33,7 @@ describe('QueueAdmission', () => {
     a.observeBatch(100, 0.1); // 1 ms per sequence
     for (let i = 0; i < 50; i++) a.observeBatch(1, 0.02); // 20 ms for one: overhead
     expect(a.estimatedWaitMs(99, 1)).toBeCloseTo(100, 6);
-    expect(a.refusal(5000, 1)!.retryAfterSeconds).toBe(5); // 50 calls of 100 ms to drain
+    expect(a.refusal(5000, 1)!.retryAfterSeconds).toBe(5); // 5 s of work to drain
     expect(a.refusal(900_000, 1)!.retryAfterSeconds).toBe(30);
   });
 });
@@ -69,7 +71,7 @@ describe('MicroBatcher between calls', () => {
     expect(e).toMatchObject({ status: 503, code: 'overloaded' });
     expect(e!.message).toMatch(/16 sequences are waiting for the generator, about \d+ ms of work \(limit 100 ms\)/);
     expect(b.overloaded).toBe(true);
-    expect(b.refusal(1)).not.toBeNull();
+    expect(b.refusal(16)).not.toBeNull();
     await queued;
     expect(b.refusal(1)).toBeNull();
   });
