@@ -85,13 +85,27 @@ export async function saveModelDir(dir: string, model: tfl.LayersModel, info: Mo
  * training run must not replace a model by accident.
  */
 export function checkOutputFolder(command: string, dir: string, force: boolean): void {
-  if (force) return;
   const folder = resolveModelFolderSync(dir, fs, path);
+  // A folder of folders (model versions, a project) is never a model folder: say so before
+  // training rather than after.
+  const folders = fs.existsSync(folder) && fs.statSync(folder).isDirectory() ?
+    fs.readdirSync(folder, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+  if (folders.length > 0) {
+    throw new UsageError(`${command}: --out '${dir}' holds folders (${folders.slice(0, 5).join(', ')}); ` +
+      `write the model into a folder of its own (for a new version, e.g. '${path.join(dir, String(nextVersion(folders)))}')`);
+  }
+  if (force) return;
   const held = ['model.json', MODEL_INFO_FILE].filter((f) => fs.existsSync(path.join(folder, f)));
   if (held.length > 0) {
     throw new UsageError(`${command}: --out '${dir}' already holds a model (${held.join(', ')}); ` +
       `pass --force to replace it, or choose another folder`);
   }
+}
+
+/** The number after the highest numbered folder (1 when there is none). */
+function nextVersion(folders: string[]): number {
+  const numbers = folders.filter((f) => /^\d+$/.test(f)).map(Number);
+  return numbers.length === 0 ? 1 : Math.max(...numbers) + 1;
 }
 
 /** Reads `duet-tf.json` from `dir` (or, mid-save, its previous version), checking it is one. */

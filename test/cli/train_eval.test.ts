@@ -66,6 +66,11 @@ describe('duet-tf train and eval', () => {
     expect(forced.code, forced.stderr).toBe(0);
     expect(fs.readFileSync(path.join(out, 'weights.bin')).equals(weights)).toBe(false);
     expect(fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith('.base'))).toEqual([]);
+    // A folder of model versions is not a model folder: refused before training, with a hint.
+    fs.mkdirSync(path.join(dir, 'versions', '4'), { recursive: true });
+    const root = await cli('train', '--model', 'gru4rec', ...tiny, '--out', path.join(dir, 'versions'));
+    expect(root.code).toBe(2);
+    expect(root.stderr).toContain(`holds folders (4); write the model into a folder of its own (for a new version, e.g. '${path.join(dir, 'versions', '5')}')`);
   });
 
   it('trains DUET from scratch, from a base it trains first (--duet-from base), or from a saved base (--from-base)', async () => {

@@ -57,9 +57,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const json = Boolean(o.json);
   modelOptions('train', o, 1, 1); // bad model options fail before any work
-  checkOutputFolder('train', String(o.out), Boolean(o.force));
   const backend = await useBackend(o.backend as BackendChoice);
   const data = await loadData('train', String(o.data), o['max-train-rows'] as number);
+  checkOutputFolder('train', String(o.out), Boolean(o.force)); // before any training
   const clickLength = data.train.clickLength;
   io.stderr(`train: ${data.train.size} training rows, ${data.numItems} items, backend ${backend}\n`);
 
