@@ -133,6 +133,7 @@ export { generatorFingerprint } from './serve/fingerprint';
 export { DEVICE_METADATA_KEY, readDeviceMetadata } from './serve/device_metadata';
 export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
+export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
 export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
