@@ -427,7 +427,8 @@ export class DeviceRuntime {
     const format = this.options.format ?? 'f16';
     this.counts.requests++;
     const response = await requestParameters({
-      fetch: this.options.fetch ?? (globalThis.fetch as unknown as FetchLike),
+      // Called as a plain function: browsers refuse fetch called on another object (Illegal invocation).
+      fetch: this.options.fetch ?? ((url, init) => (globalThis.fetch as unknown as FetchLike)(url, init)),
       url: parametersUrl(this.options.serviceUrl, format),
       body: this.requestBody(history),
       token: this.options.token,
