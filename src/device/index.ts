@@ -4,6 +4,7 @@
  * cannot, and ranks candidates. Imports no Node module and no training code.
  *
  * @packageDocumentation
+ * @module duet-tf/device
  */
 export { createDeviceRuntime, DeviceRuntime } from './device_runtime';
 export type {

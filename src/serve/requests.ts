@@ -29,7 +29,7 @@ import { ServeError } from './serve_error';
 export type RequestItemId = string | number;
 
 /** How the ids of `sequence(s)` are read. */
-interface IdOptions {
+export interface RequestIdOptions {
   /** `'original'`: the item map's ids; `'internal'`: indices 1..N. */
   ids?: 'original' | 'internal';
   /** Unknown ids: refused (400) or dropped. */
@@ -38,8 +38,8 @@ interface IdOptions {
 
 /** A body of `POST /v1/parameters`. */
 export type ParametersRequest =
-  | ({ sequence: RequestItemId[] } & IdOptions)
-  | ({ sequences: RequestItemId[][] } & IdOptions)
+  | ({ sequence: RequestItemId[] } & RequestIdOptions)
+  | ({ sequences: RequestItemId[][] } & RequestIdOptions)
   | { embeddings: number[][] }
   | { embeddingSequences: number[][][] };
 
