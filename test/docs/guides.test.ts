@@ -21,7 +21,7 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 /** What each guide's example must print (a line matching each pattern). */
 const EXPECTED: Record<string, RegExp[]> = {
   'wrap-your-model.md': [/^before training, DUET = your model: true$/m, /^\d+ parameters per user; device output shape \[4,1\]$/m],
-  'train-on-your-data.md': [/^kept \d+ of 1440 rows \(rated at least 4\)$/m, /^test AUC 0\.\d{3}$/m, /^\[ 'B\d{3}', 'B\d{3}', 'B\d{3}' \]$/m],
+  'train-on-your-data.md': [/^kept \d+ of 720 rows \(rated at least 4\)$/m, /^test AUC 0\.\d{3}$/m, /^\[ 'B\d{3}', 'B\d{3}', 'B\d{3}' \]$/m],
   'serve.md': [/^\d+ parameters for layers out$/m, /^400 'sequence' holds 1 item id the model does not know: "kiwi"/m],
   'device.md': [/^\[ 'song-\d+', 'song-\d+' \] service$/m],
 };
