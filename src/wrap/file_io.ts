@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
+import { useBackend } from '../backend/use_backend';
 import { ModelFolderFiles, readModelFolder, writeModelFolder } from './model_folder';
 
 // Registers the DUET layer classes, so loading finds them even if nothing else imported them.
@@ -191,7 +192,8 @@ export async function saveDuet(model: tfl.LayersModel, dir: string, options: Sav
 
 /**
  * Loads a model saved by {@link saveDuet} (or by tfjs-node's `file://` handler), DUET layers
- * included.
+ * included. When no TensorFlow.js backend is loaded yet, it picks one first, as
+ * `useBackend('auto')` does (tfjs-node if installed, else wasm, else cpu).
  *
  * @example
  * ```ts
@@ -199,5 +201,8 @@ export async function saveDuet(model: tfl.LayersModel, dir: string, options: Sav
  * ```
  */
 export async function loadDuet(dir: string): Promise<tfl.LayersModel> {
+  // tfjs-core alone has no backend, and its error ("No backend found in registry") says nothing
+  // of what to do: choose one the way useBackend('auto') does.
+  if (Object.keys(tf.engine().registryFactory).length === 0) await useBackend('auto');
   return tfl.loadLayersModel(fileSystem(dir));
 }

@@ -5,6 +5,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import type { IdMap } from '../../data/id_map';
 import { checkFiniteWeights } from '../../wrap/finite_weights';
 import { GeneratorInfo, GeneratorRunner } from '../generator_runner';
 import { loadGenerator } from '../load_generator';
@@ -46,6 +47,8 @@ export class ServedModel {
   readonly batcher: MicroBatcher<GeneratorRow>;
   /** Headers of a binary answer, per format (built once). */
   readonly headers: Record<string, Record<string, string>> = {};
+  /** The item map requests' ids go through (the folder's items.tsv), or null for model indices. */
+  items: IdMap | null = null;
 
   private active = 0;
   private idle: Array<() => void> = [];
