@@ -46,7 +46,7 @@ describe('admission control', () => {
     }
 
     const one = await RawConnection.open(port);
-    one.send('POST', '/v1/parameters', body(1));
+    one.send('POST', '/v1/parameters?format=f32', body(1));
     const refused = await one.answer();
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toMatch(/^\d+$/);
@@ -87,7 +87,7 @@ describe('admission control', () => {
     const { server, port } = await start({ maxBatch: 1, maxQueue: 1000, maxQueueMs: 1e9, maxSequences: 300 });
     const before = await generatorCalls(server);
     const big = await RawConnection.open(port);
-    big.send('POST', '/v1/parameters', body(300));
+    big.send('POST', '/v1/parameters?format=f32', body(300));
     while (await generatorCalls(server) === before) await new Promise((r) => setImmediate(r));
     const probe = await RawConnection.open(port);
     probe.send('GET', '/healthz');
@@ -118,7 +118,7 @@ describe('admission control', () => {
     b.close();
     await new Promise((r) => setTimeout(r, 50));
     const d = await RawConnection.open(port);
-    d.send('POST', '/v1/parameters', body(1));
+    d.send('POST', '/v1/parameters?format=f32', body(1));
     expect((await d.answer()).status).toBe(200);
     [a, c, d].forEach((x) => x.close());
   });
@@ -131,11 +131,11 @@ describe('drain', () => {
     idle.send('GET', '/healthz'); // a kept-alive connection, idle when the drain starts
     expect((await idle.answer()).headers.connection).not.toBe('close');
     const busy = await RawConnection.open(port);
-    busy.send('POST', '/v1/parameters', body(2));
+    busy.send('POST', '/v1/parameters?format=f32', body(2));
     while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
     const pending = busy.answer();
     const closed = server.close();
-    idle.send('POST', '/v1/parameters', body(1));
+    idle.send('POST', '/v1/parameters?format=f32', body(1));
     const refused = await idle.answer();
     expect(refused.status).toBe(503);
     expect(refused.headers.connection).toBe('close');

@@ -60,7 +60,8 @@ const workerPids = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/ch
 /** Fingerprints of `n` answers over separate connections (spread over the workers). */
 async function fingerprints(url: string, n: number): Promise<string[]> {
   const answers = await Promise.all(Array.from({ length: n }, (_, i) =>
-    post(`${url}/v1/parameters`, { sequence: [i + 1, 3] }, { Connection: 'close' })));
+    request(`${url}/v1/parameters?format=f32`, { method: 'POST', fresh: true, headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ sequence: [i + 1, 3] }) })));
   return answers.map((r) => {
     expect(r.status).toBe(200);
     return decodePayload(new Uint8Array(r.body)).fingerprint;
@@ -80,7 +81,7 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
       const listening = log.filter((l) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(l));
       expect(listening).toHaveLength(2);
       expect(new Set(listening.map((l) => /:(\d+)/.exec(l)![1])).size).toBe(1); // port 0 under cluster: one shared port
-      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post(`${url}/v1/parameters`, { sequence: [i + 1, 3] })));
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => post(`${url}/v1/parameters?format=f32`, { sequence: [i + 1, 3] })));
       answers.forEach((r, i) => {
         expect(r.status).toBe(200);
         expect(maxDiff(decodePayload(new Uint8Array(r.body)).values, direct(a.generator, [i + 1, 3]))).toBeLessThan(1e-6);
@@ -109,7 +110,7 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
       child.kill('SIGHUP');
       await waitForLines(child, log, /all 2 workers now serve version 2/, 1, 60_000);
       expect(new Set(await fingerprints(url, 12))).toEqual(new Set([fpB]));
-      const models = await Promise.all(Array.from({ length: 6 }, () => request(`${url}/v1/model`, { headers: { Connection: 'close' } })));
+      const models = await Promise.all(Array.from({ length: 6 }, () => request(`${url}/v1/model`, { fresh: true })));
       expect(new Set(models.map((m) => json(m).version))).toEqual(new Set([2]));
 
       child.kill('SIGTERM');

@@ -51,7 +51,7 @@ describe('createServer on a folder of versions', () => {
     try {
       expect(json(await request(`${url}/v1/model`))).toMatchObject({ version: 1, fingerprint: FP[0] });
       const inFlight = await RawConnection.open(port);
-      inFlight.send('POST', '/v1/parameters', JSON.stringify({ sequence: [4, 5] }));
+      inFlight.send('POST', '/v1/parameters?format=f32', JSON.stringify({ sequence: [4, 5] }));
       while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50)); // its body read and queued
 
@@ -81,7 +81,7 @@ describe('createServer on a folder of versions', () => {
       await expect(server.reload()).rejects.toThrow(/layer 'duetGenerator' of model .* has non-finite weights/);
       expect(server.version).toBe(2);
       // New requests go to version 2 (answered when the drain flushes the batching delay).
-      const pending = post(`${url}/v1/parameters`, { sequence: [7] });
+      const pending = post(`${url}/v1/parameters?format=f32`, { sequence: [7] });
       while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
       await new Promise((r) => setTimeout(r, 50));
       await server.close();
