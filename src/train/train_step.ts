@@ -107,8 +107,12 @@ export class Stepper {
 
   /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
   step(batch: DuetBatch): tf.Scalar {
-    const { value, grads } = tf.variableGrads(
-      () => bceWithLogits(batch.labels, forwardLogits(this.model, batch.inputs, true)), this.variables);
+    return this.minimize(() => bceWithLogits(batch.labels, forwardLogits(this.model, batch.inputs, true)));
+  }
+
+  /** One Adam step on any scalar objective of the model's weights; returns its value before the step (caller disposes). */
+  minimize(objective: () => tf.Scalar): tf.Scalar {
+    const { value, grads } = tf.variableGrads(objective, this.variables);
     let applied = grads;
     if (this.options.clipNorm !== undefined) {
       applied = clipByGlobalNorm(grads, this.options.clipNorm);
