@@ -51,8 +51,11 @@ export { synthetic } from './data/synthetic';
 export type { SyntheticOptions, SyntheticSplit, SyntheticTruth } from './data/synthetic';
 export { readDuetFile, iterateDuetRows } from './data/read_duet_file';
 export type { DuetRow, ReadDuetFileOptions } from './data/read_duet_file';
-export { readRatings } from './data/read_ratings';
-export type { ReadRatingsOptions } from './data/read_ratings';
+export { readRatings, readRatingsTable } from './data/read_ratings';
+export type { RatingsSummary, ReadRatingsOptions } from './data/read_ratings';
+export {
+  formatIdMap, IdMap, ITEM_MAP_FILE, parseIdMap, readIdMap, readItemMap, USER_MAP_FILE, writeIdMap,
+} from './data/id_map';
 export { readSequenceFile } from './data/read_sequence_file';
 export { readDuetSplit, writeDuetFile, writeDuetSplit } from './data/duet_split_io';
 export { checkDataset } from './data/check_dataset';

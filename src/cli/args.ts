@@ -1,46 +1,69 @@
 /**
  * Command-line parsing for `duet-tf`: node's `util.parseArgs` with typed numeric options and
- * errors that fit on one line.
+ * errors that fit on one line. The option tables and the `--help` text built from them live in
+ * `options/option_table.ts` (the service's command shares them).
  */
 import { parseArgs } from 'node:util';
+
+import type { OptionSpec } from '../options/option_table';
+
+export { type CommandHelp, helpText, type OptionSpec } from '../options/option_table';
 
 /** A usage problem: printed as one line, exit code 2. */
 export class UsageError extends Error {}
 
-/** One option of a command. */
-export interface OptionSpec {
-  type: 'string' | 'boolean' | 'number' | 'integer';
-  /** Default value (as the parsed type). */
-  default?: string | number | boolean;
-  /** Allowed values for a string option. */
-  choices?: readonly string[];
-  /** The option must be given. */
-  required?: boolean;
-  /** Smallest allowed number. */
-  min?: number;
-  /** One line for `--help`. */
-  help: string;
-}
-
 export type ParsedOptions = Record<string, string | number | boolean | undefined>;
 
-/** Parses `argv` against `specs`, converting and checking every value. */
+/** `-h` and `--help`: every command takes them, whatever else is given or missing. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  return argv.includes('--help') || argv.includes('-h');
+}
+
+const NEGATIVE_NUMBER = /^-(\d|\.\d|Infinity$)/;
+
+/**
+ * `--name -1` → `--name=-1` for options that take a value, so a negative number is read as the
+ * value (parseArgs would take it for an option and call it ambiguous).
+ */
+function joinNegativeValues(argv: readonly string[], specs: Record<string, OptionSpec>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const spec = arg.startsWith('--') && !arg.includes('=') ? specs[arg.slice(2)] : undefined;
+    if (spec !== undefined && spec.type !== 'boolean' && i + 1 < argv.length &&
+        NEGATIVE_NUMBER.test(argv[i + 1])) {
+      out.push(`${arg}=${argv[++i]}`);
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/**
+ * Parses `argv` against `specs`, converting and checking every value. With `--help` or `-h`
+ * anywhere it checks nothing and returns `{ help: true }`.
+ */
 export function parseOptions(command: string, argv: string[], specs: Record<string, OptionSpec>):
     ParsedOptions {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  if (wantsHelp(argv)) return { help: true };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(specs)) {
     options[name] = { type: spec.type === 'boolean' ? 'boolean' : 'string' };
+    if (spec.repeatable) options[name].multiple = true;
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as
-      { values: Record<string, string | boolean | undefined> });
+    ({ values } = parseArgs({
+      args: joinNegativeValues(argv, specs), options, strict: true, allowPositionals: false,
+    }) as { values: Record<string, string | boolean | string[] | undefined> });
   } catch (e) {
     throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}`);
   }
   const out: ParsedOptions = {};
   for (const [name, spec] of Object.entries(specs)) {
-    const raw = values[name];
+    const given = values[name];
+    const raw = Array.isArray(given) ? given[given.length - 1] : given;
     if (raw === undefined) {
       if (spec.required) throw new UsageError(`${command}: --${name} is required (${spec.help})`);
       out[name] = spec.default;
@@ -65,22 +88,11 @@ export function parseOptions(command: string, argv: string[], specs: Record<stri
       if (spec.min !== undefined && n < spec.min) {
         throw new UsageError(`${command}: --${name} must be at least ${spec.min}, got ${n}`);
       }
+      if (spec.max !== undefined && n > spec.max) {
+        throw new UsageError(`${command}: --${name} must be at most ${spec.max}, got ${n}`);
+      }
       out[name] = n;
     }
   }
   return out;
-}
-
-/** `--help` text for one command. */
-export function helpText(command: string, summary: string, specs: Record<string, OptionSpec>):
-    string {
-  const lines = [`usage: duet-tf ${command} [options]`, '', summary, '', 'options:'];
-  for (const [name, spec] of Object.entries(specs)) {
-    const value = spec.type === 'boolean' ? '' : spec.choices ? ` ${spec.choices.join('|')}` :
-      ` ${spec.type === 'string' ? 'VALUE' : 'N'}`;
-    const dflt = spec.default === undefined || spec.type === 'boolean' ? '' :
-      ` (default ${String(spec.default)})`;
-    lines.push(`  --${name}${value}`.padEnd(34) + `${spec.help}${spec.required ? ' (required)' : ''}${dflt}`);
-  }
-  return lines.join('\n');
 }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { readDuetSplit } from '../data/duet_split_io';
+import type { IdMap } from '../data/id_map';
 import { sliceDataset } from '../data/slice_dataset';
 import { synthetic } from '../data/synthetic';
 import type { DuetDataset } from '../data/types';
@@ -22,6 +23,8 @@ export interface LoadedData {
   numItems: number;
   /** What `--data` named: the folder, or `'synthetic'`. */
   source: string;
+  /** The split's item map (`items.tsv`: original id ↔ index), or null when it has none. */
+  items: IdMap | null;
 }
 
 /**
@@ -33,6 +36,7 @@ export async function loadData(command: string, data: string, maxTrainRows = 0):
     Promise<LoadedData> {
   let train: DuetDataset;
   let test: DuetDataset;
+  let items: IdMap | null = null;
   if (data === SYNTHETIC) {
     ({ train, test } = synthetic());
   } else {
@@ -47,12 +51,14 @@ export async function loadData(command: string, data: string, maxTrainRows = 0):
           `'duet-tf prepare', or pass --data synthetic)`);
       }
     }
-    ({ train, test } = await readDuetSplit(data));
+    const split = await readDuetSplit(data);
+    ({ train, test } = split);
+    items = split.items ?? null;
   }
   if (train.size === 0) throw new Error(`${command}: the training data in '${data}' has no rows`);
   if (test.size === 0) throw new Error(`${command}: the test data in '${data}' has no rows`);
   if (maxTrainRows > 0 && maxTrainRows < train.size) {
     train = sliceDataset(train, Int32Array.from({ length: maxTrainRows }, (_, i) => i));
   }
-  return { train, test, numItems: Math.max(train.numItems, test.numItems), source: data };
+  return { train, test, numItems: Math.max(train.numItems, test.numItems), source: data, items };
 }

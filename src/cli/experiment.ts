@@ -24,15 +24,14 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   batch: { type: 'integer', default: 1024, min: 1, help: 'rows per optimisation step' },
   lr: { type: 'number', default: 0.001, help: 'Adam learning rate' },
   dim: { type: 'integer', default: 32, min: 1, help: 'item embedding size D' },
-  'model-options': { type: 'string', help: 'more model options as JSON, e.g. \'{"numBlocks":2}\'' },
+  'model-options': { type: 'string', defaultText: "the model's", help: 'more model options as JSON, e.g. \'{"numBlocks":2}\'' },
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },
   'validation-fraction': { type: 'number', default: 0, help: 'hold out this fraction of training users to select the best epoch' },
-  'clip-norm': { type: 'number', help: 'clip gradients to this global norm' },
-  'generator-lr': { type: 'number', help: 'Adam learning rate of the DUET generator (default: --lr)' },
+  'clip-norm': { type: 'number', defaultText: 'no clipping', help: 'clip gradients to this global norm' },
+  'generator-lr': { type: 'number', defaultText: '--lr', help: 'Adam learning rate of the DUET generator' },
   seed: { type: 'integer', default: 0, help: 'seed of the initial weights and the shuffles' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
-  help: { type: 'boolean', help: 'show this help' },
 };
 
 /** The optimisation settings of a command, checked. */

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 import type * as tfl from '@tensorflow/tfjs-layers';
 
+import { type IdMap, ITEM_MAP_FILE, writeIdMap } from '../data/id_map';
 import type { ResolvedConfig } from '../models/create_model';
 import { loadDuet, saveDuet } from '../wrap/file_io';
 
@@ -56,11 +57,17 @@ export interface ModelInfo {
   base?: RecordedRun | { from: string };
 }
 
-/** Saves `model` and its `duet-tf.json` to `dir` (created if missing). */
-export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo):
-    Promise<void> {
+/**
+ * Saves `model` and its `duet-tf.json` to `dir` (created if missing), and the item map of the
+ * data it was trained on as `items.tsv` (so the service and `recommend` speak the data's ids).
+ */
+export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo,
+    items: IdMap | null = null): Promise<void> {
   await saveDuet(model, dir);
   fs.writeFileSync(path.join(dir, MODEL_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
+  const mapFile = path.join(dir, ITEM_MAP_FILE);
+  if (items !== null) await writeIdMap(mapFile, items);
+  else fs.rmSync(mapFile, { force: true }); // a map left from an earlier model would lie
 }
 
 /** Reads `duet-tf.json` from `dir`, checking it is one. */

@@ -3,6 +3,7 @@
  * sets, the same rows `make_duet_data.py` writes. Browser-safe.
  */
 import { buildSplitFromIndexed, resolveSplitOptions } from './duet_rows.js';
+import { IdMap } from './id_map.js';
 import type { DuetSplit, DuetSplitOptions, UserSequence } from './types.js';
 
 /**
@@ -21,6 +22,8 @@ import type { DuetSplit, DuetSplitOptions, UserSequence } from './types.js';
  *
  * Ids, counts and positive rows match the Python tool; the negatives and the shuffle come from
  * this library's own seeded generator, so they differ from Python's but are reproducible here.
+ * The split carries the id maps (`items`, `users`: original id ↔ index), which `writeDuetSplit`
+ * saves as `items.tsv` and `users.tsv`.
  *
  * @example
  * ```ts
@@ -28,20 +31,22 @@ import type { DuetSplit, DuetSplitOptions, UserSequence } from './types.js';
  *   { user: 'u1', items: ['a', 'b', 'c', 'd'] },
  *   { user: 'u2', items: ['b', 'e', 'f'] },
  * ];
- * const { train, test, protocol } = buildDuetSplit(users, { testNeg: 1 });
+ * const { train, test, protocol, items } = buildDuetSplit(users, { testNeg: 1 });
  * protocol.id_vocab; // 7 (items a..f are 1..6)
+ * items.indexOf('c');  // 3
  * train.size;        // (2 + 1) positives × 2 = 6
  * test.size;         // 2 users × 2 = 4
  * ```
  */
 export function buildDuetSplit(users: readonly UserSequence[], options: DuetSplitOptions = {}):
-    DuetSplit {
+    Required<DuetSplit> {
   if (!Array.isArray(users)) {
     throw new Error(`'users' passed to 'buildDuetSplit' must be an array of { user, items }`);
   }
   const o = resolveSplitOptions(options, 'buildDuetSplit');
   const itemIndex = new Map<string, number>();
   const seqs: Int32Array[] = [];
+  const userIds: string[] = [];
   users.forEach((u, i) => {
     if (!u || !Array.isArray(u.items)) {
       throw new Error(`'users[${i}]' passed to 'buildDuetSplit' must have an 'items' array`);
@@ -59,6 +64,8 @@ export function buildDuetSplit(users: readonly UserSequence[], options: DuetSpli
       seq[j] = id;
     }
     seqs.push(seq);
+    userIds.push(String(u.user));
   });
-  return buildSplitFromIndexed(seqs, itemIndex.size, o, 'buildDuetSplit');
+  const split = buildSplitFromIndexed(seqs, itemIndex.size, o, 'buildDuetSplit');
+  return { ...split, items: new IdMap([...itemIndex.keys()]), users: new IdMap(userIds) };
 }

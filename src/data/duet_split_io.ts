@@ -4,6 +4,7 @@
  */
 import { nodeBuiltins } from '../backend/node_builtins';
 import { checkDataset } from './check_dataset.js';
+import { IdMap, ITEM_MAP_FILE, readIdMap, USER_MAP_FILE, writeIdMap } from './id_map.js';
 import { readDuetFile } from './read_duet_file.js';
 import { markTestSet } from './test_marks.js';
 import type { DuetDataset, DuetProtocol, DuetSplit } from './types.js';
@@ -59,7 +60,8 @@ export async function writeDuetFile(file: string, ds: DuetDataset): Promise<void
 
 /**
  * Writes a split as `make_duet_data.py` does: `train.txt`, `test.txt` and `protocol.json` in
- * `dir` (created if missing).
+ * `dir` (created if missing), and the id maps `items.tsv` and `users.tsv` when the split
+ * carries them (see {@link IdMap}).
  *
  * @example
  * ```ts
@@ -79,11 +81,22 @@ export async function writeDuetSplit(dir: string, split: DuetSplit): Promise<voi
   await writeDuetFile(path.join(dir, 'test.txt'), split.test);
   await fs.promises.writeFile(path.join(dir, 'protocol.json'),
     JSON.stringify(split.protocol, null, 2) + '\n');
+  for (const [file, map, count, what] of [
+    [ITEM_MAP_FILE, split.items, split.train.numItems, 'items'],
+    [USER_MAP_FILE, split.users, split.train.numUsers, 'users'],
+  ] as const) {
+    if (map === undefined) continue;
+    if (!(map instanceof IdMap) || map.size < count) {
+      throw new Error(`'split.${what}' passed to 'writeDuetSplit' must be an IdMap of at least ` +
+        `${count} ids (the split's ${what}), got ${map instanceof IdMap ? map.size : String(map)}`);
+    }
+    await writeIdMap(path.join(dir, file), map);
+  }
 }
 
 /**
  * Reads a split folder: `train.txt` and `test.txt` (authors' format) and, if present,
- * `protocol.json`. Both sets get the same `numItems`/`numUsers` (the largest over both files and
+ * `protocol.json` and the id maps `items.tsv` / `users.tsv`. Both sets get the same `numItems`/`numUsers` (the largest over both files and
  * the protocol's counts), so one embedding table fits both. The two files must have the same
  * sequence widths. The test set is marked as such, so `splitValidation` refuses it.
  *
@@ -94,8 +107,9 @@ export async function writeDuetSplit(dir: string, split: DuetSplit): Promise<voi
  * protocol?.id_vocab === train.numItems + 1; // true
  * ```
  */
-export async function readDuetSplit(dir: string):
-    Promise<{ train: DuetDataset; test: DuetDataset; protocol?: DuetProtocol }> {
+export async function readDuetSplit(dir: string): Promise<{
+      train: DuetDataset; test: DuetDataset; protocol?: DuetProtocol; items?: IdMap; users?: IdMap;
+    }> {
   const { fs, path } = await nodeBuiltins('readDuetSplit');
   const train = await readDuetFile(path.join(dir, 'train.txt'));
   const test = await readDuetFile(path.join(dir, 'test.txt'));
@@ -133,5 +147,17 @@ export async function readDuetSplit(dir: string):
     ds.numItems = numItems;
     ds.numUsers = numUsers;
   }
-  return { train, test: markTestSet(test), protocol };
+  const maps: { items?: IdMap; users?: IdMap } = {};
+  for (const [key, file, count] of [['items', ITEM_MAP_FILE, maxItem], ['users', USER_MAP_FILE,
+    Math.max(train.numUsers, test.numUsers)]] as const) {
+    const mapPath = path.join(dir, file);
+    if (!fs.existsSync(mapPath)) continue;
+    const map = await readIdMap(mapPath);
+    if (map.size < count) {
+      throw new Error(`'readDuetSplit' found ${key.slice(0, -1)} index ${count} in '${dir}', but ` +
+        `${file} maps only ${map.size}`);
+    }
+    maps[key] = map;
+  }
+  return { train, test: markTestSet(test), protocol, ...maps };
 }

@@ -3,6 +3,7 @@
  *
  * Browser-safe: types only.
  */
+import type { IdMap } from './id_map.js';
 
 /**
  * An in-memory columnar set of DUET samples, one row per `user;target;trigger_seq;click_seq;label`
@@ -86,6 +87,11 @@ export interface DuetProtocol {
   max_train_rows: number;
   /** Seed of the negatives, the shuffle and the test-user subset. */
   seed: number;
+  /**
+   * Ratings tables only: positives were the rows rated at least this (the rest were dropped
+   * before the split); null when every row was kept. Absent in splits from other tools.
+   */
+  min_rating?: number | null;
 }
 
 /**
@@ -100,6 +106,10 @@ export interface DuetSplit {
   train: DuetDataset;
   test: DuetDataset;
   protocol: DuetProtocol;
+  /** The items' original ids (index i + 1 ↔ `items.originals[i]`), when the split knows them. */
+  items?: IdMap;
+  /** The users' original ids, likewise. */
+  users?: IdMap;
 }
 
 /**

@@ -5,7 +5,8 @@
 import type { Cluster, Worker } from 'node:cluster';
 
 import { isNode, nodeRequire } from '../backend/node_env';
-import { PAYLOAD_FORMATS, PayloadFormat } from './payload';
+import type { OptionSpec } from '../options/option_table';
+import { PAYLOAD_FORMATS } from './payload';
 import { createServer, ServerAddress, ServerOptions } from './server';
 import { installShutdownHandlers } from './shutdown';
 
@@ -21,6 +22,74 @@ export interface ServeCommandOptions extends Omit<ServerOptions, 'model' | 'log'
   workers: number;
 }
 
+/** One flag of `duet-tf serve`: an {@link OptionSpec} with the option it sets. */
+interface ServeFlag extends OptionSpec {
+  type: 'string' | 'integer';
+  /** The field of {@link ServeCommandOptions} it sets (`cors` collects `--cors-origin`). */
+  key: keyof ServeCommandOptions;
+}
+
+/**
+ * The flags of `duet-tf serve`, as an option table: {@link parseServeArgs} reads them and the
+ * usage text lists them, so a flag added here is parsed and documented at once. Defaults are
+ * the service's (`createServer`'s) and are shown, not filled in, except `port`, `host` and
+ * `workers`.
+ *
+ * @example
+ * ```ts
+ * for (const [name, flag] of Object.entries(SERVE_OPTIONS)) console.log(`--${name}: ${flag.help}`);
+ * ```
+ */
+export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
+  'model-dir': { key: 'modelDir', type: 'string', required: true, help: "a model folder from 'duet-tf train', or one saved with saveDuet (full DUET model or generator); its items.tsv, when present, makes requests speak your item ids" },
+  port: { key: 'port', type: 'integer', min: 0, max: 65535, default: 8080, help: 'port (0 picks a free one)' },
+  host: { key: 'host', type: 'string', default: '127.0.0.1', help: 'host to bind' },
+  workers: { key: 'workers', type: 'integer', min: 1, default: 1, help: 'processes sharing the port, via node:cluster' },
+  'max-batch': { key: 'maxBatch', type: 'integer', min: 1, default: 64, help: 'most sequences per generator call' },
+  'max-wait-ms': { key: 'maxWaitMs', type: 'integer', min: 0, default: 0, help: 'how long a request waits to share a call (0: adaptive, batches grow with the load)' },
+  'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting before 503' },
+  'max-body-bytes': { key: 'maxBodyBytes', type: 'integer', min: 1, default: 1 << 20, help: 'largest request body' },
+  'max-sequences': { key: 'maxSequences', type: 'integer', min: 1, default: 256, help: 'most sequences per request' },
+  format: { key: 'defaultFormat', type: 'string', choices: PAYLOAD_FORMATS, default: 'f32', help: 'binary payload format when the request names none' },
+  'sequence-length': { key: 'sequenceLength', type: 'integer', min: 1, defaultText: "the model's", help: 'generator input length, if the model does not fix it' },
+  'vocab-size': { key: 'vocabSize', type: 'integer', min: 2, defaultText: "the model's", help: 'vocabulary size, if it cannot be read from the model' },
+  token: { key: 'token', type: 'string', defaultText: 'env DUET_SERVE_TOKEN, else none', help: "require 'Authorization: Bearer T'" },
+  'cors-origin': { key: 'cors', type: 'string', repeatable: true, defaultText: 'none', help: "allow browser requests from this origin ('*' for any)" },
+  'shutdown-timeout-ms': { key: 'shutdownTimeoutMs', type: 'integer', min: 0, default: 10_000, help: 'how long shutdown waits for in-flight requests' },
+};
+
+/**
+ * What `POST /v1/parameters` takes and answers, for `duet-tf serve --help`.
+ *
+ * @example
+ * ```ts
+ * console.log(SERVE_REQUEST_HELP);
+ * ```
+ */
+export const SERVE_REQUEST_HELP = `request: POST /v1/parameters with a JSON body holding one of
+  {"sequence": [12, 7, 42]}                    one user's item ids, oldest first
+  {"sequences": [[12, 7], [3, 9, 27]]}         several users (at most --max-sequences)
+  {"embeddings": [[0.1, ...], ...]}            one user's item embeddings [time, dim] (privacy)
+  {"embeddingSequences": [[[...], ...], ...]}  several users' embeddings
+Item ids are the model's indices 1..N (0 is padding). Long sequences keep their last items;
+an empty one is refused.
+
+answer (200): the binary payload (decodePayload) in the format of ?format=f32|f16|int8 or the
+  X-Duet-Format header (default --format); with Accept: application/json, JSON:
+  {"fingerprint", "format": "f32", "layout", "parameters": [[...], ...]}
+errors: {"error": {"code", "message"}} with a 4xx status (400 bad ids or body, 401 token,
+  404 route, 413 body too large, 503 queue full). Other routes: GET /v1/model (what the
+  model accepts), GET /healthz, GET /metrics (Prometheus).`;
+
+/** `--flag VALUE  help (default X)` lines, for {@link SERVE_USAGE}. */
+function flagLines(): string {
+  return Object.entries(SERVE_OPTIONS).map(([name, f]) => {
+    const value = f.choices ? f.choices.join('|') : f.type === 'integer' ? 'N' : 'VALUE';
+    const dflt = f.required ? ' (required)' : ` (default ${f.defaultText ?? String(f.default)})`;
+    return `  --${name} ${value}\n      ${f.help}${f.repeatable ? ' (repeatable)' : ''}${dflt}`;
+  }).join('\n');
+}
+
 /**
  * Usage text of `duet-tf serve`.
  *
@@ -33,41 +102,18 @@ export const SERVE_USAGE = `Usage: duet-tf serve --model-dir DIR [options]
 
 Serves a DUET model's generator: POST /v1/parameters, GET /v1/model, /healthz, /metrics.
 
-  --model-dir DIR           a model saved with saveDuet (full DUET model or generator)
-  --port N                  port (default 8080; 0 picks a free one)
-  --host H                  host to bind (default 127.0.0.1)
-  --workers N               processes sharing the port, via node:cluster (default 1)
-  --max-batch N             most sequences per generator call (default 64)
-  --max-wait-ms N           how long a request waits to share a call (default 0:
-                            adaptive, batches grow with the load)
-  --max-queue N             most sequences waiting before 503 (default 4096)
-  --max-body-bytes N        largest request body (default 1048576)
-  --max-sequences N         most sequences per request (default 256)
-  --format f32|f16|int8     payload format when the request names none (default f32)
-  --sequence-length N       generator input length, if the model's is not fixed
-  --vocab-size N            vocabulary size, if the model's cannot be read
-  --token T                 require 'Authorization: Bearer T' (or env DUET_SERVE_TOKEN)
-  --cors-origin O           allow browser requests from origin O (repeatable; '*' for any)
-  --shutdown-timeout-ms N   how long shutdown waits for in-flight requests (default 10000)
+${flagLines()}
+
+${SERVE_REQUEST_HELP}
 `;
 
-const INTEGER_FLAGS: Record<string, [keyof ServeCommandOptions, number]> = {
-  '--port': ['port', 0],
-  '--workers': ['workers', 1],
-  '--max-batch': ['maxBatch', 1],
-  '--max-wait-ms': ['maxWaitMs', 0],
-  '--max-queue': ['maxQueue', 1],
-  '--max-body-bytes': ['maxBodyBytes', 1],
-  '--max-sequences': ['maxSequences', 1],
-  '--sequence-length': ['sequenceLength', 1],
-  '--vocab-size': ['vocabSize', 2],
-  '--shutdown-timeout-ms': ['shutdownTimeoutMs', 0],
-};
+const FLAGS_BY_NAME = new Map(Object.entries(SERVE_OPTIONS).map(([name, f]) => [`--${name}`, f]));
 
 /**
- * Parses `duet-tf serve` arguments (`--flag value` or `--flag=value`); throws naming the flag on
- * anything unknown or malformed. The token may also come from `env.DUET_SERVE_TOKEN` (better
- * than the command line, which other users of the machine can read).
+ * Parses `duet-tf serve` arguments (`--flag value` or `--flag=value`, the flags of
+ * {@link SERVE_OPTIONS}); throws naming the flag on anything unknown or malformed. The token may
+ * also come from `env.DUET_SERVE_TOKEN` (better than the command line, which other users of the
+ * machine can read).
  *
  * @example
  * ```ts
@@ -83,47 +129,44 @@ export function parseServeArgs(argv: readonly string[],
   const origins: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    if (arg === '-h') throw new Error(SERVE_USAGE);
     if (!arg.startsWith('--')) {
       throw new Error(`'duet-tf serve': unexpected argument '${arg}'\n\n${SERVE_USAGE}`);
     }
     const eq = arg.indexOf('=');
-    const flag = eq < 0 ? arg : arg.slice(0, eq);
-    if (flag === '--help') throw new Error(SERVE_USAGE);
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    if (name === '--help') throw new Error(SERVE_USAGE);
+    const flag = FLAGS_BY_NAME.get(name);
+    if (flag === undefined) throw new Error(`'duet-tf serve': unknown option ${name}\n\n${SERVE_USAGE}`);
     let value: string;
     if (eq >= 0) value = arg.slice(eq + 1);
     else {
-      if (i + 1 >= argv.length) throw new Error(`'duet-tf serve': ${flag} needs a value`);
+      if (i + 1 >= argv.length) throw new Error(`'duet-tf serve': ${name} needs a value`);
       value = argv[++i];
     }
-    const integer = INTEGER_FLAGS[flag];
-    if (integer !== undefined) {
-      const [key, min] = integer;
+    if (flag.type === 'integer') {
       const n = Number(value);
+      const min = flag.min ?? 0;
       if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-        throw new Error(`'duet-tf serve': ${flag} must be an integer >= ${min}, got '${value}'`);
+        throw new Error(`'duet-tf serve': ${name} must be an integer >= ${min}, got '${value}'`);
       }
-      (out as Record<string, unknown>)[key] = n;
+      if (flag.max !== undefined && n > flag.max) {
+        throw new Error(`'duet-tf serve': ${name} must be at most ${flag.max}`);
+      }
+      (out as Record<string, unknown>)[flag.key] = n;
       continue;
     }
-    switch (flag) {
-      case '--model-dir': out.modelDir = value; break;
-      case '--host': out.host = value; break;
-      case '--token': out.token = value; break;
-      case '--cors-origin': origins.push(value); break;
-      case '--format':
-        if (!PAYLOAD_FORMATS.includes(value as PayloadFormat)) {
-          throw new Error(`'duet-tf serve': --format must be f32, f16 or int8, got '${value}'`);
-        }
-        out.defaultFormat = value as PayloadFormat;
-        break;
-      default:
-        throw new Error(`'duet-tf serve': unknown option ${flag}\n\n${SERVE_USAGE}`);
+    if (flag.choices !== undefined && !flag.choices.includes(value)) {
+      const list = flag.choices.length === 2 ? flag.choices.join(' or ') :
+        `${flag.choices.slice(0, -1).join(', ')} or ${flag.choices[flag.choices.length - 1]}`;
+      throw new Error(`'duet-tf serve': ${name} must be ${list}, got '${value}'`);
     }
+    if (flag.key === 'cors') origins.push(value);
+    else (out as Record<string, unknown>)[flag.key] = value;
   }
   if (out.modelDir === undefined || out.modelDir === '') {
     throw new Error(`'duet-tf serve' needs --model-dir DIR\n\n${SERVE_USAGE}`);
   }
-  if (out.port > 65535) throw new Error(`'duet-tf serve': --port must be at most 65535`);
   out.token ??= env.DUET_SERVE_TOKEN || undefined;
   if (origins.length > 0) out.cors = { origins: origins.includes('*') ? '*' : origins };
   return out as ServeCommandOptions;

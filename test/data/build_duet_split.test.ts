@@ -116,7 +116,7 @@ async function compare(kind: '--seq' | '--ratings', file: string, opts: Record<s
   const out = path.join(dir, `py-${path.basename(file)}-${Object.values(opts).join('-')}`);
   runPython([kind, file], out, toFlags(opts));
   const py = await readDuetSplit(out);
-  const users = kind === '--seq' ? await readSequenceFile(file) : await readRatings(file);
+  const users = kind === '--seq' ? await readSequenceFile(file) : await readRatings(file, { minRating: null });
   const ours: DuetSplit = buildDuetSplit(users, { ...opts, source: path.basename(file) });
   expect(ours.protocol).toEqual(py.protocol);
   for (const part of ['train', 'test'] as const) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readRatings } from '../../src/data/read_ratings.js';
+import { readRatings, readRatingsTable } from '../../src/data/read_ratings.js';
 import { tmpDir, writeFixture } from './fixtures.js';
 
 const dir = tmpDir();
@@ -15,8 +15,13 @@ describe('readRatings', () => {
       '1,12,5.0,100',
       '2,52,1.0,300',
     ].join('\r\n') + '\r\n');
-    expect(await readRatings(file)).toEqual([
+    expect(await readRatings(file, { minRating: null })).toEqual([
       { user: '2', items: ['51', '50', '52'] },
+      { user: '1', items: ['12', '10', '11'] },
+    ]);
+    // By default an explicit-feedback table keeps its rows rated 4 of 5 or more.
+    expect(await readRatings(file)).toEqual([
+      { user: '2', items: ['50'] },
       { user: '1', items: ['12', '10', '11'] },
     ]);
   });
@@ -29,10 +34,36 @@ describe('readRatings', () => {
       '',
       'A1,0737104473,1.0,1382572800,',
     ].join('\n'));
-    expect(await readRatings(file)).toEqual([
+    expect(await readRatings(file, { minRating: null })).toEqual([
       { user: 'A1', items: ['0205616461', '0737104473', '0733001998'] },
       { user: 'A2', items: ['0558925278'] },
     ]);
+  });
+
+  it('reads ratings: the default threshold, a given one, the rating column by name, index or none', async () => {
+    const rows = ['user,item,stars,rating,time', 'a,x,9,1,1', 'a,y,9,5,2', 'a,z,1,4,3', 'b,x,1,2,1', 'b,w,1,3,2'];
+    const file = writeFixture(dir, 'stars.csv', rows.join('\n'));
+    const { users, summary } = await readRatingsTable(file, { time: 'time' });
+    expect(users).toEqual([{ user: 'a', items: ['y', 'z'] }]);
+    expect(summary).toEqual({ rows: 5, ratingColumn: 3, minRating: 4, kept: 2, dropped: 3, users: 1 });
+    expect((await readRatingsTable(file, { time: 'time', minRating: 2 })).summary)
+      .toMatchObject({ minRating: 2, kept: 4, users: 2 });
+    // 'stars' on a 1..9 scale: positives are 9 >= 0.8 x 9 = 7.2.
+    expect(await readRatingsTable(file, { time: 'time', rating: 'stars' })).toMatchObject({
+      users: [{ user: 'a', items: ['x', 'y'] }], summary: { ratingColumn: 2, minRating: 7.2 },
+    });
+    expect((await readRatingsTable(file, { time: 'time', rating: null })).summary)
+      .toEqual({ rows: 5, ratingColumn: null, minRating: null, kept: 5, dropped: 0, users: 2 });
+    // One rating throughout (implicit data exported with a constant): every row is kept.
+    const constant = writeFixture(dir, 'ones.csv', 'a,x,1,1\na,y,1,2\nb,z,1,1\n');
+    expect((await readRatingsTable(constant)).summary).toMatchObject({ ratingColumn: 2, minRating: null, kept: 3 });
+    // No header, three columns, time in column 2: no rating column at all.
+    const implicit = writeFixture(dir, 'clicks.csv', 'a,x,1\na,y,2\n');
+    expect((await readRatingsTable(implicit, { time: 2 })).summary).toMatchObject({ ratingColumn: null, kept: 2 });
+    const bad = writeFixture(dir, 'badrating.csv', 'a,x,good,1\n');
+    await expect(readRatings(bad)).rejects.toThrow(/badrating\.csv:1: rating \(column 2\) must be a number, got 'good'/);
+    await expect(readRatings(file, { minRating: 'high' as unknown as number }))
+      .rejects.toThrow("'minRating' passed to 'readRatings' must be a number, 'auto' or null, got \"high\"");
   });
 
   it('detects tabs and semicolons and selects columns by name or index', async () => {

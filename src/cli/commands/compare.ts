@@ -19,7 +19,7 @@ import { evaluateModel } from '../../eval/evaluate_model';
 import { createModel, type CreateModelOptions } from '../../models/create_model';
 import { duetFromBase } from '../../models/duet_from_base';
 import { finetune } from '../../train/finetune';
-import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { type CommandHelp, type OptionSpec, parseOptions, UsageError } from '../args';
 import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
@@ -34,10 +34,15 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
 };
 
-export const COMPARE_SUMMARY = 'Trains and evaluates base, per-user fine-tune and DUET for one ' +
-  'architecture (DUET trains --epochs from scratch, as base does; with --duet-from base it starts ' +
-  'from the trained base and trains --epochs more); prints one result per variant (a JSON line ' +
-  'each with --json).';
+export const COMPARE_HELP: CommandHelp = {
+  summary: 'Trains and evaluates base, per-user fine-tune and DUET for one architecture (DUET ' +
+    'trains --epochs from scratch, as base does; with --duet-from base it starts from the trained ' +
+    'base and trains --epochs more); prints one result per variant (a JSON line each with --json).',
+  examples: [
+    'compare --model sasrec --data data/mine --epochs 1',
+    'compare --model gru4rec --data synthetic --epochs 2 --variants base,duet --json',
+  ],
+};
 
 const VARIANTS = ['base', 'finetune', 'duet'];
 
@@ -55,10 +60,6 @@ function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
 
 export async function compareCommand(argv: string[], io: CliIO): Promise<number> {
   const o = parseOptions('compare', argv, COMPARE_OPTIONS);
-  if (o.help) {
-    io.stdout(`${helpText('compare', COMPARE_SUMMARY, COMPARE_OPTIONS)}\n`);
-    return 0;
-  }
   const settings = runSettings('compare', o);
   const wanted = String(o.variants).split(',').map((v) => v.trim()).filter((v) => v !== '');
   const unknown = wanted.find((v) => !VARIANTS.includes(v));

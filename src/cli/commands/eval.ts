@@ -5,7 +5,7 @@
 import { useBackend } from '../../backend/use_backend';
 import type { BackendChoice } from '../../backend/types';
 import { evaluateModel } from '../../eval/evaluate_model';
-import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { type CommandHelp, type OptionSpec, parseOptions, UsageError } from '../args';
 import { loadData } from '../data_source';
 import { resultRow } from '../experiment';
 import { loadModelDir, readModelInfo } from '../model_dir';
@@ -17,18 +17,16 @@ export const EVAL_OPTIONS: Record<string, OptionSpec> = {
   batch: { type: 'integer', default: 1024, min: 1, help: 'rows per forward pass' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
-  help: { type: 'boolean', help: 'show this help' },
 };
 
-export const EVAL_SUMMARY = "Evaluates a model saved by 'duet-tf train' on a split's test rows " +
-  '(AUC, UAUC, logloss, NDCG@K and HR@K for K = 5, 10, 20).';
+export const EVAL_HELP: CommandHelp = {
+  summary: "Evaluates a model saved by 'duet-tf train' on a split's test rows (AUC, UAUC, " +
+    'logloss, NDCG@K and HR@K for K = 5, 10, 20).',
+  examples: ['eval --model-dir models/duet --data data/mine', 'eval --model-dir models/duet --data data/mine --json'],
+};
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const o = parseOptions('eval', argv, EVAL_OPTIONS);
-  if (o.help) {
-    io.stdout(`${helpText('eval', EVAL_SUMMARY, EVAL_OPTIONS)}\n`);
-    return 0;
-  }
   const dir = String(o['model-dir']);
   readModelInfo('eval', dir); // a clear error before choosing a backend or reading data
   const backend = await useBackend(o.backend as BackendChoice);

@@ -1,20 +1,36 @@
 /**
  * `duet-tf serve`: the generation service. Picks the backend (`--backend`, default auto), then
- * hands the remaining flags to the service's own parser.
+ * hands the remaining flags to the service's own parser (`parseServeArgs`, over the same option
+ * table `--help` prints).
  */
 import { useBackend } from '../../backend/use_backend';
 import type { BackendChoice } from '../../backend/types';
-import { SERVE_USAGE, serveCommand } from '../../serve/serve_command';
-import { UsageError } from '../args';
+import { SERVE_OPTIONS, SERVE_REQUEST_HELP, serveCommand } from '../../serve/serve_command';
+import { type CommandHelp, type OptionSpec, UsageError } from '../args';
 import { CliIO } from '../output';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
+/** The service's flags and the CLI's own `--backend`, for `--help`. */
+export const SERVE_CLI_OPTIONS: Record<string, OptionSpec> = {
+  ...SERVE_OPTIONS,
+  backend: { type: 'string', default: 'auto', choices: BACKENDS, help: 'TensorFlow.js backend' },
+};
+
+export const SERVE_HELP: CommandHelp = {
+  usage: '--model-dir DIR [options]',
+  summary: "Serves a DUET model's generator over HTTP: a device posts a user's recent items and " +
+    'gets the weights of its generated layers back. Routes: POST /v1/parameters, GET /v1/model, ' +
+    'GET /healthz, GET /metrics. Runs until SIGTERM or Ctrl-C.',
+  examples: [
+    'serve --model-dir models/duet --port 8080',
+    'serve --model-dir models/duet --workers 2 --cors-origin https://app.example',
+  ],
+  more: `${SERVE_REQUEST_HELP}\n\nthen, from another shell:\n  curl -H 'Accept: application/json' ` +
+    `-d '{"sequence": [12, 7, 42]}' http://127.0.0.1:8080/v1/parameters`,
+};
+
 export async function serveCliCommand(argv: string[], io: CliIO): Promise<number> {
-  if (argv.includes('--help')) {
-    io.stdout(`${SERVE_USAGE}  --backend auto|tensorflow|wasm|cpu  (default auto)\n`);
-    return 0;
-  }
   const rest: string[] = [];
   let backend = 'auto';
   for (let i = 0; i < argv.length; i++) {

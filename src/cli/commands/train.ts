@@ -16,7 +16,7 @@ import {
   createModel, type CreateModelOptions, type ResolvedConfig,
 } from '../../models/create_model';
 import { duetFromBase } from '../../models/duet_from_base';
-import { helpText, type OptionSpec, parseOptions, UsageError } from '../args';
+import { type CommandHelp, type OptionSpec, parseOptions, UsageError } from '../args';
 import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
@@ -32,17 +32,20 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
 };
 
-export const TRAIN_SUMMARY = 'Trains a reference model (base or DUET) and saves it with duet-tf.json. ' +
-  '--variant duet trains DUET from scratch; with --duet-from base a base model is trained first ' +
-  '(same --epochs) and the DUET model is built from it (duetFromBase) and trained; --from-base ' +
-  'MODEL_DIR builds it from a saved base.';
+export const TRAIN_HELP: CommandHelp = {
+  summary: 'Trains a reference model (base or DUET) and saves it with duet-tf.json (and the ' +
+    "split's item map, items.tsv, so 'duet-tf serve' speaks your item ids). --variant duet trains " +
+    'DUET from scratch; with --duet-from base a base model is trained first (same --epochs) and ' +
+    'the DUET model is built from it (duetFromBase) and trained; --from-base MODEL_DIR builds it ' +
+    'from a saved base.',
+  examples: [
+    'train --model sasrec --variant duet --data data/mine --epochs 2 --out models/duet',
+    'train --model gru4rec --data synthetic --epochs 1 --out models/base --json',
+  ],
+};
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const o = parseOptions('train', argv, TRAIN_OPTIONS);
-  if (o.help) {
-    io.stdout(`${helpText('train', TRAIN_SUMMARY, TRAIN_OPTIONS)}\n`);
-    return 0;
-  }
   const settings = runSettings('train', o);
   const variant = o.variant as 'base' | 'duet';
   const fromBase = o['from-base'] as string | undefined;
@@ -126,7 +129,7 @@ async function saveTrained(io: CliIO, o: Record<string, unknown>, model: tfl.Lay
     training: run,
     ...(fields.base === undefined ? {} : { base: fields.base }),
   };
-  await saveModelDir(String(o.out), model, info);
+  await saveModelDir(String(o.out), model, info, data.items);
   const last = info.training.history[info.training.history.length - 1];
   printResult(io, {
     model: config.model, variant: config.variant, backend: fields.backend, epochs: run.epochs,
