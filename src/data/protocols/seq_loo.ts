@@ -4,6 +4,7 @@
  * re-indexed sequences; the validation and test targets are each user's last two items.
  * Browser-safe.
  */
+import { IdMap } from '../id_map.js';
 import type { UserSequence } from '../types.js';
 
 /**
@@ -99,10 +100,10 @@ export interface SeqLooSplit {
   numUsers: number;
   /** Catalogue size (internal item ids 1..numItems; 0 is padding). */
   numItems: number;
-  /** The source's id of each internal item id (index 0, padding, is `''`). */
-  itemIds: string[];
-  /** The source's id of each internal user id (index 0 is `''`). */
-  userIds: string[];
+  /** The source's item ids ↔ the internal item ids 1..numItems (`items.tsv`). */
+  itemMap: IdMap;
+  /** The source's user ids ↔ the internal user ids 1..numUsers (`users.tsv`). */
+  userMap: IdMap;
   /** Settings and counts. */
   protocol: SeqLooProtocol;
 }
@@ -256,18 +257,15 @@ export function buildSeqLooSplit(users: Iterable<UserSequence>, options: SeqLooO
     }
     trainTargets += Math.max(0, seq.length - 3);
   }
-  const orderedItemIds = [''];
-  if (itemOrder === null) orderedItemIds.push(...itemIds);
-  else for (let v = 1; v <= numItems; v++) orderedItemIds.push(String(v));
-  const orderedUserIds = [''];
-  for (let i = 0; i < numUsers; i++) orderedUserIds[slot[i] + 1] = userIds[i];
+  const orderedUserIds: string[] = new Array<string>(numUsers);
+  for (let i = 0; i < numUsers; i++) orderedUserIds[slot[i]] = userIds[i];
   return {
     items,
     offsets,
     numUsers,
     numItems,
-    itemIds: orderedItemIds,
-    userIds: orderedUserIds,
+    itemMap: itemOrder === null ? new IdMap(itemIds) : IdMap.identity(numItems),
+    userMap: new IdMap(orderedUserIds),
     protocol: {
       protocol: SEQ_LOO_PROTOCOL,
       source,

@@ -4,6 +4,7 @@
  */
 import { nodeBuiltins } from '../../backend/node_builtins';
 import { Growable } from '../growable.js';
+import { IdMap, ITEM_MAP_FILE, readIdMap, USER_MAP_FILE, writeIdMap } from '../id_map.js';
 import { lineError, readLines } from '../line_reader.js';
 import {
   SEQ_LOO_MIN_INTERACTIONS, SEQ_LOO_PROTOCOL, type SeqLooProtocol, type SeqLooSplit,
@@ -20,22 +21,15 @@ import {
 export const SEQ_LOO_FILES = {
   protocol: 'protocol.json',
   sequences: 'sequences.txt',
-  items: 'items.tsv',
-  users: 'users.tsv',
+  items: ITEM_MAP_FILE,
+  users: USER_MAP_FILE,
 } as const;
-
-/** An id map as `index<TAB>id` lines under a header (index 1.., the source's id). */
-function idMapText(header: string, ids: readonly string[]): string {
-  const lines = [`${header}\tid`];
-  for (let i = 1; i < ids.length; i++) lines.push(`${i}\t${ids[i]}`);
-  return `${lines.join('\n')}\n`;
-}
 
 /**
  * Writes a seq-loo-v1 split to `dir` (created if missing): `protocol.json`, `sequences.txt`
  * (`user item item …` per line in internal ids, user 1 first, each user's items oldest first:
  * the last item is the test target, the one before it the validation target) and the id maps
- * `items.tsv` and `users.tsv` (`index<TAB>id`: internal index → the source's id).
+ * `items.tsv` and `users.tsv` (see `IdMap`: internal index ↔ the source's id).
  *
  * @example
  * ```ts
@@ -69,8 +63,8 @@ export async function writeSeqLooSplit(dir: string, split: SeqLooSplit): Promise
     out.destroy();
     throw new Error(`'${fn}' cannot write '${file}': ${(e as Error).message}`);
   }
-  await fs.promises.writeFile(path.join(dir, SEQ_LOO_FILES.items), idMapText('item', split.itemIds));
-  await fs.promises.writeFile(path.join(dir, SEQ_LOO_FILES.users), idMapText('user', split.userIds));
+  await writeIdMap(path.join(dir, ITEM_MAP_FILE), split.itemMap);
+  await writeIdMap(path.join(dir, USER_MAP_FILE), split.userMap);
   await fs.promises.writeFile(path.join(dir, SEQ_LOO_FILES.protocol),
     `${JSON.stringify(split.protocol, null, 2)}\n`);
 }
@@ -94,24 +88,15 @@ export async function isSeqLooFolder(dir: string): Promise<boolean> {
   }
 }
 
-/** Reads an id map (`index<TAB>id` under a header); null when the file is absent. */
-async function readIdMap(file: string, count: number, caller: string): Promise<string[] | null> {
+/** The id map `file` (checked to map `count` ids), or the identity map when the folder has none. */
+async function readMap(file: string, count: number, caller: string): Promise<IdMap> {
   const { fs } = await nodeBuiltins(caller);
-  if (!fs.existsSync(file)) return null;
-  const ids = [''];
-  for await (const { text, no } of readLines(file, caller)) {
-    if (no === 1 || text.trim() === '') continue;
-    const tab = text.indexOf('\t');
-    const index = Number(text.slice(0, tab));
-    if (tab < 0 || index !== ids.length) {
-      throw lineError(file, no, `expected '${ids.length}<TAB>id', got '${text}'`, caller);
-    }
-    ids.push(text.slice(tab + 1));
+  if (!fs.existsSync(file)) return IdMap.identity(count);
+  const map = await readIdMap(file);
+  if (map.size !== count) {
+    throw new Error(`'${caller}': '${file}' maps ${map.size} ids, protocol.json says ${count}`);
   }
-  if (ids.length !== count + 1) {
-    throw new Error(`'${caller}': '${file}' maps ${ids.length - 1} ids, protocol.json says ${count}`);
-  }
-  return ids;
+  return map;
 }
 
 /**
@@ -181,9 +166,7 @@ export async function readSeqLooSplit(dir: string): Promise<SeqLooSplit> {
     throw new Error(`'${fn}': '${file}' has ${numUsers} users, '${protocolFile}' says ${protocol.users}`);
   }
   const numItems = protocol.items;
-  const itemIds = await readIdMap(path.join(dir, SEQ_LOO_FILES.items), numItems, fn) ??
-    Array.from({ length: numItems + 1 }, (_, i) => (i === 0 ? '' : String(i)));
-  const userIds = await readIdMap(path.join(dir, SEQ_LOO_FILES.users), numUsers, fn) ??
-    Array.from({ length: numUsers + 1 }, (_, i) => (i === 0 ? '' : String(i)));
-  return { items: items.toArray(), offsets: offsets.toArray(), numUsers, numItems, itemIds, userIds, protocol };
+  const itemMap = await readMap(path.join(dir, ITEM_MAP_FILE), numItems, fn);
+  const userMap = await readMap(path.join(dir, USER_MAP_FILE), numUsers, fn);
+  return { items: items.toArray(), offsets: offsets.toArray(), numUsers, numItems, itemMap, userMap, protocol };
 }

@@ -28,8 +28,8 @@ describe('buildSeqLooSplit', () => {
       dropped_users: 2, train_targets: 2 + 0 + 3, validation_users: 3, test_users: 3, max_len: 50,
       min_interactions: 3, item_ids: 'first-appearance', user_ids: 'first-appearance',
     });
-    expect(split.userIds).toEqual(['', 'ann', 'cat', 'eve']);
-    expect(split.itemIds).toEqual(['', 'x', 'y', 'z', 'w', 'v', 'u', 't']);
+    expect(split.userMap.originals).toEqual(['ann', 'cat', 'eve']);
+    expect(split.itemMap.originals).toEqual(['x', 'y', 'z', 'w', 'v', 'u', 't']);
     // ann: s = 1 2 3 4 2 → test 2 after 1 2 3 4, validation 4 after 1 2 3, training 1 2 3.
     expect(seqLooTarget(split, 1, 'test')).toBe(2);
     expect(Array.from(seqLooHistory(split, 1, 'test'))).toEqual([1, 2, 3, 4]);
@@ -60,7 +60,8 @@ describe('buildSeqLooSplit', () => {
     const gap = buildSeqLooSplit([{ user: '1', items: ['1', '2', '4'] }]);
     expect(gap.protocol.item_ids).toBe('first-appearance');
     expect(Array.from(gap.items)).toEqual([1, 2, 3]);
-    expect(gap.itemIds).toEqual(['', '1', '2', '4']);
+    expect(gap.itemMap.originals).toEqual(['1', '2', '4']);
+    expect(split.userMap.originals).toEqual(['1', '2']);
     // '01' is not the integer 1 as an id.
     expect(buildSeqLooSplit([{ user: '1', items: ['01', '2', '3'] }]).protocol.item_ids).toBe('first-appearance');
   });
@@ -84,15 +85,15 @@ describe('seq-loo-v1 folders', () => {
     const out = path.join(dir, 'loo');
     await writeSeqLooSplit(out, split);
     expect(fs.readFileSync(path.join(out, 'sequences.txt'), 'utf8')).toBe('1 1 2 3 4\n2 5 6 1 2 3\n');
-    expect(fs.readFileSync(path.join(out, 'items.tsv'), 'utf8').split('\n').slice(0, 3)).toEqual(['item\tid', '1\ta', '2\tb']);
+    expect(fs.readFileSync(path.join(out, 'items.tsv'), 'utf8').split('\n').slice(0, 3)).toEqual(['index\tid', '1\ta', '2\tb']);
     expect(await isSeqLooFolder(out)).toBe(true);
     expect(await isSeqLooFolder(dir)).toBe(false);
     const back = await readSeqLooSplit(out);
     expect(back.protocol).toEqual(split.protocol);
     expect(Array.from(back.items)).toEqual(Array.from(split.items));
     expect(Array.from(back.offsets)).toEqual(Array.from(split.offsets));
-    expect(back.itemIds).toEqual(split.itemIds);
-    expect(back.userIds).toEqual(['', 'u1', 'u3']);
+    expect(back.itemMap.originals).toEqual(split.itemMap.originals);
+    expect(back.userMap.originals).toEqual(['u1', 'u3']);
   });
 
   it('names the file and line of every problem', async () => {
