@@ -11,8 +11,9 @@ export default defineConfig([{
   splitting: false,
   external: [/^@tensorflow\//],
 }, {
-  // The command line: Node only, ESM, with its shebang.
-  entry: { cli: 'src/cli/bin.ts' },
+  // The command line: Node only, ESM, with its shebang; and the training worker thread, which
+  // `train({ threads })` starts from beside the entry that loaded duet-tf (index or cli).
+  entry: { cli: 'src/cli/bin.ts', train_worker: 'src/train/parallel/worker_entry.ts' },
   format: ['esm'],
   sourcemap: false,
   platform: 'node',

@@ -40,7 +40,12 @@ for (const name of ['duetWrap', 'splitDuet', 'DynamicDense', 'ParameterGenerator
 if (typeof require('duet-tf/device').decodePayload !== 'function') throw new Error('duet-tf/device: no decodePayload');
 duet.useBackend('cpu').then((b) => console.log(`CJS require ok (backend ${b})`));
 JS
-# The command line ships as the package's bin.
+# The command line ships as the package's bin, with the training worker thread beside it.
 npx --no-install duet-tf --help | head -1
+npx --no-install duet-tf prepare --synthetic --users 40 --items 30 --out data >/dev/null
+npx --no-install duet-tf train --model sasrec --data data --epochs 1 --batch 64 --dim 8 --backend cpu \
+  --threads 2 --out model --json 2>train.log
+grep -q '2 threads' train.log || { cat train.log; echo 'train --threads 2 did not run on 2 threads'; exit 1; }
+echo 'CLI train --threads 2 ok'
 node esm.mjs
 node cjs.cjs

@@ -167,6 +167,7 @@ export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
 export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
+export type { PromClientModule, ServiceMetrics } from './serve/metrics';
 export { GeneratorRunner } from './serve/generator_runner';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';

@@ -66,7 +66,8 @@ async function loadModuleBuiltin(): Promise<NodeModuleBuiltin> {
 /** This file's path (CJS build) or URL (ESM build); the working directory as a last resort. */
 function ownLocation(): string {
   // In the CJS build `import.meta` is an empty object, so test `__filename` first.
-  if (typeof __filename === 'string' && __filename.length > 0) return __filename;
+  // An eval'd worker thread has a global `__filename` of '[worker eval]': only a path counts.
+  if (typeof __filename === 'string' && /^([a-z]:)?[\\/]/i.test(__filename)) return __filename;
   const url = (import.meta as { url?: string }).url;
   if (typeof url === 'string' && url.length > 0) return url;
   const cwd = (globalThis as { process?: { cwd?: () => string } }).process?.cwd?.() ?? '/';

@@ -12,6 +12,8 @@ import { heapSlice } from './kernels/SliceWasm';
 import { heapSplitV } from './kernels/SplitVWasm';
 import { heapStridedSlice } from './kernels/StridedSliceWasm';
 import { columnSum } from './kernels/SumWasm';
+import { simdTanh } from './kernels/TanhWasm';
+import { GRU_SEQUENCE_KERNEL, simdGruSequence } from './kernels/GruSequenceSimd';
 import { heapUnpack } from './kernels/UnpackWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
@@ -24,7 +26,9 @@ const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHo
 /**
  * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
  * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
- * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose.
+ * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose;
+ * batched matMuls, weight gradients, Tanh and duet-tf's GRU recurrence through duet-tf's SIMD
+ * kernels (`kernels/simd/`).
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
   [tf.BatchMatMul, transpositionFreeMatMul],
@@ -35,6 +39,8 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
   [tf.SplitV, heapSplitV],
   [tf.GatherV2, rowGather],
   [tf.Sum, columnSum],
+  [tf.Tanh, simdTanh],
+  [GRU_SEQUENCE_KERNEL, simdGruSequence],
 ];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];

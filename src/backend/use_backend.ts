@@ -3,10 +3,12 @@
  * and fail with one error that lists every backend tried and why it could not be used.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 import { loadCpu } from './loaders/cpu';
 import { loadTensorflow } from './loaders/tensorflow';
 import { loadWasm } from './loaders/wasm';
+import { prepareSimdKernels } from './kernels/simd/simd_module';
 import { registerDuetKernels } from './register_kernels';
 import type { BackendChoice, BackendLoader, BackendName, UseBackendOptions } from './types';
 
@@ -75,6 +77,8 @@ async function resolveBackend(name: BackendChoice, options: UseBackendOptions): 
       await load(options);
       await setBackendOrExplain(candidate);
       registerDuetKernels(candidate);
+      // Compiled asynchronously here: browsers refuse a synchronous compile on the main thread.
+      if (candidate === 'wasm') await prepareSimdKernels(tf.backend() as BackendWasm);
       if (candidate === 'cpu' && name === 'cpu') silenceCpuBanner();
       return candidate;
     } catch (err) {

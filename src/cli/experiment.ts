@@ -30,6 +30,7 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   'clip-norm': { type: 'number', defaultText: 'no clipping', help: 'clip gradients to this global norm' },
   'generator-lr': { type: 'number', defaultText: '--lr', help: 'Adam learning rate of the DUET generator' },
   seed: { type: 'integer', default: 0, help: 'seed of the initial weights and the shuffles' },
+  threads: { type: 'integer', min: 1, help: 'training threads, this one plus worker threads (default: every core for runs big enough to gain)' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
 };
@@ -43,6 +44,8 @@ export interface RunSettings {
   clipNorm: number | undefined;
   seed: number;
   validationFraction: number | undefined;
+  /** `--threads`, or undefined for train's default. */
+  threads: number | undefined;
 }
 
 /** Reads and checks the optimisation options. */
@@ -69,6 +72,7 @@ export function runSettings(command: string, o: ParsedOptions): RunSettings {
     clipNorm: clip,
     seed: o.seed as number,
     validationFraction: fraction > 0 ? fraction : undefined,
+    threads: o.threads as number | undefined,
   };
 }
 
@@ -112,13 +116,14 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
   const generatorLr = model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr : undefined;
   const result = await train(model, { train: trainSet }, {
     epochs: s.epochs, batchSize: s.batch, learningRate: s.lr, clipNorm: s.clipNorm, seed: s.seed,
-    generatorLearningRate: generatorLr,
+    generatorLearningRate: generatorLr, threads: s.threads,
     validationFraction: s.validationFraction, progress: io.isTTY && !quiet,
     onEpoch: (log) => {
       const v = log.validation === undefined ? '' :
         ` validation auc ${log.validation.auc.toFixed(4)} ndcg@10 ${log.validation['ndcg@10'].toFixed(4)}`;
       io.stderr(`${label}: epoch ${log.epoch}/${s.epochs} loss ${log.loss.toFixed(4)}${v} ` +
-        `(${log.seconds.toFixed(1)} s, ${Math.round(log.samplesPerSecond)} rows/s)\n`);
+        `(${log.seconds.toFixed(1)} s, ${Math.round(log.samplesPerSecond)} rows/s, ` +
+        `${log.threads} thread${log.threads === 1 ? '' : 's'})\n`);
     },
   });
   const record: RecordedRun = {
@@ -127,6 +132,7 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
     clip_norm: s.clipNorm ?? null, seed: s.seed,
     validation_fraction: s.validationFraction ?? null, best_epoch: result.bestEpoch,
     train_samples_per_s: round(result.trainSamplesPerSecond, 1),
+    threads: result.threads,
     history: result.history.map((h) => ({
       epoch: h.epoch, loss: h.loss, seconds: round(h.seconds, 3),
       samples_per_s: round(h.samplesPerSecond, 1),

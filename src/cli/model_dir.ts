@@ -37,6 +37,8 @@ export interface RecordedRun {
   validation_fraction: number | null;
   best_epoch: number;
   train_samples_per_s: number;
+  /** Training threads (`--threads`); absent in files written before it existed. */
+  threads?: number;
   history: RecordedEpoch[];
 }
 

@@ -1,204 +1,201 @@
 /**
- * A small Prometheus registry (counters, gauges, histograms) and its text exposition format
- * (version 0.0.4), enough for the service's `/metrics` without a dependency.
+ * The generation service's metrics, through `prom-client` (the Prometheus client every Node
+ * service uses): a registry per server with the service's counters and histograms, Node's
+ * process metrics (CPU, memory, event-loop lag, GC, handles), and, under `--workers`, the
+ * aggregate over every worker, so `/metrics` on any worker answers for the whole service.
+ *
+ * `prom-client` is Node only: it is loaded when a server is created (through `nodeRequire`),
+ * never when the main entry is imported, so browsers bundling duet-tf never see it.
  */
+import type * as PromClient from 'prom-client';
 
-type Labels = Record<string, string>;
+import { nodeRequire } from '../backend/node_env';
 
-/** The content type of the Prometheus text format. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function labelText(labels: Labels, extra?: [string, string]): string {
-  const pairs = Object.entries(labels);
-  if (extra !== undefined) pairs.push(extra);
-  if (pairs.length === 0) return '';
-  return `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
-}
-
-function numberText(v: number): string {
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return Number.isNaN(v) ? 'NaN' : String(v);
-}
-
-abstract class Metric {
-  constructor(readonly name: string, readonly help: string,
-      readonly labelNames: readonly string[] = []) {
-    if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) {
-      throw new Error(`metric name '${name}' is not a valid Prometheus name`);
-    }
-  }
-
-  // Called on every observation (several per request): no intermediate arrays or closures.
-  protected key(labels: Labels): string {
-    const names = this.labelNames;
-    let count = 0;
-    for (const k in labels) if (Object.prototype.hasOwnProperty.call(labels, k)) count++;
-    let key = '[';
-    let ok = count === names.length;
-    for (let i = 0; ok && i < names.length; i++) {
-      const v = labels[names[i]] as unknown;
-      if (v === undefined) ok = false;
-      else key += (i > 0 ? ',' : '') + JSON.stringify(String(v));
-    }
-    if (!ok) {
-      throw new Error(`metric '${this.name}' takes labels ${names.join(', ') || '(none)'}, ` +
-        `got ${Object.keys(labels).join(', ') || '(none)'}`);
-    }
-    return `${key}]`;
-  }
-
-  protected labelsOf(key: string): Labels {
-    const values = JSON.parse(key) as string[];
-    return Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]]));
-  }
-
-  abstract readonly type: string;
-  abstract lines(): string[];
-
-  text(): string {
-    return [`# HELP ${this.name} ${this.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`,
-      `# TYPE ${this.name} ${this.type}`, ...this.lines()].join('\n');
-  }
-}
+/** The `prom-client` module, as the service loads it (Node only, at first use). */
+export type PromClientModule = typeof PromClient;
 
 /**
- * A monotonically increasing count.
+ * The metrics of one server, registered in {@link ServiceMetrics.registry}. Names, labels and
+ * buckets are those `/metrics` has always shown.
+ */
+export interface ServiceMetrics {
+  /** The `prom-client` module itself, to make more metrics (`new prom.Counter({ registers: [registry], … })`). */
+  readonly prom: PromClientModule;
+  /** This server's registry: the service metrics and the process metrics. */
+  readonly registry: PromClient.Registry;
+  /** `duet_http_requests_total{route, method, status}`. */
+  readonly requests: PromClient.Counter<'route' | 'method' | 'status'>;
+  /** `duet_http_request_duration_seconds{route}`. */
+  readonly latency: PromClient.Histogram<'route'>;
+  /** `duet_http_errors_total{code}`. */
+  readonly errors: PromClient.Counter<'code'>;
+  /** `duet_generator_batch_size`: sequences per generator call. */
+  readonly batchSizes: PromClient.Histogram;
+  /** `duet_generator_batch_duration_seconds`. */
+  readonly batchSeconds: PromClient.Histogram;
+  /** `duet_sequences_total{kind}`: sequences turned into parameters. */
+  readonly sequences: PromClient.Counter<'kind'>;
+  /** `duet_http_inflight_requests`. */
+  readonly inflight: PromClient.Gauge;
+  /** `duet_model_info{fingerprint}` = 1. */
+  readonly modelInfo: PromClient.Gauge<'fingerprint'>;
+  /**
+   * The exposition `/metrics` answers: this registry, or in a cluster worker the aggregate of
+   * every worker (asked of the primary; this worker's own when the primary does not answer).
+   */
+  text(): Promise<string>;
+  /** The content type of {@link ServiceMetrics.text}. */
+  readonly contentType: string;
+}
+
+/** Options of {@link createServiceMetrics}. */
+export interface ServiceMetricsOptions {
+  /** Fingerprint of the served generator, for `duet_model_info`. Required. */
+  fingerprint: string;
+  /** Collect Node's process metrics (`process_*`, `nodejs_*`). Default true. */
+  processMetrics?: boolean;
+}
+
+let promModule: PromClientModule | undefined;
+
+/** `prom-client`, loaded at first use (Node only). */
+export async function loadPromClient(): Promise<PromClientModule> {
+  promModule ??= (await nodeRequire())('prom-client') as PromClientModule;
+  return promModule;
+}
+
+const CLUSTER_REQUEST = 'duet-tf:cluster-metrics-request';
+const CLUSTER_RESPONSE = 'duet-tf:cluster-metrics-response';
+/** How long a worker waits for the primary's aggregate before answering with its own metrics. */
+const CLUSTER_TIMEOUT_MS = 3000;
+
+interface ClusterLike {
+  isPrimary: boolean;
+  isWorker: boolean;
+  on(event: 'message', listener: (worker: { send(message: unknown): void }, message: unknown) => void): void;
+}
+
+interface WorkerProcess {
+  send?: (message: unknown) => boolean;
+  on(event: 'message', listener: (message: unknown) => void): void;
+  off(event: 'message', listener: (message: unknown) => void): void;
+}
+
+function cluster(): Promise<ClusterLike> {
+  return nodeRequire().then((req) => req('node:cluster') as ClusterLike);
+}
+
+let primaryInstalled = false;
+
+/**
+ * In a cluster primary: answers workers' requests for the aggregate by asking every worker
+ * for its registry (prom-client's `AggregatorRegistry`) and summing them. Idempotent;
+ * `runServe` calls it before forking.
  *
  * @example
  * ```ts
- * const errors = new Counter('app_errors_total', 'Errors by code.', ['code']);
- * errors.inc({ code: 'bad_json' });
+ * if (cluster.isPrimary) await serveClusterMetrics();
  * ```
  */
-export class Counter extends Metric {
-  readonly type = 'counter';
-  private readonly values = new Map<string, number>();
+export async function serveClusterMetrics(): Promise<void> {
+  const c = await cluster();
+  if (!c.isPrimary || primaryInstalled) return;
+  primaryInstalled = true;
+  const prom = await loadPromClient();
+  const aggregator = new prom.AggregatorRegistry();
+  c.on('message', (worker, message) => {
+    const m = message as { type?: unknown; id?: unknown } | null;
+    if (m === null || typeof m !== 'object' || m.type !== CLUSTER_REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: CLUSTER_RESPONSE, id: m.id, text }),
+      (e: Error) => worker.send({ type: CLUSTER_RESPONSE, id: m.id, error: e.message }));
+  });
+}
 
-  inc(labels: Labels = {}, by = 1): void {
-    const k = this.key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-
-  get(labels: Labels = {}): number {
-    return this.values.get(this.key(labels)) ?? 0;
-  }
-
-  lines(): string[] {
-    return [...this.values].map(([k, v]) => `${this.name}${labelText(this.labelsOf(k))} ${numberText(v)}`);
-  }
+/** Asks the primary for the cluster-wide metrics; null when it does not answer in time. */
+function askPrimary(): Promise<string | null> {
+  const proc = process as unknown as WorkerProcess;
+  if (typeof proc.send !== 'function') return Promise.resolve(null);
+  const id = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  return new Promise((resolve) => {
+    const done = (text: string | null) => {
+      clearTimeout(timer);
+      proc.off('message', listener);
+      resolve(text);
+    };
+    const listener = (message: unknown) => {
+      const m = message as { type?: unknown; id?: unknown; text?: unknown } | null;
+      if (m === null || typeof m !== 'object' || m.type !== CLUSTER_RESPONSE || m.id !== id) return;
+      done(typeof m.text === 'string' && m.text !== '' ? m.text : null);
+    };
+    const timer = setTimeout(() => done(null), CLUSTER_TIMEOUT_MS);
+    proc.on('message', listener);
+    proc.send?.({ type: CLUSTER_REQUEST, id });
+  });
 }
 
 /**
- * A value that goes up and down.
+ * Creates a server's metrics in a registry of its own (two servers in one process never share
+ * series). In a cluster worker the registry also becomes the one the primary aggregates.
  *
  * @example
  * ```ts
- * const inflight = new Gauge('app_inflight', 'Requests in flight.');
- * inflight.inc();
- * inflight.inc({}, -1);
+ * const metrics = await createServiceMetrics({ fingerprint: server.info.fingerprint });
+ * metrics.requests.inc({ route: '/healthz', method: 'GET', status: '200' });
+ * console.log(await metrics.text());
  * ```
  */
-export class Gauge extends Metric {
-  readonly type = 'gauge';
-  private readonly values = new Map<string, number>();
-
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(this.key(labels), value);
+export async function createServiceMetrics(options: ServiceMetricsOptions): Promise<ServiceMetrics> {
+  const prom = await loadPromClient();
+  const registry = new prom.Registry();
+  const registers = [registry];
+  if (options.processMetrics ?? true) prom.collectDefaultMetrics({ register: registry });
+  const inWorker = (await cluster()).isWorker;
+  if (inWorker) {
+    // The primary's AggregatorRegistry asks each worker's prom-client for these registries.
+    new prom.AggregatorRegistry();
+    prom.AggregatorRegistry.setRegistries([registry]);
   }
-
-  inc(labels: Labels = {}, by = 1): void {
-    const k = this.key(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-
-  lines(): string[] {
-    return [...this.values].map(([k, v]) => `${this.name}${labelText(this.labelsOf(k))} ${numberText(v)}`);
-  }
-}
-
-interface Buckets { counts: number[]; sum: number; count: number }
-
-/**
- * Observations counted into cumulative buckets, with their sum and count.
- *
- * @example
- * ```ts
- * const latency = new Histogram('app_seconds', 'Latency.', [0.01, 0.1, 1]);
- * latency.observe(0.042);
- * ```
- */
-export class Histogram extends Metric {
-  readonly type = 'histogram';
-  private readonly series = new Map<string, Buckets>();
-
-  constructor(name: string, help: string, readonly buckets: readonly number[],
-      labelNames: readonly string[] = []) {
-    super(name, help, labelNames);
-    if (buckets.length === 0 || buckets.some((b, i) => i > 0 && b <= buckets[i - 1])) {
-      throw new Error(`histogram '${name}' needs strictly increasing bucket bounds`);
-    }
-  }
-
-  observe(value: number, labels: Labels = {}): void {
-    const k = this.key(labels);
-    let s = this.series.get(k);
-    if (s === undefined) {
-      s = { counts: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(k, s);
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]) s.counts[i]++;
-    s.sum += value;
-    s.count++;
-  }
-
-  /** Number of observations for the labels. */
-  count(labels: Labels = {}): number {
-    return this.series.get(this.key(labels))?.count ?? 0;
-  }
-
-  lines(): string[] {
-    const out: string[] = [];
-    for (const [k, s] of this.series) {
-      const labels = this.labelsOf(k);
-      this.buckets.forEach((b, i) => out.push(
-        `${this.name}_bucket${labelText(labels, ['le', numberText(b)])} ${s.counts[i]}`));
-      out.push(`${this.name}_bucket${labelText(labels, ['le', '+Inf'])} ${s.count}`);
-      out.push(`${this.name}_sum${labelText(labels)} ${numberText(s.sum)}`);
-      out.push(`${this.name}_count${labelText(labels)} ${s.count}`);
-    }
-    return out;
-  }
-}
-
-/**
- * A set of metrics rendered together.
- *
- * @example
- * ```ts
- * const registry = new MetricsRegistry();
- * const requests = registry.add(new Counter('app_requests_total', 'Requests.', ['route']));
- * requests.inc({ route: '/healthz' });
- * registry.text(); // '# HELP app_requests_total Requests.\n# TYPE app_requests_total counter\n…'
- * ```
- */
-export class MetricsRegistry {
-  private readonly metrics: Metric[] = [];
-
-  add<M extends Metric>(metric: M): M {
-    if (this.metrics.some((m) => m.name === metric.name)) {
-      throw new Error(`metric '${metric.name}' is registered twice`);
-    }
-    this.metrics.push(metric);
-    return metric;
-  }
-
-  /** Every metric in the Prometheus text format, ending with a newline. */
-  text(): string {
-    return `${this.metrics.map((m) => m.text()).join('\n')}\n`;
-  }
+  const modelInfo = new prom.Gauge({
+    name: 'duet_model_info', help: 'The served generator (value 1).', labelNames: ['fingerprint'],
+    registers, aggregator: 'max',
+  });
+  modelInfo.set({ fingerprint: options.fingerprint }, 1);
+  const inflight = new prom.Gauge({
+    name: 'duet_http_inflight_requests', help: 'Requests being handled.', registers,
+  });
+  inflight.set(0);
+  return {
+    prom,
+    registry,
+    requests: new prom.Counter({
+      name: 'duet_http_requests_total', help: 'HTTP requests answered, by route, method and status.',
+      labelNames: ['route', 'method', 'status'], registers,
+    }),
+    latency: new prom.Histogram({
+      name: 'duet_http_request_duration_seconds', help: 'Time from request to response, by route.',
+      labelNames: ['route'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+      registers,
+    }),
+    errors: new prom.Counter({
+      name: 'duet_http_errors_total', help: 'Error answers, by error code.', labelNames: ['code'],
+      registers,
+    }),
+    batchSizes: new prom.Histogram({
+      name: 'duet_generator_batch_size', help: 'Sequences per generator call.',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers,
+    }),
+    batchSeconds: new prom.Histogram({
+      name: 'duet_generator_batch_duration_seconds', help: 'Duration of one generator call.',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1], registers,
+    }),
+    sequences: new prom.Counter({
+      name: 'duet_sequences_total', help: 'Sequences turned into parameters, by request kind.',
+      labelNames: ['kind'], registers,
+    }),
+    inflight,
+    modelInfo,
+    contentType: registry.contentType,
+    text: async () => (inWorker ? (await askPrimary()) ?? registry.metrics() : registry.metrics()),
+  };
 }

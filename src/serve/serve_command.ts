@@ -6,6 +6,7 @@ import type { Cluster, Worker } from 'node:cluster';
 
 import { isNode, nodeRequire } from '../backend/node_env';
 import type { OptionSpec } from '../options/option_table';
+import { serveClusterMetrics } from './metrics';
 import { PAYLOAD_FORMATS } from './payload';
 import { createServer, ServerAddress, ServerOptions } from './server';
 import { installShutdownHandlers } from './shutdown';
@@ -208,6 +209,8 @@ export async function runServe(options: ServeCommandOptions, run: RunServeOption
   const handleSignals = run.handleSignals ?? true;
   const cluster = (await nodeRequire())('node:cluster') as Cluster;
   if (options.workers > 1 && cluster.isPrimary) {
+    // Workers' /metrics ask the primary for the sum over every worker.
+    await serveClusterMetrics();
     return runPrimary(cluster, options, log, handleSignals);
   }
   const { modelDir, port, host, workers: _workers, ...serverOptions } = options;

@@ -13,7 +13,7 @@ import { isNode, nodeRequire } from '../backend/node_env';
 import { Crc32Function, useNativeCrc32 } from './crc32';
 import { GeneratorInfo, GeneratorRunner } from './generator_runner';
 import { loadGenerator } from './load_generator';
-import { Counter, Gauge, Histogram, MetricsRegistry, PROMETHEUS_CONTENT_TYPE } from './metrics';
+import { createServiceMetrics, type ServiceMetrics } from './metrics';
 import { MicroBatcher } from './micro_batcher';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
 import { GeneratorRow, parseParametersRequest } from './requests';
@@ -94,8 +94,16 @@ export interface ServerHandle {
    * (`http.createServer(handle.handler)` or a framework's raw handler).
    */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
-  /** The metrics in Prometheus text format (what `GET /metrics` answers). */
-  metrics(): string;
+  /**
+   * The metrics in Prometheus text format (what `GET /metrics` answers): the service's and
+   * Node's process metrics; under `duet-tf serve --workers N`, summed over every worker.
+   */
+  metrics(): Promise<string>;
+  /**
+   * The server's `prom-client` registry and metrics, to add metrics of one's own beside them
+   * (`new metrics.prom.Counter({ name, help, registers: [metrics.registry] })`).
+   */
+  readonly metricsRegistry: ServiceMetrics;
   /**
    * Stops accepting connections, finishes in-flight requests (up to `shutdownTimeoutMs`, then
    * drops what is left) and releases the model if the server loaded it. Idempotent.
@@ -324,25 +332,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const info = runner.info;
   const limits = { ...runner.limits, maxSequences };
 
-  const registry = new MetricsRegistry();
-  const requests = registry.add(new Counter('duet_http_requests_total',
-    'HTTP requests answered, by route, method and status.', ['route', 'method', 'status']));
-  const latency = registry.add(new Histogram('duet_http_request_duration_seconds',
-    'Time from request to response, by route.',
-    [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], ['route']));
-  const errors = registry.add(new Counter('duet_http_errors_total',
-    'Error answers, by error code.', ['code']));
-  const batchSizes = registry.add(new Histogram('duet_generator_batch_size',
-    'Sequences per generator call.', [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]));
-  const batchSeconds = registry.add(new Histogram('duet_generator_batch_duration_seconds',
-    'Duration of one generator call.', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1]));
-  const sequences = registry.add(new Counter('duet_sequences_total',
-    'Sequences turned into parameters, by request kind.', ['kind']));
-  const inflightGauge = registry.add(new Gauge('duet_http_inflight_requests',
-    'Requests being handled.'));
-  registry.add(new Gauge('duet_model_info', 'The served generator (value 1).', ['fingerprint']))
-    .set(1, { fingerprint: info.fingerprint });
-  inflightGauge.set(0);
+  const metrics = await createServiceMetrics({ fingerprint: info.fingerprint });
+  const { requests, latency, errors, batchSizes, batchSeconds, sequences } = metrics;
+  const inflightGauge = metrics.inflight;
 
   const batcher = new MicroBatcher<GeneratorRow>((rows) => runner.generate(rows), info.total, {
     maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxQueue: options.maxQueue,
@@ -459,7 +451,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     '/healthz': (_req, res) => draining ?
       sendJson(res, 503, { status: 'draining', fingerprint: info.fingerprint }) :
       sendJson(res, 200, { status: 'ok', fingerprint: info.fingerprint }),
-    '/metrics': (_req, res) => send(res, 200, registry.text(), PROMETHEUS_CONTENT_TYPE),
+    '/metrics': async (_req, res) => send(res, 200, await metrics.text(), metrics.contentType),
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
@@ -512,10 +504,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     // 'close' follows every response, finished or aborted (Node ≥ 16): one listener suffices.
     res.once('close', () => {
       inflight--;
-      inflightGauge.inc({}, -1);
+      inflightGauge.dec();
       requests.inc({ route: routeLabel, method: ROUTE_METHODS.has(req.method ?? '') ?
         String(req.method) : 'other', status: String(res.statusCode) });
-      latency.observe((performance.now() - began) / 1000, { route: routeLabel });
+      latency.observe({ route: routeLabel }, (performance.now() - began) / 1000);
       if (inflight === 0) {
         const waiters = idleWaiters;
         idleWaiters = [];
@@ -543,7 +535,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     get address() {
       return address;
     },
-    metrics: () => registry.text(),
+    metrics: () => metrics.text(),
+    metricsRegistry: metrics,
     listen(port = options.port ?? 8080, host = options.host ?? '127.0.0.1') {
       if (server !== null) {
         return Promise.reject(new Error(`'ServerHandle.listen': the server is already listening`));

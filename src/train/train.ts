@@ -13,10 +13,12 @@ import { evaluateRanking, type RankingReport } from '../eval/evaluate_ranking';
 import { samplesPerSecond } from '../eval/evaluate_model';
 import { bindModelInputs } from '../eval/model_inputs';
 import { checkPositiveInt, scoreDataset } from '../eval/score';
-import { datasetBatches } from './batches';
-import { Yielder } from './event_loop';
+import type { EpochRunner } from './epoch_runner';
+import { createObjective } from './objective';
+import './objectives/index';
+import { startRunner } from './start_runner';
 import { ProgressBar } from './progress';
-import { Stepper } from './train_step';
+import { Stepper, type StepperOptions } from './train_step';
 import { ensureDuetKernels } from './ensure_kernels';
 
 /**
@@ -49,6 +51,8 @@ export interface EpochLog {
   samplesPerSecond: number;
   /** Wall time of the epoch in seconds, validation and `onEpoch` excluded. */
   seconds: number;
+  /** Threads the epoch's steps ran on. */
+  threads: number;
 }
 
 /**
@@ -90,6 +94,17 @@ export interface TrainOptions {
   progress?: boolean;
   /** Stops training after the current step; `train` then resolves with `aborted: true`. Default: none. */
   signal?: AbortSignal;
+  /**
+   * Threads to train on (Node only: this one plus `threads − 1` worker threads, each with its
+   * own backend instance and a replica of the model). Each step splits the batch into `threads`
+   * shards, sums their gradients through shared memory and applies the same update everywhere:
+   * the result equals one-thread training at the same `batchSize` up to float rounding, and is
+   * deterministic for a seed and a thread count. Every custom layer class of the model must be
+   * registered when duet-tf is imported (duet-tf's own are). Default: every core, when each thread
+   * gets at least 128 rows per step and the run has at least 8 steps; otherwise 1 (and always 1
+   * where `worker_threads` is absent, e.g. in browsers).
+   */
+  threads?: number;
 }
 
 /**
@@ -112,10 +127,12 @@ export interface TrainResult {
   trainSamplesPerSecond: number;
   /** True when `signal` stopped training early. Without a restored best epoch, the model then holds the weights of the last step taken. */
   aborted: boolean;
+  /** Threads the steps ran on (see {@link TrainOptions.threads}). */
+  threads: number;
 }
 
 const KNOWN_OPTIONS = new Set(['epochs', 'batchSize', 'learningRate', 'generatorLearningRate',
-  'clipNorm', 'seed', 'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal']);
+  'clipNorm', 'seed', 'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads']);
 
 /** Validated settings shared by `train` and the fine-tune baseline (`{ epochs, batchSize, … }`). Internal. */
 export interface StepSettings {
@@ -269,70 +286,67 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
     (Number.isNaN(bestValue) || (selectBy === 'auc' ? v > bestValue : v < bestValue));
 
   const generatorLearningRate = checkPositiveNumber(options.generatorLearningRate, fn, 'generatorLearningRate');
-  const stepper = new Stepper(model, { ...settings, generatorLearningRate }, fn);
+  const objective = createObjective({ name: 'pointwiseBce' });
+  objective.check(model, trainSet, fn);
+  const steps = objective.steps(trainSet, settings.batchSize);
+  const stepperOptions: StepperOptions = { learningRate: settings.learningRate, clipNorm: settings.clipNorm, generatorLearningRate };
+  const stepper = new Stepper(model, stepperOptions, fn);
   const bar = new ProgressBar(options.progress === true);
-  const yielder = new Yielder();
-  const steps = Math.ceil(trainSet.size / settings.batchSize);
+  let runner: EpochRunner | undefined;
+  let threads = 1;
   try {
+    runner = await startRunner({ model, objective, data: trainSet, stepper, stepperOptions,
+      threads: options.threads, batchSize: settings.batchSize, seed: settings.seed, epochs: settings.epochs, caller: fn });
+    threads = runner.threads;
+    const threadText = `${threads} thread${threads === 1 ? '' : 's'}`;
     for (let epoch = 1; epoch <= settings.epochs && !aborted; epoch++) {
       if (signal?.aborted) { aborted = true; break; }
       const started = performance.now();
-      let lossSum: tf.Scalar = tf.scalar(0);
+      let lossSum = 0;
       let rows = 0;
       let step = 0;
-      try {
-        for (const batch of datasetBatches(model, trainSet, {
-          batchSize: settings.batchSize, seed: settings.seed, epoch: epoch - 1,
-        })) {
-          const loss = stepper.step(batch);
-          const next = tf.tidy(() => tf.add(lossSum, tf.mul(loss, batch.size)) as tf.Scalar);
-          tf.dispose([loss, lossSum]);
-          lossSum = next;
-          rows += batch.size;
-          step++;
-          if (bar.active) {
-            const elapsed = performance.now() - started;
-            bar.update(`epoch ${epoch}/${settings.epochs}`, step, steps, () =>
-              `loss ${(lossSum.dataSync()[0] / rows).toFixed(4)} ` +
-              `${Math.round(samplesPerSecond(rows, elapsed))} rows/s`, step === steps);
-          }
-          await yielder.maybeYield();
-          if (signal?.aborted) { aborted = true; break; }
+      ({ aborted } = await runner.runEpoch(epoch - 1, () => signal?.aborted === true, (loss) => {
+        lossSum += loss.sum;
+        rows += loss.count;
+        step++;
+        if (bar.active) {
+          const elapsed = performance.now() - started;
+          bar.update(`epoch ${epoch}/${settings.epochs}`, step, steps, () =>
+            `loss ${(lossSum / rows).toFixed(4)} ${Math.round(samplesPerSecond(rows, elapsed))} rows/s, ${threadText}`,
+          step === steps);
         }
-        if (aborted) break;
-        const loss = (await lossSum.data())[0] / rows;
-        const ms = performance.now() - started;
-        trainMs += ms;
-        trainRows += rows;
-        const log: EpochLog = { epoch, loss, samplesPerSecond: samplesPerSecond(rows, ms), seconds: ms / 1000 };
-        if (validation !== undefined) {
-          const scores = await scoreDataset(model, validation, { batchSize: settings.batchSize });
-          log.validation = evaluateRanking(scores, validation.label, validation.user);
-          if (better(selectBy === 'auc' ? log.validation.auc : log.validation.logloss)) {
-            bestValue = selectBy === 'auc' ? log.validation.auc : log.validation.logloss;
-            bestEpoch = epoch;
-            if (restoreBest) {
-              tf.dispose(best);
-              best = snapshot(model);
-            }
-          }
-        } else {
+      }));
+      if (aborted) break;
+      const ms = performance.now() - started;
+      trainMs += ms;
+      trainRows += rows;
+      const log: EpochLog = { epoch, loss: lossSum / rows, samplesPerSecond: samplesPerSecond(rows, ms), seconds: ms / 1000, threads };
+      if (validation !== undefined) {
+        const scores = await scoreDataset(model, validation, { batchSize: settings.batchSize });
+        log.validation = evaluateRanking(scores, validation.label, validation.user);
+        if (better(selectBy === 'auc' ? log.validation.auc : log.validation.logloss)) {
+          bestValue = selectBy === 'auc' ? log.validation.auc : log.validation.logloss;
           bestEpoch = epoch;
+          if (restoreBest) {
+            tf.dispose(best);
+            best = snapshot(model);
+          }
         }
-        history.push(log);
-        bar.finish();
-        await options.onEpoch?.(log);
-      } finally {
-        lossSum.dispose();
+      } else {
+        bestEpoch = epoch;
       }
+      history.push(log);
+      bar.finish();
+      await options.onEpoch?.(log);
     }
     if (aborted && bar.active) bar.finish();
     if (best !== undefined) model.setWeights(best);
     // No epoch had a defined metric (e.g. one-class validation data): the last epoch stands.
     if (bestEpoch === 0) bestEpoch = history.length;
   } finally {
+    await runner?.dispose();
     stepper.dispose();
     tf.dispose(best);
   }
-  return { history, bestEpoch, trainSamplesPerSecond: samplesPerSecond(trainRows, trainMs), aborted };
+  return { history, bestEpoch, trainSamplesPerSecond: samplesPerSecond(trainRows, trainMs), aborted, threads };
 }

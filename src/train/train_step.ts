@@ -105,14 +105,18 @@ export class Stepper {
     }
   }
 
-  /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
-  step(batch: DuetBatch): tf.Scalar {
-    return this.minimize(() => bceWithLogits(batch.labels, forwardLogits(this.model, batch.inputs, true)));
+  /** The trainable variables, in `model.trainableWeights` order. */
+  get trainable(): readonly tf.Variable[] {
+    return this.variables;
   }
 
-  /** One Adam step on any scalar objective of the model's weights; returns its value before the step (caller disposes). */
-  minimize(objective: () => tf.Scalar): tf.Scalar {
-    const { value, grads } = tf.variableGrads(objective, this.variables);
+  /** The value of `f` and its gradients with respect to every trainable variable (caller disposes both). */
+  gradients(f: () => tf.Scalar): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+    return tf.variableGrads(f, this.variables);
+  }
+
+  /** Clips `grads` (with `clipNorm`) and applies them with Adam (the generators' own, if any); disposes them. */
+  apply(grads: tf.NamedTensorMap): void {
     let applied = grads;
     if (this.options.clipNorm !== undefined) {
       applied = clipByGlobalNorm(grads, this.options.clipNorm);
@@ -130,6 +134,20 @@ export class Stepper {
       this.generator.optimizer.applyGradients(own);
     }
     tf.dispose(Object.values(applied));
+  }
+
+  /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
+  step(batch: DuetBatch): tf.Scalar {
+    const { value, grads } = this.gradients(
+      () => bceWithLogits(batch.labels, forwardLogits(this.model, batch.inputs, true)));
+    this.apply(grads);
+    return value;
+  }
+
+  /** One Adam step on any scalar objective of the model's weights; returns its value before the step (caller disposes). */
+  minimize(objective: () => tf.Scalar): tf.Scalar {
+    const { value, grads } = this.gradients(objective);
+    this.apply(grads);
     return value;
   }
 

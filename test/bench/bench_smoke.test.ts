@@ -55,11 +55,15 @@ describe('bench suite (smoke)', () => {
     expect(f16.bytesPerUser).toBeLessThan(f32.bytesPerUser as number);
     await expect(runSuite(ctx, ['nope'])).rejects.toThrow(/unknown benchmark/);
 
-    const [step] = await benchTrain(ctx, {
-      models: ['sasrec'], variants: ['duet'], batchSize: 32, warmupSteps: 1, steps: 1,
+    const [one, two, scaling] = await benchTrain(ctx, {
+      models: ['sasrec'], variants: ['duet'], batchSize: 32, steps: 1, threads: [1, 2],
     });
-    const trained = checkShape(step, 'train', ['samplesPerSecond', 'samplesPerCpuSecond', 'msPerStepP50']);
-    expect(trained.params).toMatchObject({ model: 'sasrec', variant: 'duet', batchSize: 32, steps: 1 });
+    const trained = checkShape(one, 'train', ['samplesPerSecond', 'samplesPerCpuSecond', 'msPerStep']);
+    expect(trained.params).toMatchObject({ model: 'sasrec', variant: 'duet', batchSize: 32, steps: 1, threads: 1 });
+    expect(checkShape(two, 'train', ['samplesPerSecond']).params).toMatchObject({ threads: 2 });
+    const scaled = checkShape(scaling, 'train-scaling', ['ratio']);
+    expect(scaled.params).toMatchObject({ threads: [1, 2] });
+    expect(scaled.ratio).toBeCloseTo((two.samplesPerSecond as number) / (one.samplesPerSecond as number), 10);
 
     const generator = await benchGenerator(ctx, {
       targets: [{ model: 'sasrec', encoder: 'mean' }], latencyCalls: 5, warmup: 1,

@@ -97,6 +97,18 @@ describe('duet-tf train and eval', () => {
     expect(lastJson(e.stdout)).toMatchObject({ model: 'din', variant: 'duet', users: 12 });
   });
 
+  it('trains on worker threads with --threads, saying so on the epoch line and in duet-tf.json', async () => {
+    const out = path.join(dir, 'threads');
+    const r = await cli('train', '--model', 'sasrec', ...tiny, '--batch', '16', '--threads', '2', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/sasrec base: epoch 1\/1 loss \d\.\d{4} \(.* rows\/s, 2 threads\)/);
+    const info = JSON.parse(fs.readFileSync(path.join(out, MODEL_INFO_FILE), 'utf8'));
+    expect(info.training.threads).toBe(2);
+    const bad = await cli('train', '--model', 'sasrec', ...tiny, '--threads', '0', '--out', out);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--threads/);
+  }, 60_000);
+
   it('reports bad arguments, folders and files on one line with a non-zero exit', async () => {
     const oneLine = (r: { stderr: string }) => expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const missing = await cli('train', '--model', 'sasrec', '--data', path.join(dir, 'nope'), '--epochs', '1', '--out', dir);

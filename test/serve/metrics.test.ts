@@ -1,56 +1,60 @@
+/**
+ * The service's metrics through prom-client: the service's series in a registry of each
+ * server's own, Node's process metrics beside them, and metrics of one's own added to it.
+ * (The --workers aggregate is checked in serve_cluster.test.ts.)
+ */
 import { describe, expect, it } from 'vitest';
 
-import { Counter, Gauge, Histogram, MetricsRegistry } from '../../src/serve/metrics';
+import { createServiceMetrics } from '../../src/serve/metrics';
+import { createServer } from '../../src/serve/server';
+import { request } from './http_client';
+import { tinyDuet } from './tiny_duet';
 
-describe('MetricsRegistry', () => {
-  it('renders counters, gauges and cumulative histograms in the Prometheus text format', () => {
-    const r = new MetricsRegistry();
-    const c = r.add(new Counter('x_requests_total', 'Requests.', ['route', 'status']));
-    const g = r.add(new Gauge('x_inflight', 'In flight.'));
-    const h = r.add(new Histogram('x_seconds', 'Latency.', [0.1, 1]));
-    c.inc({ route: '/a', status: '200' });
-    c.inc({ route: '/a', status: '200' }, 2);
-    c.inc({ route: 'we"ird\\', status: '404' });
-    g.set(3);
-    h.observe(0.05);
-    h.observe(0.5);
-    h.observe(5);
-    expect(r.text()).toBe([
-      '# HELP x_requests_total Requests.',
-      '# TYPE x_requests_total counter',
-      'x_requests_total{route="/a",status="200"} 3',
-      'x_requests_total{route="we\\"ird\\\\",status="404"} 1',
-      '# HELP x_inflight In flight.',
-      '# TYPE x_inflight gauge',
-      'x_inflight 3',
-      '# HELP x_seconds Latency.',
-      '# TYPE x_seconds histogram',
-      'x_seconds_bucket{le="0.1"} 1',
-      'x_seconds_bucket{le="1"} 2',
-      'x_seconds_bucket{le="+Inf"} 3',
-      'x_seconds_sum 5.55',
-      'x_seconds_count 3',
-      '',
-    ].join('\n'));
-    expect(h.count()).toBe(3);
-    expect(c.get({ route: '/a', status: '200' })).toBe(3);
+describe('createServiceMetrics', () => {
+  it('renders the service metrics and the process metrics in the Prometheus text format', async () => {
+    const m = await createServiceMetrics({ fingerprint: '0123456789abcdef' });
+    m.requests.inc({ route: '/a', method: 'GET', status: '200' });
+    m.requests.inc({ route: '/a', method: 'GET', status: '200' }, 2);
+    m.errors.inc({ code: 'we"ird\\' });
+    m.latency.observe({ route: '/a' }, 0.0015);
+    m.batchSizes.observe(3);
+    const text = await m.text();
+    expect(m.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(text).toContain('# TYPE duet_http_requests_total counter');
+    expect(text).toMatch(/^duet_http_requests_total\{route="\/a",method="GET",status="200"\} 3$/m);
+    expect(text).toMatch(/^duet_http_errors_total\{code="we\\"ird\\\\"\} 1$/m);
+    expect(text).toMatch(/^duet_http_request_duration_seconds_bucket\{le="0\.001",route="\/a"\} 0$/m);
+    expect(text).toMatch(/^duet_http_request_duration_seconds_bucket\{le="0\.002",route="\/a"\} 1$/m);
+    expect(text).toMatch(/^duet_generator_batch_size_bucket\{le="4"\} 1$/m);
+    expect(text).toMatch(/^duet_generator_batch_size_count 1$/m);
+    expect(text).toMatch(/^duet_http_inflight_requests 0$/m);
+    expect(text).toMatch(/^duet_model_info\{fingerprint="0123456789abcdef"\} 1$/m);
+    // Node's process metrics, from prom-client's default collectors.
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+      expect(text, name).toMatch(new RegExp(`^${name} [0-9.e+-]+$`, 'm'));
+    }
+    // Labels are checked: a wrong one is an error, not a silent new series.
+    expect(() => m.requests.inc({ route: '/a', verb: 'GET' } as never)).toThrow(/verb/);
   });
 
-  it('rejects wrong labels, bad names, unsorted buckets and duplicates', () => {
-    const c = new Counter('ok_total', 'x', ['a']);
-    expect(() => c.inc({ b: '1' })).toThrow("metric 'ok_total' takes labels a, got b");
-    expect(() => c.inc({ a: '1', b: '2' })).toThrow("metric 'ok_total' takes labels a, got a, b");
-    expect(() => c.inc({})).toThrow("metric 'ok_total' takes labels a, got (none)");
-    expect(() => new Gauge('g0', 'x').inc({ a: '1' })).toThrow("metric 'g0' takes labels (none), got a");
-    // A non-string value names the same series as its text.
-    c.inc({ a: 200 as unknown as string });
-    c.inc({ a: '200' });
-    expect(c.get({ a: '200' })).toBe(2);
-    expect(c.lines()).toEqual(['ok_total{a="200"} 2']);
-    expect(() => new Counter('bad-name', 'x')).toThrow('not a valid Prometheus name');
-    expect(() => new Histogram('h', 'x', [1, 1])).toThrow('strictly increasing');
-    const r = new MetricsRegistry();
-    r.add(new Gauge('g', 'x'));
-    expect(() => r.add(new Gauge('g', 'x'))).toThrow("metric 'g' is registered twice");
+  it('gives each server its own registry; a metric of one\'s own joins /metrics', async () => {
+    const { generator } = tinyDuet();
+    const [a, b] = await Promise.all([createServer({ model: generator }), createServer({ model: generator })]);
+    try {
+      const { url } = await a.listen(0);
+      await request(`${url}/healthz`);
+      const custom = new a.metricsRegistry.prom.Counter({
+        name: 'app_reloads_total', help: 'Reloads.', registers: [a.metricsRegistry.registry],
+      });
+      custom.inc();
+      const text = (await request(`${url}/metrics`)).body.toString();
+      expect(text).toMatch(/^duet_http_requests_total\{route="\/healthz",method="GET",status="200"\} 1$/m);
+      expect(text).toMatch(/^app_reloads_total 1$/m);
+      expect(await b.metrics()).not.toMatch(/route="\/healthz"/);
+      expect(await b.metrics()).not.toMatch(/app_reloads_total/);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 });

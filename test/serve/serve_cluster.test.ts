@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { decodePayload } from '../../src/serve/payload';
 import { saveDuet } from '../../src/wrap/file_io';
-import { post } from './http_client';
+import { post, request } from './http_client';
 import { direct, maxDiff, tinyDuet } from './tiny_duet';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-cluster-'));
@@ -56,6 +56,14 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
         expect(r.status).toBe(200);
         expect(maxDiff(decodePayload(new Uint8Array(r.body)).values, direct(generator, [i + 1, 3]))).toBeLessThan(1e-6);
       });
+      // /metrics on any worker answers for both: 8 answers in all, summed by prom-client's
+      // AggregatorRegistry in the primary, and the process metrics of both workers.
+      for (let i = 0; i < 3; i++) {
+        const text = (await request(`${urls[0]}/metrics`)).body.toString();
+        expect(text).toMatch(/^duet_http_requests_total\{route="\/v1\/parameters",method="POST",status="200"\} 8$/m);
+        expect(text).toMatch(/^duet_model_info\{fingerprint="[0-9a-f]{16}"\} 1$/m);
+        expect(text).toMatch(/^process_resident_memory_bytes \d+$/m);
+      }
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);

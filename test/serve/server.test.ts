@@ -20,8 +20,8 @@ const { duet, generator, layout } = tinyDuet();
 const FP = generatorFingerprint(generator);
 
 /** Counts generator calls from the metrics text. */
-function generatorCalls(server: ServerHandle): number {
-  const m = /^duet_generator_batch_size_count (\d+)$/m.exec(server.metrics());
+async function generatorCalls(server: ServerHandle): Promise<number> {
+  const m = /^duet_generator_batch_size_count (\d+)$/m.exec(await server.metrics());
   return m === null ? 0 : Number(m[1]);
 }
 
@@ -83,10 +83,10 @@ describe('createServer: parameters', () => {
   });
 
   it('micro-batches concurrent requests into fewer generator calls, each getting its own parameters', async () => {
-    const before = generatorCalls(server);
+    const before = await generatorCalls(server);
     const seqs = Array.from({ length: 16 }, (_, i) => [1 + i, 2 + (i * 7) % 27, 1 + (i * 13) % 29]);
     const answers = await Promise.all(seqs.map((s) => post(`${url}/v1/parameters`, { sequence: s })));
-    const calls = generatorCalls(server) - before;
+    const calls = (await generatorCalls(server)) - before;
     expect(calls).toBeGreaterThanOrEqual(1);
     expect(calls).toBeLessThan(seqs.length);
     answers.forEach((r, i) => {
@@ -110,7 +110,7 @@ describe('createServer: parameters', () => {
     const text = metrics.body.toString();
     expect(text).toMatch(/^duet_http_requests_total\{route="\/v1\/parameters",method="POST",status="200"\} \d+$/m);
     expect(text).toMatch(/^duet_http_requests_total\{route="unmatched",method="GET",status="404"\} 1$/m);
-    expect(text).toMatch(/^duet_http_request_duration_seconds_bucket\{route="\/v1\/parameters",le="\+Inf"\} \d+$/m);
+    expect(text).toMatch(/^duet_http_request_duration_seconds_bucket\{le="\+Inf",route="\/v1\/parameters"\} \d+$/m);
     expect(text).toMatch(/^duet_generator_batch_size_bucket\{le="1"\} \d+$/m);
     expect(text).toMatch(/^duet_http_errors_total\{code="not_found"\} 1$/m);
     expect(text).toContain(`duet_model_info{fingerprint="${FP}"} 1`);
@@ -278,7 +278,7 @@ describe('createServer: auth, CORS, loading, mounting, shutdown', () => {
     const server = await createServer({ model: generator, maxWaitMs: 60_000 });
     const { url } = await server.listen(0);
     const pending = post(`${url}/v1/parameters`, { sequence: [8, 9] });
-    while (!/^duet_http_inflight_requests 1$/m.test(server.metrics())) await new Promise((r) => setTimeout(r, 2));
+    while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 2));
     const closed = server.close();
     const r = await pending;
     expect(r.status).toBe(200);

@@ -176,7 +176,8 @@ describe('train', () => {
     });
     expect(logs).toEqual(result.history);
     for (const log of logs) {
-      expect(Object.keys(log).sort()).toEqual(['epoch', 'loss', 'samplesPerSecond', 'seconds', 'validation']);
+      expect(Object.keys(log).sort()).toEqual(['epoch', 'loss', 'samplesPerSecond', 'seconds', 'threads', 'validation']);
+      expect(log.threads).toBe(1); // 64 rows per step: too few for a second thread by default
       expect(Number.isFinite(log.loss)).toBe(true);
       expect(log.samplesPerSecond).toBeGreaterThan(0);
       expect(log.seconds).toBeGreaterThan(0);

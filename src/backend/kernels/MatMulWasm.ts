@@ -5,13 +5,15 @@
  * `dY·Wᵀ` — they fall back to a scalar blocked loop, 6–10× slower (docs/PERFORMANCE.md, kernel
  * micro-benchmarks). Transposing the operand first with wasm's `Transpose` kernel (one pass over
  * memory) and calling the original kernel untransposed gives the same values through the fast
- * path. Batched products (a batch dimension above 1) are left to the original kernel: the fast
- * path does not take them in either form.
+ * path. Batched products (a batch dimension above 1), which wasm runs through a scalar loop in
+ * every form, and `Xᵀ·Y` (the weight gradient, where XNNPACK packs the fresh `Y` as weights every
+ * call and runs only `M` rows) go to duet-tf's SIMD kernels (`BatchedMatMulSimd.ts`) where they run.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
-import { hasFastPath, withFastPath } from './fast_path';
+import { simdBatchedMatMul, simdWeightGradient } from './BatchedMatMulSimd';
+import { hasFastPath, withFastPath, type WasmKernelArgs } from './fast_path';
 
 function batchSize(shape: readonly number[]): number {
   let size = 1;
@@ -53,10 +55,16 @@ export function transpositionFreeMatMul(original: tf.KernelConfig): tf.KernelCon
     );
   }
   const run = original.kernelFunc;
-  return withFastPath(original, original.kernelName, ({ inputs, backend, attrs }) => {
+  return withFastPath(original, original.kernelName, (args: WasmKernelArgs) => {
+    const { inputs, backend, attrs } = args;
     const { a, b } = inputs;
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
-    if ((!transposeA && !transposeB) || batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) return null;
+    if (batchSize(a.shape) !== 1 || batchSize(b.shape) !== 1) return simdBatchedMatMul(args);
+    if (!transposeA && !transposeB) return null;
+    if (transposeA && !transposeB) {
+      const product = simdWeightGradient(args);
+      if (product !== null) return product;
+    }
     const aT = transposeA ? swapLastAxes(a, backend) : a;
     const bT = transposeB ? swapLastAxes(b, backend) : b;
     try {

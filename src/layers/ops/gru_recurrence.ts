@@ -40,6 +40,10 @@ function registerKernels(): void {
   }
 }
 
+// At import too, so that `useBackend` (run after importing duet-tf) can give the wasm kernel
+// its SIMD fast path (backend/kernels/GruSequenceSimd.ts).
+registerKernels();
+
 /**
  * Whether the one-kernel recurrence can run: no gradient tape records (so no gradient will be
  * asked of the kernel, which has none; `tf.engine().isTapeOn()` is what tfjs-core itself checks

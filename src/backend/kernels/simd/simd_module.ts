@@ -1,0 +1,106 @@
+/**
+ * duet-tf's SIMD kernels (kernels.c), instantiated against tfjs-backend-wasm's own memory so they
+ * work on tensors in place. Browser-safe. Where the module cannot run (no wasm SIMD, a shared
+ * memory of the threaded build, a browser refusing a synchronous compile), `simdKernels` returns
+ * null and the callers keep tfjs's kernels.
+ */
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+
+import { SIMD_KERNELS_WASM } from './kernels_wasm';
+
+/**
+ * The module's exports. Pointers are byte offsets on the wasm heap, strides and sizes in elements.
+ *
+ * @example
+ * ```ts
+ * simdKernels(backend)?.tanh_f32(xOffset, outOffset, n);
+ * ```
+ */
+export interface SimdKernels {
+  /** Batched, strided matrix product; see kernels.c. */
+  bmm(a: number, b: number, out: number, scratch: number, batch: number, m: number, k: number, n: number,
+    sab: number, sai: number, sak: number, sbb: number, sbk: number, sbn: number): void;
+  /** `out (m×n) = xᵀ · y` for `x` (r×m), `y` (r×n). */
+  gemm_tn(x: number, y: number, out: number, r: number, m: number, n: number): void;
+  /** Element-wise tanh of `n` floats. */
+  tanh_f32(x: number, out: number, n: number): void;
+  /** A masked GRU recurrence (forward, last state); `units` a multiple of 4, `scratch` 5·units floats. */
+  gru_sequence(x: number, recurrent: number, mask: number, out: number, scratch: number,
+    batch: number, time: number, units: number): void;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+const instances = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
+
+function bytes(): Uint8Array<ArrayBuffer> {
+  const text = atob(SIMD_KERNELS_WASM);
+  const out = new Uint8Array(new ArrayBuffer(text.length));
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** The memory of a wasm backend (emscripten keeps it as `asm.memory`). */
+function memoryOf(backend: BackendWasm): WebAssembly.Memory | undefined {
+  const asm = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm;
+  const memory = asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
+function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): SimdKernels | null {
+  try {
+    return new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+  } catch {
+    return null; // e.g. the threaded build's shared memory
+  }
+}
+
+/**
+ * Compiles the module ahead of use, off the main thread's synchronous path (browsers refuse
+ * synchronous compiles of modules this size on the main thread). `useBackend('wasm')` awaits it.
+ *
+ * @example
+ * ```ts
+ * await prepareSimdKernels(tf.backend() as BackendWasm);
+ * ```
+ */
+export async function prepareSimdKernels(backend: BackendWasm): Promise<boolean> {
+  const memory = memoryOf(backend);
+  if (memory === undefined) return false;
+  if (compiled === undefined) {
+    try {
+      compiled = await WebAssembly.compile(bytes());
+    } catch {
+      compiled = null;
+    }
+  }
+  if (compiled === null) return false;
+  if (!instances.has(memory)) instances.set(memory, instantiate(compiled, memory));
+  return instances.get(memory) != null;
+}
+
+/**
+ * The kernels bound to `backend`'s memory, or null when they cannot run there. Compiles
+ * synchronously on first use if {@link prepareSimdKernels} has not run (fine in Node).
+ *
+ * @example
+ * ```ts
+ * const simd = simdKernels(backend);
+ * if (simd === null) return null; // let tfjs's kernel run
+ * ```
+ */
+export function simdKernels(backend: BackendWasm): SimdKernels | null {
+  const memory = memoryOf(backend);
+  if (memory === undefined) return null;
+  const known = instances.get(memory);
+  if (known !== undefined) return known;
+  if (compiled === undefined) {
+    try {
+      compiled = new WebAssembly.Module(bytes());
+    } catch {
+      compiled = null;
+    }
+  }
+  const instance = compiled === null ? null : instantiate(compiled, memory);
+  instances.set(memory, instance);
+  return instance;
+}
