@@ -127,7 +127,9 @@ export type {
   SequenceEpochLog, SequenceStop, SequenceTrainOptions, SequenceTrainResult,
 } from './train/sequence/train_sequence';
 export { sequenceBatches } from './train/sequence/sequence_batches';
-export type { SequenceBatch, SequenceBatchOptions } from './train/sequence/sequence_batches';
+export type { SequenceBatch, SequenceBatchOptions, SequenceTable } from './train/sequence/sequence_batches';
+export { SequenceObjective } from './train/objectives/sequence';
+export type { SequenceData, SequenceObjectiveOptions } from './train/objectives/sequence';
 export { sequenceObjective } from './train/sequence/sequence_objective';
 export { createSequenceLoss, SEQUENCE_LOSSES } from './train/losses/create_loss';
 export { bceLoss } from './train/losses/bce';

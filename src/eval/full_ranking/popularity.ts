@@ -14,7 +14,7 @@ import { FullRankingMetrics, type FullRankingReport, targetRank } from './ranks'
  * const counts = trainingCounts(split); // Float32Array of numItems
  * ```
  */
-export function trainingCounts(split: SeqLooSplit): Float32Array {
+export function trainingCounts(split: Pick<SeqLooSplit, 'items' | 'offsets' | 'numUsers' | 'numItems'>): Float32Array {
   const counts = new Float32Array(split.numItems);
   for (let u = 1; u <= split.numUsers; u++) {
     for (let i = split.offsets[u - 1]; i < split.offsets[u] - 2; i++) counts[split.items[i] - 1]++;

@@ -19,11 +19,13 @@ import type { LossInputs, NegativeSample, SamplingContext, SequenceLoss } from '
 export type BceOptions = Record<string, never>;
 
 /** A uniform item of 1..N that `exclude` lacks (any item, if the user has every one). */
-function drawOutside(context: SamplingContext, exclude: ReadonlySet<number>): number {
+function drawOutside(context: SamplingContext, row: number): number {
   const n = context.numItems;
-  if (exclude.size >= n) return 1 + context.rng.int(n);
+  const exclude = context.rowItems(row);
+  const rng = context.rowRng(row);
+  if (exclude.size >= n) return 1 + rng.int(n);
   for (;;) {
-    const item = 1 + context.rng.int(n);
+    const item = 1 + rng.int(n);
     if (!exclude.has(item)) return item;
   }
 }
@@ -45,7 +47,7 @@ export function bceLoss(options: BceOptions = {}): SequenceLoss {
     options: {},
     sampleNegatives(targets: Int32Array, context: SamplingContext): NegativeSample {
       const items = new Int32Array(targets.length);
-      for (let i = 0; i < targets.length; i++) items[i] = drawOutside(context, context.rowItems(i));
+      for (let i = 0; i < targets.length; i++) items[i] = drawOutside(context, i);
       return { items, correction: null };
     },
     compute({ users, targets, items, negatives }: LossInputs): tf.Scalar {

@@ -74,12 +74,14 @@ export interface NegativeSample {
  *
  * @example
  * ```ts
- * const context: SamplingContext = { rng: createRng(0), numItems, itemCounts, rowItems: (i) => seen[i] };
+ * const context: SamplingContext = { rng: createRng(0), rowRng: () => rng, numItems, itemCounts, rowItems: (i) => seen[i] };
  * ```
  */
 export interface SamplingContext {
-  /** The seeded generator of this batch. */
+  /** The seeded generator of draws the whole batch shares (keyed by the step). */
   rng: Rng;
+  /** The seeded generator of draws that belong to target row `row` (keyed by its user, not by the batch). */
+  rowRng(row: number): Rng;
   /** Catalogue size N. */
   numItems: number;
   /** How often item i occurs in the training sequences, at index i - 1. */

@@ -1,14 +1,27 @@
 /**
  * Batches of sequence-level training on a seq-loo-v1 split: each user's training sequence
  * s_1..s_{n-2} (its last `clickLength + 1` items) becomes one row, the inputs right-padded and
- * the target at every position the next item. Plain typed arrays, so a batch can be sent to a
- * worker thread as it is. Browser-safe.
+ * the target at every position the next item. Plain typed arrays, so a batch (and the data it is
+ * cut from) can be sent to a worker thread as it is. Every random draw depends only on the seed,
+ * the epoch, the step and the user, never on how a batch is split between threads.
+ * Browser-safe.
  */
-import { createRng } from '../../data/rng';
-import { type SeqLooSplit, seqLooTrainSequence } from '../../data/protocols/seq_loo';
-import type { NegativeSample, SequenceLoss } from '../losses/types';
+import type { SeqLooSplit } from '../../data/protocols/seq_loo';
+import { createRng, type Rng } from '../../data/rng';
 import { trainingCounts } from '../../eval/full_ranking/popularity';
 import { epochOrder } from '../batches';
+import type { NegativeSample, SequenceLoss } from '../losses/types';
+
+/**
+ * The part of a seq-loo-v1 split that training reads (structured-cloneable: typed arrays and
+ * numbers): every user's items and where each user's sequence starts.
+ *
+ * @example
+ * ```ts
+ * const table: SequenceTable = { items: split.items, offsets: split.offsets, numUsers: split.numUsers, numItems: split.numItems };
+ * ```
+ */
+export type SequenceTable = Pick<SeqLooSplit, 'items' | 'offsets' | 'numUsers' | 'numItems'>;
 
 /**
  * One batch of sequence-level training: `size` users, `time` positions each (the longest window
@@ -53,7 +66,7 @@ export interface SequenceBatchOptions {
   batchSize?: number;
   /** Seed of the order and of the negatives. Default 0. */
   seed?: number;
-  /** Epoch number: each epoch gets its own order and negatives from the same seed. Default 0. */
+  /** Epoch number from 0: each epoch gets its own order and negatives from the same seed. Default 0. */
   epoch?: number;
   /**
    * Group users of similar length into batches (within windows of 32 batches of the shuffled
@@ -65,23 +78,38 @@ export interface SequenceBatchOptions {
   itemCounts?: ArrayLike<number>;
 }
 
-/** Users whose training sequence has a target (at least 2 items). */
-function trainableUsers(split: SeqLooSplit): Int32Array {
+/** User u's training sequence s_1..s_{n-2}. */
+function trainSequenceOf(table: SequenceTable, user: number): Int32Array {
+  return table.items.subarray(table.offsets[user - 1], table.offsets[user] - 2);
+}
+
+/** Users whose training sequence has a target (at least 2 items), in id order. */
+export function trainableUsers(table: SequenceTable): Int32Array {
   const users: number[] = [];
-  for (let u = 1; u <= split.numUsers; u++) if (split.offsets[u] - split.offsets[u - 1] - 2 >= 2) users.push(u);
+  for (let u = 1; u <= table.numUsers; u++) if (table.offsets[u] - table.offsets[u - 1] - 2 >= 2) users.push(u);
   return Int32Array.from(users);
 }
 
-/** Number of users with at least one training target (the rows of an epoch). */
-export function trainingRows(split: SeqLooSplit): number {
-  return trainableUsers(split).length;
+/** A generator seeded by a few integers (seed, epoch, step, …), mixed so nearby keys differ. */
+export function keyedRng(...key: number[]): Rng {
+  let h = 0x9e3779b9;
+  for (const k of key) h = Math.imul(h ^ (k | 0), 0x85ebca6b) ^ (h >>> 13);
+  return createRng(h | 0);
 }
 
-/** The epoch's users, batch by batch. */
-function epochBatches(users: Int32Array, split: SeqLooSplit, o: Required<Omit<SequenceBatchOptions, 'itemCounts'>>):
-    Int32Array[] {
-  const order = epochOrder(users, o.seed, o.epoch);
-  const windowLength = (u: number) => Math.min(o.clickLength, seqLooTrainSequence(split, u).length - 1);
+/**
+ * The users of each global batch of epoch `epoch`, in step order: a seeded shuffle, with
+ * `bucket` sorted by length within windows of 32 batches whose batches are then shuffled.
+ *
+ * @example
+ * ```ts
+ * const steps = epochUserBatches(split, { clickLength: 50, batchSize: 256, seed: 0, epoch: 0, bucket: true });
+ * ```
+ */
+export function epochUserBatches(table: SequenceTable,
+    o: { clickLength: number; batchSize: number; seed: number; epoch: number; bucket: boolean }): Int32Array[] {
+  const order = epochOrder(trainableUsers(table), o.seed, o.epoch);
+  const windowLength = (u: number) => Math.min(o.clickLength, trainSequenceOf(table, u).length - 1);
   const batches: Int32Array[] = [];
   const chunk = o.bucket ? 32 * o.batchSize : o.batchSize;
   for (let start = 0; start < order.length; start += chunk) {
@@ -92,19 +120,75 @@ function epochBatches(users: Int32Array, split: SeqLooSplit, o: Required<Omit<Se
     }
     for (let i = 0; i < part.length; i += o.batchSize) batches.push(part.slice(i, i + o.batchSize));
   }
-  if (o.bucket) createRng((o.seed * 31 + o.epoch) | 0).shuffle(batches);
+  if (o.bucket) keyedRng(o.seed, o.epoch, -1).shuffle(batches);
   return batches;
+}
+
+/**
+ * One batch for `users` (a global batch of step `step`, or a thread's share of it): each row the
+ * user's last `clickLength + 1` training items (inputs `w_1..w_{k-1}`, targets `w_2..w_k`),
+ * right-padded, cut to the longest row. The loss's negatives come from generators keyed by
+ * `(seed, epoch, step)` for what a batch shares and `(seed, epoch, user)` for what a row owns,
+ * so every share of a global batch draws what the whole batch would.
+ *
+ * @example
+ * ```ts
+ * const batch = buildSequenceBatch(split, users, loss, { clickLength: 50, seed: 0, epoch: 0, step: 3, itemCounts });
+ * ```
+ */
+export function buildSequenceBatch(table: SequenceTable, users: Int32Array, loss: SequenceLoss,
+    o: { clickLength: number; seed: number; epoch: number; step: number; itemCounts: ArrayLike<number> }): SequenceBatch {
+  const time = Math.max(1, ...Array.from(users, (u) => Math.min(o.clickLength, trainSequenceOf(table, u).length - 1)));
+  const click = new Int32Array(users.length * time);
+  const targets = new Int32Array(users.length * time);
+  const rowUsers: number[] = [];
+  users.forEach((u, b) => {
+    const sequence = trainSequenceOf(table, u);
+    const window = sequence.subarray(Math.max(0, sequence.length - o.clickLength - 1));
+    click.set(window.subarray(0, window.length - 1), b * time);
+    targets.set(window.subarray(1), b * time);
+    for (let t = 0; t < window.length - 1; t++) rowUsers.push(u);
+  });
+  const targetList = targets.filter((t) => t > 0);
+  const sets = new Map<number, Set<number>>();
+  const rowRngs = new Map<number, Rng>();
+  const shared = keyedRng(o.seed, o.epoch, o.step);
+  const negatives = loss.sampleNegatives(targetList, {
+    // Shared draws (the sampled softmax's) come from the step's generator, per-row draws (bce's)
+    // from the row's user's: a thread holding part of the batch draws the same.
+    rng: shared,
+    rowRng: (row) => {
+      const u = rowUsers[row];
+      let rng = rowRngs.get(u);
+      if (rng === undefined) {
+        rng = keyedRng(o.seed, o.epoch, -2, u);
+        rowRngs.set(u, rng);
+      }
+      return rng;
+    },
+    numItems: table.numItems,
+    itemCounts: o.itemCounts,
+    rowItems: (row) => {
+      const u = rowUsers[row];
+      let set = sets.get(u);
+      if (set === undefined) {
+        set = new Set(trainSequenceOf(table, u));
+        sets.set(u, set);
+      }
+      return set;
+    },
+  });
+  return { size: users.length, time, numItems: table.numItems, users, click, targets, negatives };
 }
 
 /**
  * One epoch of sequence-level batches over the users of `split` that have a training target
  * (users whose training sequence s_1..s_{n-2} has at least 2 items), each user once, in an order
- * that depends only on `(seed, epoch)`. A row is the user's last `clickLength + 1` training
- * items: inputs `w_1..w_{k-1}`, targets `w_2..w_k`, right-padded. The validation and test
- * targets (s_{n-1}, s_n) never appear. With a loss that samples negatives, each batch carries
- * them (for `bce`, drawn outside the user's training sequence).
+ * that depends only on `(seed, epoch)` (see {@link epochUserBatches}, {@link buildSequenceBatch}).
+ * The validation and test targets (s_{n-1}, s_n) never appear. With a loss that samples
+ * negatives, each batch carries them (for `bce`, drawn outside the user's training sequence).
  *
- * @param split The seq-loo-v1 split.
+ * @param split The seq-loo-v1 split (or its {@link SequenceTable}).
  * @param loss The loss (its sampler is called per batch).
  * @param options See {@link SequenceBatchOptions}.
  * @returns A generator of {@link SequenceBatch}.
@@ -115,7 +199,7 @@ function epochBatches(users: Int32Array, split: SeqLooSplit, o: Required<Omit<Se
  * for (const batch of sequenceBatches(split, loss, { clickLength: 50, epoch: 0 })) rows += batch.size;
  * ```
  */
-export function* sequenceBatches(split: SeqLooSplit, loss: SequenceLoss, options: SequenceBatchOptions):
+export function* sequenceBatches(split: SequenceTable, loss: SequenceLoss, options: SequenceBatchOptions):
     Generator<SequenceBatch, void, undefined> {
   const fn = 'sequenceBatches';
   const clickLength = options?.clickLength;
@@ -132,39 +216,8 @@ export function* sequenceBatches(split: SeqLooSplit, loss: SequenceLoss, options
     throw new Error(`'seed' and 'epoch' passed to '${fn}' must be integers, got ${String(seed)} and ${String(epoch)}`);
   }
   const itemCounts = options.itemCounts ?? trainingCounts(split);
-  const batches = epochBatches(trainableUsers(split), split, {
-    clickLength, batchSize, seed, epoch, bucket: options.bucket ?? true,
-  });
-  const rng = createRng((Math.imul(seed | 0, 0x27d4eb2d) ^ Math.imul(epoch + 1, 0x165667b1)) | 0);
-  for (const users of batches) {
-    const time = Math.max(...Array.from(users, (u) => Math.min(clickLength, seqLooTrainSequence(split, u).length - 1)));
-    const click = new Int32Array(users.length * time);
-    const targets = new Int32Array(users.length * time);
-    const rowUsers: number[] = [];
-    users.forEach((u, b) => {
-      const sequence = seqLooTrainSequence(split, u);
-      const window = sequence.subarray(Math.max(0, sequence.length - clickLength - 1));
-      const k = window.length;
-      click.set(window.subarray(0, k - 1), b * time);
-      targets.set(window.subarray(1), b * time);
-      for (let t = 0; t < k - 1; t++) rowUsers.push(u);
-    });
-    const targetList = targets.filter((t) => t > 0);
-    const sets = new Map<number, Set<number>>();
-    const negatives = loss.sampleNegatives(targetList, {
-      rng,
-      numItems: split.numItems,
-      itemCounts,
-      rowItems: (row) => {
-        const u = rowUsers[row];
-        let set = sets.get(u);
-        if (set === undefined) {
-          set = new Set(seqLooTrainSequence(split, u));
-          sets.set(u, set);
-        }
-        return set;
-      },
-    });
-    yield { size: users.length, time, numItems: split.numItems, users, click, targets, negatives };
+  const steps = epochUserBatches(split, { clickLength, batchSize, seed, epoch, bucket: options.bucket ?? true });
+  for (let step = 0; step < steps.length; step++) {
+    yield buildSequenceBatch(split, steps[step], loss, { clickLength, seed, epoch, step, itemCounts });
   }
 }

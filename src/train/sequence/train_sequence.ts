@@ -14,14 +14,15 @@ import type { FullRankingReport } from '../../eval/full_ranking/ranks';
 import { checkPositiveInt } from '../../eval/score';
 import { sequenceView } from '../../wrap/sequence_view';
 import { ensureDuetKernels } from '../ensure_kernels';
-import { Yielder } from '../event_loop';
 import { createSequenceLoss } from '../losses/create_loss';
 import type { SequenceLoss, SequenceLossName } from '../losses/types';
 import { ProgressBar } from '../progress';
 import { checkKnownOptions } from '../train';
+import { SequenceObjective, type SequenceData } from '../objectives/sequence';
+import '../objectives/index';
+import { startRunner } from '../start_runner';
 import { Stepper } from '../train_step';
-import { sequenceBatches, trainingRows } from './sequence_batches';
-import { sequenceObjective } from './sequence_objective';
+import { trainableUsers } from './sequence_batches';
 
 /**
  * What {@link trainSequence} reports after each epoch.
@@ -40,6 +41,8 @@ export interface SequenceEpochLog {
   seconds: number;
   /** Target positions trained per second. */
   positionsPerSecond: number;
+  /** Threads the steps ran on. */
+  threads: number;
   /** Full-ranking metrics on the validation targets after the epoch (absent with `validate: false`). */
   validation?: FullRankingReport;
   /** Wall time of that validation, in seconds. */
@@ -103,6 +106,12 @@ export interface SequenceTrainOptions {
   progress?: boolean;
   /** Stops after the current step; the best epoch so far is kept. */
   signal?: AbortSignal;
+  /**
+   * Threads to train on (Node: this one plus worker threads, each with a replica; every step's
+   * batch is split between them and their gradients summed, so the result is that of one
+   * thread). Default: every core for long enough runs (see `train`'s `threads`).
+   */
+  threads?: number;
 }
 
 /**
@@ -126,11 +135,13 @@ export interface SequenceTrainResult {
   seconds: number;
   /** The loss used (name and resolved options). */
   loss: { name: SequenceLossName; options: Readonly<Record<string, number>> };
+  /** Threads the steps ran on. */
+  threads: number;
 }
 
 const KNOWN_OPTIONS = new Set(['loss', 'lossOptions', 'maxEpochs', 'patience', 'maxMinutes', 'batchSize',
   'learningRate', 'generatorLearningRate', 'clipNorm', 'seed', 'bucket', 'validate',
-  'validationBatchSize', 'restoreBest', 'onEpoch', 'progress', 'signal']);
+  'validationBatchSize', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads']);
 
 function positive(value: number | undefined, fallback: number | undefined, name: string): number | undefined {
   const v = value ?? fallback;
@@ -190,51 +201,59 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
   if (split?.protocol?.protocol !== 'seq-loo-v1') {
     throw new Error(`'split' passed to '${fn}' must be a seq-loo-v1 split (buildSeqLooSplit, readSeqLooSplit)`);
   }
-  if (trainingRows(split) === 0) throw new Error(`'split' passed to '${fn}' has no user with a training target`);
+  if (trainableUsers(split).length === 0) throw new Error(`'split' passed to '${fn}' has no user with a training target`);
   ensureDuetKernels();
   const deadline = maxMinutes === undefined ? Infinity : started + maxMinutes * 60_000;
-  const itemCounts = trainingCounts(split);
-  const stepper = new Stepper(model, { learningRate, generatorLearningRate, clipNorm }, fn);
+  const stepperOptions = { learningRate, generatorLearningRate, clipNorm };
+  const objective = new SequenceObjective({
+    loss: loss.name, lossOptions: { ...loss.options }, clickLength: view.clickLength, bucket: options.bucket ?? true,
+  });
+  const data: SequenceData = {
+    items: split.items, offsets: split.offsets, numUsers: split.numUsers, numItems: split.numItems,
+    itemCounts: trainingCounts(split),
+  };
+  objective.check(model, data, fn);
+  const stepper = new Stepper(model, stepperOptions, fn);
   const bar = new ProgressBar(options.progress === true);
-  const yielder = new Yielder();
-  const steps = Math.ceil(trainingRows(split) / batchSize);
+  const steps = objective.steps(data, batchSize);
   const history: SequenceEpochLog[] = [];
   let best: { epoch: number; report: FullRankingReport; weights: tf.Tensor[] | null } | null = null;
   let stopped: SequenceStop = 'max-epochs';
   let sinceBest = 0;
+  let threads = 1;
   try {
-    for (let epoch = 1; epoch <= maxEpochs; epoch++) {
-      const epochStart = performance.now();
-      let lossSum = tf.scalar(0);
-      let step = 0;
-      let positions = 0;
-      let cut: SequenceStop | null = null;
-      try {
-        for (const batch of sequenceBatches(split, loss, {
-          clickLength: view.clickLength, batchSize, seed, epoch: epoch - 1, bucket: options.bucket, itemCounts,
-        })) {
-          const value = stepper.minimize(() => sequenceObjective(model, batch, loss, true));
-          const next = tf.add(lossSum, value) as tf.Scalar;
-          tf.dispose([value, lossSum]);
-          lossSum = next;
+    const runner = await startRunner({
+      model, objective, data, stepper, stepperOptions, threads: options.threads, batchSize, seed,
+      epochs: maxEpochs, caller: fn,
+    });
+    threads = runner.threads;
+    try {
+      for (let epoch = 1; epoch <= maxEpochs; epoch++) {
+        const epochStart = performance.now();
+        let lossSum = 0;
+        let positions = 0;
+        let step = 0;
+        let cut: SequenceStop | null = null;
+        const { aborted } = await runner.runEpoch(epoch - 1, () => {
+          if (options.signal?.aborted) cut = 'aborted';
+          else if (performance.now() > deadline) cut = 'time';
+          return cut !== null;
+        }, (stepLoss) => {
+          lossSum += stepLoss.sum;
+          positions += stepLoss.count;
           step++;
-          for (let i = 0; i < batch.targets.length; i++) if (batch.targets[i] > 0) positions++;
-          if (bar.active) {
-            bar.update(`epoch ${epoch}`, step, steps, () => `loss ${(lossSum.dataSync()[0] / step).toFixed(4)}` +
-              (best === null ? '' : ` best ndcg@10 ${best.report['ndcg@10'].toFixed(4)} (epoch ${best.epoch})`), step === steps);
-          }
-          await yielder.maybeYield();
-          if (options.signal?.aborted) { cut = 'aborted'; break; }
-          if (performance.now() > deadline) { cut = 'time'; break; }
-        }
-        if (cut !== null) {
-          stopped = cut;
+          bar.update(`epoch ${epoch}`, step, steps, () => `loss ${(lossSum / Math.max(1, positions)).toFixed(4)}` +
+            (best === null ? '' : ` best ndcg@10 ${best.report['ndcg@10'].toFixed(4)} (epoch ${best.epoch})`), step === steps);
+        });
+        if (aborted) {
+          if (bar.active) bar.finish();
+          stopped = cut ?? 'aborted';
           break;
         }
         const seconds = (performance.now() - epochStart) / 1000;
         const log: SequenceEpochLog = {
-          epoch, loss: (await lossSum.data())[0] / Math.max(1, step), seconds,
-          positionsPerSecond: seconds > 0 ? positions / seconds : 0,
+          epoch, loss: lossSum / Math.max(1, positions), seconds,
+          positionsPerSecond: seconds > 0 ? positions / seconds : 0, threads,
         };
         if (validate) {
           const validationStart = performance.now();
@@ -255,11 +274,10 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
         await options.onEpoch?.(log);
         if (validate && sinceBest >= patience) { stopped = 'patience'; break; }
         if (performance.now() > deadline) { stopped = 'time'; break; }
-      } finally {
-        lossSum.dispose();
       }
+    } finally {
+      await runner.dispose();
     }
-    if (bar.active) bar.finish();
     if (best?.weights) model.setWeights(best.weights);
   } finally {
     stepper.dispose();
@@ -272,5 +290,6 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
     stopped,
     seconds: (performance.now() - started) / 1000,
     loss: { name: loss.name, options: loss.options },
+    threads,
   };
 }
