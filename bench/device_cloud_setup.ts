@@ -63,7 +63,7 @@ export async function loadSplit(o: SetupOptions): Promise<{ split: DuetSplit | (
   const stat = fs.statSync(o.data);
   const source = path.basename(o.data);
   if (stat.isDirectory()) return { split: await readDuetSplit(o.data), source };
-  const users = o.data.endsWith('.csv') ? await readRatings(o.data) : await readSequenceFile(o.data);
+  const users = o.data.endsWith('.csv') ? await readRatings(o.data, { minRating: null }) : await readSequenceFile(o.data);
   return { split: buildDuetSplit(users, { source, seed: o.seed }), source };
 }
 

@@ -6,7 +6,10 @@
  * tfjs-layers model gets there with {@link duetWrap}, and {@link splitDuet} separates the
  * cloud and device halves.
  *
+ * Guides (in the documentation's sidebar): Wrap your model, Train on your data, Serve, Device.
+ *
  * @packageDocumentation
+ * @module duet-tf
  */
 import { fillKernelGaps } from './backend/register_kernels';
 
@@ -147,7 +150,9 @@ export { evaluateModel } from './eval/evaluate_model';
 export type { EvaluateModelOptions, ModelReport } from './eval/evaluate_model';
 export { recommend, scoreCandidates } from './eval/recommend';
 export { releaseItemVectors } from './eval/item_vectors';
-export type { Recommendation, RecommendOptions, ScoreCandidatesOptions } from './eval/recommend';
+export type {
+  Recommendation, RecommendItemMap, RecommendOptions, ScoreCandidatesOptions,
+} from './eval/recommend';
 export { DUET_COLUMNS } from './eval/model_inputs';
 export { evaluateFullRanking } from './eval/full_ranking/evaluate_full_ranking';
 export type { FullRankingOptions } from './eval/full_ranking/evaluate_full_ranking';
@@ -167,6 +172,7 @@ export { generatorFingerprint } from './serve/fingerprint';
 export { DEVICE_METADATA_KEY, readDeviceMetadata } from './serve/device_metadata';
 export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
+export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
 export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
@@ -174,7 +180,9 @@ export { GeneratorRunner } from './serve/generator_runner';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
 export { parseParametersRequest } from './serve/requests';
-export type { GeneratorRow, ParametersRequest, RequestLimits } from './serve/requests';
+export type {
+  GeneratorRow, ItemLookup, ParametersRequest, RequestIdOptions, RequestItemId, RequestLimits,
+} from './serve/requests';
 export { installShutdownHandlers } from './serve/shutdown';
 export type { Closable, ShutdownOptions } from './serve/shutdown';
 export { generatorEmbeddingTable } from './serve/embedding_table';

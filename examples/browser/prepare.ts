@@ -22,8 +22,8 @@ import { fileURLToPath } from 'node:url';
 
 import type * as tfl from '@tensorflow/tfjs-layers';
 import {
-  createModel, duetFromBase, evaluateModel, loadDuet, saveDuet, splitDuet, stampDeviceModel,
-  synthetic, train, useBackend,
+  createModel, duetFromBase, evaluateModel, IdMap, loadDuet, readItemMap, saveDuet, splitDuet,
+  stampDeviceModel, synthetic, train, useBackend,
 } from 'duet-tf';
 
 /** Options of {@link prepareBrowserExample}. */
@@ -46,7 +46,10 @@ export interface PrepareOptions {
 
 /** One catalogue entry, as the page shows it. */
 export interface CatalogueItem {
+  /** The model's index of the item. */
   id: number;
+  /** The item's own id (from the model's items.tsv): what the page hands the device runtime. */
+  key: string;
   name: string;
   genre: string;
 }
@@ -121,7 +124,7 @@ export async function prepareBrowserExample(options: PrepareOptions = {}): Promi
   await saveDuet(duet.model, fullDir);
   const genreOf = (id: number) => GENRES[data.truth.itemCluster[id]];
   const published = await publishDevice(duet.model, { out, fullDir, numItems: protocol.items,
-    clickLength: data.train.clickLength, genreOf, log });
+    clickLength: data.train.clickLength, genreOf, log, items: IdMap.identity(protocol.items) });
   duet.model.dispose();
   base.model.dispose();
   return { ...published, auc: { base: baseAuc, duet: duetAuc } };
@@ -160,8 +163,10 @@ export async function exportForBrowser(options: { modelDir: string; out?: string
       return `Items ${first}–${Math.min(numItems, first + size - 1)}`;
     };
     fs.rmSync(path.join(out, 'model'), { recursive: true, force: true });
+    // The model's own item map (from `duet-tf prepare` and `train`), or the indices themselves.
+    const items = (await readItemMap(modelDir)) ?? IdMap.identity(numItems);
     const published = await publishDevice(model, { out, fullDir: modelDir, numItems,
-      clickLength: info.clickLength as number, genreOf, log });
+      clickLength: info.clickLength as number, genreOf, log, items });
     return { ...published, auc: { base: null, duet: null } };
   } finally {
     model.dispose();
@@ -170,15 +175,20 @@ export async function exportForBrowser(options: { modelDir: string; out?: string
 
 /** Splits `duet`, saves the stamped device part and the page's catalogue into `out`. */
 async function publishDevice(duet: tfl.LayersModel, o: { out: string; fullDir: string; numItems: number;
-    clickLength: number; genreOf: (id: number) => string; log: (line: string) => void }):
+    clickLength: number; genreOf: (id: number) => string; log: (line: string) => void; items: IdMap }):
     Promise<Omit<PreparedExample, 'auc'>> {
-  // The device half carries the generator's fingerprint, so it never applies foreign parameters.
+  // The device half carries the generator's fingerprint, so it never applies foreign parameters,
+  // and the item map, so the page speaks the catalogue's own ids.
   const parts = splitDuet(duet);
-  const meta = stampDeviceModel(parts);
+  const meta = stampDeviceModel(parts, { items: o.items });
   const deviceDir = path.join(o.out, 'model', 'device');
   await saveDuet(parts.device, deviceDir);
   const catalogue: CatalogueItem[] = [];
-  for (let id = 1; id <= o.numItems; id++) catalogue.push({ id, name: itemName(id), genre: o.genreOf(id) });
+  for (let id = 1; id <= o.numItems; id++) {
+    const key = o.items.originalOf(id) ?? String(id);
+    // Ids that are just numbers get a readable name; the data's own ids are shown as they are.
+    catalogue.push({ id, key, name: key === String(id) ? itemName(id) : key, genre: o.genreOf(id) });
+  }
   fs.writeFileSync(path.join(o.out, 'catalogue.json'), JSON.stringify({ clickLength: o.clickLength, items: catalogue }));
   fs.writeFileSync(path.join(o.out, 'service.json'), JSON.stringify({ modelDir: o.fullDir }));
   o.log(`saved the device model to ${deviceDir} (generator ${meta.fingerprint}, ` +

@@ -12,6 +12,7 @@ import {
   dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts, userTowerOutputs,
 } from '../wrap/two_tower';
 import { sameWeightVersion, weightVersion } from '../wrap/weight_version';
+import { columnInputs, type InputsBuilder } from './default_inputs';
 import { deviceLayout, sameLayout } from './device_layout';
 import { FallbackReason, FetchLike, parametersUrl, requestParameters } from './fetch_parameters';
 import { always, RequestPolicy } from './policies';
@@ -64,12 +65,23 @@ export interface DeviceRuntimeOptions {
    */
   fallbackParameters?: Float32Array | readonly number[];
   /**
-   * Builds the device model's inputs (all but the parameters) for a list of candidate items and
-   * the user's history; used by {@link DeviceRuntime.topK}. The runtime disposes the tensors.
-   * An input only the user side reads (e.g. `click`) may be one row shared by all candidates
-   * (see {@link DeviceRuntime.score}).
+   * The catalogue's own item ids in the model's index order: `items[i]` is the id of index
+   * `i + 1` (the `items.tsv` of the model folder, read in order). With it, every id the runtime
+   * takes or returns (`observe`, `history`, `topK`) is one of these. Default: the item map
+   * `stampDeviceModel(parts, { items })` (from `duet-tf`) stored in the model's metadata, else
+   * none: ids are the model's indices 1..N.
    */
-  inputs?: (candidates: readonly number[], history: readonly number[]) => tf.Tensor[];
+  items?: readonly string[];
+  /**
+   * Builds the device model's inputs (all but the parameters) for candidate items and the user's
+   * history, both as the model's indices; used by {@link DeviceRuntime.topK}. The runtime
+   * disposes the tensors. An input only the user side reads (e.g. `click`) may be one row shared
+   * by all candidates (see {@link DeviceRuntime.score}). Default: for a model whose inputs are
+   * named `target` and `click` / `trigger` (the reference SASRec, GRU4Rec and DIN), the candidates
+   * as `target` `[n, 1]` and the history's last L items as one `[1, L]` row, right-padded with 0,
+   * as in training; other models need this function.
+   */
+  inputs?: InputsBuilder;
   /** Clock in ms, for tests. Default `Date.now`. */
   clock?: () => number;
 }
@@ -105,7 +117,15 @@ export interface DeviceRuntimeStats {
   baseUses: number;
   /** Failures by reason (including `'no-history'`, which sends no request). */
   failures: Record<FallbackReason, number>;
+  /** Items passed to `observe` that are not in the item map (not recorded). */
+  unknownItems: number;
 }
+
+/**
+ * An item id as the app knows it: one of the catalogue's own ids (the item map's; a number is
+ * looked up by its text), or, for a runtime without an item map, the model's index.
+ */
+export type ItemId = string | number;
 
 interface UserState {
   history: number[];
@@ -154,7 +174,9 @@ export interface DeviceScoring {
 
 /** A scored candidate. */
 export interface ScoredItem {
-  id: number;
+  /** The candidate, as given to `topK` (an id of the catalogue's own when there is an item map). */
+  id: ItemId;
+  /** The model's score. */
   score: number;
 }
 
@@ -197,7 +219,13 @@ export class DeviceRuntime {
   private readonly counts: DeviceRuntimeStats = {
     calls: 0, requests: 0, successes: 0, cacheHits: 0, baseUses: 0,
     failures: { unreachable: 0, timeout: 0, fingerprint: 0, http: 0, payload: 0, 'no-history': 0 },
+    unknownItems: 0,
   };
+  /** The item map (original id → index, and back), or null: ids are indices. */
+  private readonly itemIndex: Map<string, number> | null;
+  private readonly itemIds: readonly string[] | null;
+  private readonly buildInputs: InputsBuilder | null;
+  private readonly inputsReason: string | null;
   private readonly table: { values: Float32Array; rows: number; dim: number } | null;
   private readonly towers: TwoTowerParts | null;
 
@@ -247,6 +275,20 @@ export class DeviceRuntime {
     } else {
       this.table = null;
     }
+    const items = options.items ?? meta?.items;
+    if (items !== undefined && (!Array.isArray(items) || items.some((id) => typeof id !== 'string' || id === ''))) {
+      throw new Error(`'items' passed to 'createDeviceRuntime' must be an array of the catalogue's ` +
+        `item ids (non-empty strings) in index order`);
+    }
+    this.itemIds = items === undefined ? null : Object.freeze([...items]);
+    this.itemIndex = items === undefined ? null : new Map(items.map((id, i) => [id, i + 1]));
+    if (options.inputs !== undefined && typeof options.inputs !== 'function') {
+      throw new Error(`'inputs' passed to 'createDeviceRuntime' must be a function ` +
+        `(candidates, history) => tensors`);
+    }
+    const columns = options.inputs === undefined ? columnInputs(model) : { inputs: options.inputs };
+    this.buildInputs = 'inputs' in columns ? columns.inputs : null;
+    this.inputsReason = 'reason' in columns ? columns.reason : null;
     this.towers = splitTwoTower(model);
     this.scoring = this.towers === null ? { path: 'tiled', reason: twoTowerReason(model) } :
       { path: 'two-tower', reason: null };
@@ -273,30 +315,51 @@ export class DeviceRuntime {
     return state;
   }
 
+  /** The model index of an app's item id, or undefined when the item map lacks it. */
+  private indexOf(id: ItemId): number | undefined {
+    if (this.itemIndex === null) return Number.isInteger(id) && (id as number) >= 1 ? id as number : undefined;
+    return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ?
+      this.itemIndex.get(String(id)) : undefined;
+  }
+
   /**
-   * Records interactions (item ids, oldest first) for a user.
+   * Records interactions (item ids, oldest first) for a user; returns how many were recorded.
+   * With an item map, an id it lacks (an item newer than the model) is not recorded: it is
+   * counted in `stats().unknownItems` instead.
    *
    * @example
    * ```ts
-   * runtime.observe('me', [12, 7]);
+   * runtime.observe('me', ['B0012', 'B0007']);
    * ```
    */
-  observe(userId: string, items: number | readonly number[]): void {
-    const list = typeof items === 'number' ? [items] : items;
-    if (!Array.isArray(list) || list.some((id) => !Number.isInteger(id) || id < 1)) {
-      throw new Error(`'items' passed to 'DeviceRuntime.observe' must be item ids (positive ` +
-        `integers), got ${JSON.stringify(items)}`);
+  observe(userId: string, items: ItemId | readonly ItemId[]): number {
+    const list = Array.isArray(items) ? items : [items];
+    const bad = list.find((id) => (this.itemIndex === null ? !Number.isInteger(id) || (id as number) < 1 :
+      !(typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)))));
+    if (bad !== undefined) {
+      throw new Error(`'items' passed to 'DeviceRuntime.observe' must be item ids (` +
+        `${this.itemIndex === null ? 'positive integers: this runtime has no item map' :
+          "the catalogue's ids, strings or numbers"}), got ${JSON.stringify(items)}`);
+    }
+    const indices: number[] = [];
+    for (const id of list) {
+      const index = this.indexOf(id);
+      if (index === undefined) this.counts.unknownItems++;
+      else indices.push(index);
     }
     const state = this.user(userId);
-    state.history.push(...list);
+    state.history.push(...indices);
     const keep = positiveInt(this.options.historyLength, 50, 'historyLength');
     if (state.history.length > keep) state.history.splice(0, state.history.length - keep);
-    state.newInteractions += list.length;
+    state.newInteractions += indices.length;
+    return indices.length;
   }
 
-  /** The user's recent items, oldest first. */
-  history(userId: string): number[] {
-    return [...(this.users.get(userId)?.history ?? [])];
+  /** The user's recent items, oldest first (the catalogue's ids with an item map, else indices). */
+  history(userId: string): ItemId[] {
+    const history = this.users.get(userId)?.history ?? [];
+    const ids = this.itemIds;
+    return ids === null ? [...history] : history.map((i) => ids[i - 1]);
   }
 
   /** Forgets cached parameters (of one user, or everyone's). Histories are kept. */
@@ -364,7 +427,8 @@ export class DeviceRuntime {
     const format = this.options.format ?? 'f16';
     this.counts.requests++;
     const response = await requestParameters({
-      fetch: this.options.fetch ?? (globalThis.fetch as unknown as FetchLike),
+      // Called as a plain function: browsers refuse fetch called on another object (Illegal invocation).
+      fetch: this.options.fetch ?? ((url, init) => (globalThis.fetch as unknown as FetchLike)(url, init)),
       url: parametersUrl(this.options.serviceUrl, format),
       body: this.requestBody(history),
       token: this.options.token,
@@ -386,7 +450,9 @@ export class DeviceRuntime {
   }
 
   private requestBody(history: number[]): unknown {
-    if (this.table === null) return { sequence: history };
+    // The runtime keeps the model's indices; saying so keeps a service with an item map from
+    // reading them as the catalogue's own ids.
+    if (this.table === null) return { sequence: history, ids: 'internal' };
     const { values, rows, dim } = this.table;
     const embeddings = history.filter((id) => id < rows).map((id) =>
       Array.from(values.subarray(id * dim, (id + 1) * dim)));
@@ -491,15 +557,17 @@ export class DeviceRuntime {
   }
 
   /**
-   * The `k` best candidates for the user, best first, scored with the user's parameters; the
-   * model inputs come from the `inputs` option (or are given).
+   * The `k` best candidates for the user, best first, scored with the user's parameters. The
+   * candidates are item ids as the app knows them (the catalogue's own with an item map) and
+   * come back as given; the model inputs come from the `inputs` option, or its default for
+   * models with `target` / `click` inputs (or are given here).
    *
    * @example
    * ```ts
-   * const { items } = await runtime.topK('me', [5, 9, 14, 20], 2); // [{ id, score }, { id, score }]
+   * const { items } = await runtime.topK('me', ['B0005', 'B0009', 'B0014'], 2); // [{ id, score }, …]
    * ```
    */
-  async topK(userId: string, candidates: readonly number[], k: number, inputs?: tf.Tensor[]):
+  async topK(userId: string, candidates: readonly ItemId[], k: number, inputs?: tf.Tensor[]):
       Promise<{ items: ScoredItem[]; parameters: DeviceParameters }> {
     if (!Array.isArray(candidates) || candidates.length === 0) {
       throw new Error(`'candidates' passed to 'DeviceRuntime.topK' must be a non-empty array of item ids`);
@@ -507,13 +575,20 @@ export class DeviceRuntime {
     if (!Number.isInteger(k) || k <= 0) {
       throw new Error(`'k' passed to 'DeviceRuntime.topK' must be a positive integer, got ${String(k)}`);
     }
+    const indices = candidates.map((id) => this.indexOf(id));
+    const unknown = candidates.filter((_, i) => indices[i] === undefined);
+    if (unknown.length > 0) {
+      throw new Error(`'candidates' passed to 'DeviceRuntime.topK' hold ${unknown.length} id(s) ` +
+        `the model does not know: ${unknown.slice(0, 10).map((id) => JSON.stringify(id)).join(', ')}` +
+        `${this.itemIndex === null ? ' (this runtime has no item map: ids are indices 1..N)' : ''}`);
+    }
     let owned: tf.Tensor[] = [];
     if (inputs === undefined) {
-      if (this.options.inputs === undefined) {
-        throw new Error(`'DeviceRuntime.topK' needs model inputs: pass them, or give ` +
-          `createDeviceRuntime an 'inputs' function`);
+      if (this.buildInputs === null) {
+        throw new Error(`'DeviceRuntime.topK' needs model inputs: ${this.inputsReason}; give ` +
+          `createDeviceRuntime an 'inputs' function (candidates, history) => tensors, or pass them`);
       }
-      owned = this.options.inputs(candidates, this.history(userId));
+      owned = this.buildInputs(indices as number[], this.users.get(userId)?.history ?? []);
     }
     try {
       const { scores, parameters } = await this.score(userId, inputs ?? owned);
@@ -567,6 +642,12 @@ export async function createDeviceRuntime(options: DeviceRuntimeOptions): Promis
   for (const [key, min, fallback] of [['timeoutMs', 1, 1000], ['cacheTtlMs', 0, 0],
     ['retryAfterMs', 0, 0], ['historyLength', 1, 50], ['maxUsers', 1, 100]] as const) {
     positiveInt(options[key], fallback, key, min);
+  }
+  // tfjs-core alone has no backend: say which import is missing, not "No backend found in registry".
+  if (Object.keys(tf.engine().registryFactory).length === 0) {
+    throw new Error(`'createDeviceRuntime': no TensorFlow.js backend is loaded; import one first, ` +
+      `e.g. import '@tensorflow/tfjs-backend-webgl' or '@tensorflow/tfjs-backend-cpu' (or ` +
+      `'@tensorflow/tfjs-backend-wasm' and await tf.setBackend('wasm'))`);
   }
   let model: tfl.LayersModel;
   let owns = true;

@@ -4,11 +4,14 @@
  * cannot, and ranks candidates. Imports no Node module and no training code.
  *
  * @packageDocumentation
+ * @module duet-tf/device
  */
 export { createDeviceRuntime, DeviceRuntime } from './device_runtime';
 export type {
-  DeviceParameters, DeviceRuntimeOptions, DeviceRuntimeStats, DeviceScoring, ScoredItem,
+  DeviceParameters, DeviceRuntimeOptions, DeviceRuntimeStats, DeviceScoring, ItemId, ScoredItem,
 } from './device_runtime';
+export { columnInputs } from './default_inputs';
+export type { InputsBuilder } from './default_inputs';
 export { always, drift, everyN } from './policies';
 export type { DriftOptions, PolicyContext, RequestPolicy } from './policies';
 export { cosineDistance, embeddingMean, hashedBag } from './summaries';

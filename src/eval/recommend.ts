@@ -14,6 +14,12 @@ import { itemTable } from './item_vectors';
 import { bindModelInputs, checkLogitModel, forwardLogits, type ModelInput } from './model_inputs';
 import { checkPositiveInt } from './score';
 
+/** The part of an item map (`IdMap`) `recommend` reads. */
+export interface RecommendItemMap {
+  indexOf(id: string | number): number | undefined;
+  originalOf(index: number): string | undefined;
+}
+
 /** Options of {@link scoreCandidates}. */
 export interface ScoreCandidatesOptions {
   /** Candidates per forward pass (scores do not depend on it). Default 4096. */
@@ -29,7 +35,14 @@ export interface RecommendOptions extends ScoreCandidatesOptions {
   /** How many items to return (fewer if fewer are eligible). Default 10. */
   k?: number;
   /** Items never to recommend, or `'history'` for the items in `click`. Default: none. */
-  exclude?: Iterable<number> | 'history';
+  exclude?: Iterable<number | string> | 'history';
+  /**
+   * The item map (`IdMap`, e.g. `await readItemMap(modelDir)`): with it, `click` and `exclude`
+   * hold the catalogue's own ids (strings, or numbers matched by their text; an id the map lacks
+   * is an error naming it) and every recommendation carries its own `id`. Default: none (ids are
+   * the model's indices).
+   */
+  items?: RecommendItemMap | null;
   /**
    * Two-tower models only: keep the item tower's outputs for 1..numItems between calls (see
    * `releaseItemVectors`), so a query costs one user-tower pass and one `[1, dim] · [dim, N]`
@@ -48,10 +61,12 @@ export interface RecommendOptions extends ScoreCandidatesOptions {
  * ```
  */
 export interface Recommendation {
-  /** The item id. */
+  /** The item's index in the model (1..numItems). */
   item: number;
   /** The model's logit for the item. */
   score: number;
+  /** The item's own id, from the `items` map (only when one is given). */
+  id?: string;
 }
 
 /** The history, validated, with padding zeros dropped (oldest first). */
@@ -304,14 +319,49 @@ class TopK {
  * ```ts
  * const top = await recommend(model, [12, 7, 40], { numItems: 5000, k: 10, exclude: 'history' });
  * top[0]; // { item: 318, score: 4.2 }
+ * // With the model folder's item map, in the catalogue's own ids:
+ * const mine = await recommend(model, ['B0012', 'B0007'], { numItems, items: await readItemMap('models/duet') });
+ * mine[0]; // { item: 17, score: 3.9, id: 'B0042' }
  * ```
  */
-export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>,
+export async function recommend(model: tfl.LayersModel, click: ArrayLike<number | string>,
     options: RecommendOptions): Promise<Recommendation[]> {
   const fn = 'recommend';
   if (options === null || typeof options !== 'object') {
     throw new Error(`'options' passed to '${fn}' must be an object with at least 'numItems'`);
   }
+  const map = options.items ?? null;
+  if (map !== null) {
+    if (typeof map.indexOf !== 'function' || typeof map.originalOf !== 'function') {
+      throw new Error(`'items' passed to '${fn}' must be an IdMap (e.g. from readItemMap)`);
+    }
+    const toIndices = (ids: ArrayLike<number | string> | Iterable<number | string>, arg: string): number[] => {
+      const list = Array.from(ids as Iterable<number | string>);
+      const out: number[] = [];
+      const unknown: string[] = [];
+      for (const id of list) {
+        const index = map.indexOf(id);
+        if (index === undefined) unknown.push(JSON.stringify(id));
+        else out.push(index);
+      }
+      if (unknown.length > 0) {
+        throw new Error(`'${arg}' passed to '${fn}' holds ${unknown.length} id(s) the item map lacks: ` +
+          `${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ', …' : ''}`);
+      }
+      return out;
+    };
+    if (click === null || typeof click !== 'object' || typeof (click as ArrayLike<unknown>).length !== 'number') {
+      throw new Error(`'click' passed to '${fn}' must be an array of item ids (oldest first), got ${String(click)}`);
+    }
+    const exclude = options.exclude;
+    const top = await recommend(model, toIndices(click, 'click'), {
+      ...options, items: null,
+      exclude: exclude === undefined || exclude === 'history' ? exclude :
+        toIndices(exclude as Iterable<number | string>, 'exclude'),
+    });
+    return top.map((r) => ({ ...r, id: map.originalOf(r.item) ?? String(r.item) }));
+  }
+  const clickIndices = click as ArrayLike<number>;
   const numItems = checkPositiveInt(options.numItems, fn, 'numItems');
   const k = checkPositiveInt(options.k ?? 10, fn, 'k');
   const batchSize = checkPositiveInt(options.batchSize ?? 4096, fn, 'batchSize');
@@ -325,13 +375,18 @@ export async function recommend(model: tfl.LayersModel, click: ArrayLike<number>
   if (typeof cacheItems !== 'boolean') {
     throw new Error(`'cacheItems' passed to '${fn}' must be a boolean, got ${String(cacheItems)}`);
   }
-  const { history, context } = prepare(model, click, options.user, fn);
   const excluded = new Set<number>();
-  if (exclude === 'history') {
-    for (const id of history) excluded.add(id);
-  } else if (exclude !== undefined) {
-    for (const id of exclude) excluded.add(id);
+  if (exclude !== undefined && exclude !== 'history') {
+    for (const id of exclude) {
+      if (!Number.isInteger(id)) {
+        throw new Error(`'exclude' passed to '${fn}' must hold integer item ids without an 'items' ` +
+          `map, got ${JSON.stringify(id)}`);
+      }
+      excluded.add(id as number);
+    }
   }
+  const { history, context } = prepare(model, clickIndices, options.user, fn);
+  if (exclude === 'history') for (const id of history) excluded.add(id);
 
   const top = new TopK(k);
   try {

@@ -31,6 +31,11 @@ export interface DeviceMetadata {
    * sensible default (non-residual dynamic layers). Absent: all zeros.
    */
   baseParameters?: number[];
+  /**
+   * The catalogue's own item ids in index order (`items[i]` is index `i + 1`), so the device
+   * runtime takes and returns them. Absent: ids are the model's indices.
+   */
+  items?: string[];
 }
 
 /**
@@ -62,6 +67,10 @@ export function readDeviceMetadata(model: tfl.LayersModel): DeviceMetadata | nul
   if (entry.baseParameters !== undefined && (!Array.isArray(entry.baseParameters) ||
       entry.baseParameters.some((v) => typeof v !== 'number' || !Number.isFinite(v)))) {
     throw bad(`'baseParameters' must be an array of finite numbers`);
+  }
+  if (entry.items !== undefined && (!Array.isArray(entry.items) ||
+      entry.items.some((id) => typeof id !== 'string' || id === ''))) {
+    throw bad(`'items' must be an array of non-empty strings`);
   }
   return entry as DeviceMetadata;
 }

@@ -51,7 +51,8 @@ export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
   'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting before 503' },
   'max-body-bytes': { key: 'maxBodyBytes', type: 'integer', min: 1, default: 1 << 20, help: 'largest request body' },
   'max-sequences': { key: 'maxSequences', type: 'integer', min: 1, default: 256, help: 'most sequences per request' },
-  format: { key: 'defaultFormat', type: 'string', choices: PAYLOAD_FORMATS, default: 'f32', help: 'binary payload format when the request names none' },
+  format: { key: 'defaultFormat', type: 'string', choices: PAYLOAD_FORMATS, default: 'f32', help: 'binary payload format when a request asks for the binary payload without naming one' },
+  'unknown-ids': { key: 'unknownIds', type: 'string', choices: ['error', 'skip'], default: 'error', help: "item ids the model does not know: a 400 naming them, or 'skip' them (a request may say so itself)" },
   'sequence-length': { key: 'sequenceLength', type: 'integer', min: 1, defaultText: "the model's", help: 'generator input length, if the model does not fix it' },
   'vocab-size': { key: 'vocabSize', type: 'integer', min: 2, defaultText: "the model's", help: 'vocabulary size, if it cannot be read from the model' },
   token: { key: 'token', type: 'string', defaultText: 'env DUET_SERVE_TOKEN, else none', help: "require 'Authorization: Bearer T'" },
@@ -68,19 +69,28 @@ export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
  * ```
  */
 export const SERVE_REQUEST_HELP = `request: POST /v1/parameters with a JSON body holding one of
-  {"sequence": [12, 7, 42]}                    one user's item ids, oldest first
-  {"sequences": [[12, 7], [3, 9, 27]]}         several users (at most --max-sequences)
+  {"sequence": ["B001", "B007", 42]}          one user's items, oldest first
+  {"sequences": [["B001"], ["B007", "B003"]]}  several users (at most --max-sequences)
   {"embeddings": [[0.1, ...], ...]}            one user's item embeddings [time, dim] (privacy)
   {"embeddingSequences": [[[...], ...], ...]}  several users' embeddings
-Item ids are the model's indices 1..N (0 is padding). Long sequences keep their last items;
-an empty one is refused.
+and, with sequence(s), optionally
+  "ids": "original" | "internal"   your ids, as in the items.tsv that 'duet-tf train' puts in
+                                   the model folder (strings, or numbers matched by their
+                                   text), or the model's indices 1..N. Default: original when
+                                   the model folder has items.tsv, else internal.
+  "unknownIds": "error" | "skip"   ids the model does not know: a 400 naming them, or dropped
+                                   (default --unknown-ids)
+Long sequences keep their last items; an empty one is refused. GET /v1/model says which ids
+the service reads.
 
-answer (200): the binary payload (decodePayload) in the format of ?format=f32|f16|int8 or the
-  X-Duet-Format header (default --format); with Accept: application/json, JSON:
+answer (200): JSON by default,
   {"fingerprint", "format": "f32", "layout", "parameters": [[...], ...]}
-errors: {"error": {"code", "message"}} with a 4xx status (400 bad ids or body, 401 token,
-  404 route, 413 body too large, 503 queue full). Other routes: GET /v1/model (what the
-  model accepts), GET /healthz, GET /metrics (Prometheus).`;
+or the compact binary payload (decodePayload; what the device runtime asks for) with
+  Accept: application/octet-stream, or a format named by ?format=f32|f16|int8 or the
+  X-Duet-Format header (binary in that format; default --format).
+errors: {"error": {"code", "message"}} with a 4xx status (400 bad or unknown ids or body,
+  401 token, 404 route, 413 body too large, 503 queue full). Other routes: GET /v1/model (what
+  the model accepts), GET /healthz, GET /metrics (Prometheus).`;
 
 /** `--flag VALUE  help (default X)` lines, for {@link SERVE_USAGE}. */
 function flagLines(): string {

@@ -10,6 +10,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
+import { IdMap, readItemMap } from '../data/id_map';
 import { Crc32Function, useNativeCrc32 } from './crc32';
 import { GeneratorInfo, GeneratorRunner } from './generator_runner';
 import { loadGenerator } from './load_generator';
@@ -54,8 +55,17 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Most sequences in one request. Default 256. */
   maxSequences?: number;
-  /** Payload format when the request names none. Default `'f32'`. */
+  /** Binary payload format when the request names none. Default `'f32'`. */
   defaultFormat?: PayloadFormat;
+  /**
+   * The item map: requests' `sequence(s)` then hold the user's own item ids (strings, or numbers
+   * matched by their text), mapped to the model's indices. An {@link IdMap} or the original ids
+   * in index order. Default: the `items.tsv` beside a model directory (as `duet-tf train` writes
+   * it), else none (ids are the model's indices 1..N).
+   */
+  items?: IdMap | readonly string[] | null;
+  /** What a request's unknown item ids get when it does not say: `'error'` (400) or `'skip'`. Default `'error'`. */
+  unknownIds?: 'error' | 'skip';
   /** Generator input length, only for generators whose input length is not fixed. */
   sequenceLength?: number;
   /** Vocabulary size, only when the generator's cannot be read from its ParameterGenerator. */
@@ -274,11 +284,15 @@ function requestUrl(target: string): RequestUrl {
  * Routes:
  * - `POST /v1/parameters`: body `{ "sequence": [ids] }`, `{ "sequences": [[ids], …] }`,
  *   `{ "embeddings": [[…], …] }` or `{ "embeddingSequences": [...] }` (see
- *   {@link parseParametersRequest}); answers a binary payload ({@link decodePayload}) with
- *   format `?format=f32|f16|int8` or header `X-Duet-Format` (default `defaultFormat`), or, with
- *   `Accept: application/json`, `{ fingerprint, format: "f32", layout, parameters: number[][] }`.
+ *   {@link parseParametersRequest}); with an item map (`items`) the ids are the user's own.
+ *   Answers JSON, `{ fingerprint, format: "f32", layout, parameters: number[][] }`, unless the
+ *   binary payload ({@link decodePayload}) is asked for: `Accept: application/octet-stream`, or
+ *   (without `Accept: application/json`) a format named by `?format=f32|f16|int8` or the
+ *   `X-Duet-Format` header; its format is that one, else `defaultFormat`. So a `curl` in a
+ *   terminal reads JSON, and the device runtime gets the compact payload.
  *   Concurrent requests share generator calls (micro-batching).
- * - `GET /v1/model`: fingerprint, layout, sequence length, accepted request kinds.
+ * - `GET /v1/model`: fingerprint, layout, sequence length, accepted request kinds, `ids`
+ *   (`'original'` with an item map, else `'internal'`) and `items` (the map's size or null).
  * - `GET /healthz`: `{ status: "ok" }` (503 `draining` during shutdown).
  * - `GET /metrics`: Prometheus text format.
  *
@@ -330,7 +344,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
   });
   const info = runner.info;
-  const limits = { ...runner.limits, maxSequences };
+  const items = options.items === undefined ?
+    (typeof options.model === 'string' ? await readItemMap(options.model) : null) :
+    options.items === null || options.items instanceof IdMap ? options.items : new IdMap(options.items);
+  const unknownIds = options.unknownIds ?? 'error';
+  if (unknownIds !== 'error' && unknownIds !== 'skip') {
+    throw new Error(`'unknownIds' passed to 'createServer' must be 'error' or 'skip', got ` +
+      `${JSON.stringify(unknownIds)}`);
+  }
+  const limits = { ...runner.limits, maxSequences, items, unknownIds };
 
   const metrics = await createServiceMetrics({ fingerprint: info.fingerprint });
   const { requests, latency, errors, batchSizes, batchSeconds, sequences } = metrics;
@@ -385,6 +407,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
+  // JSON unless the binary payload is asked for (a device does; curl in a terminal does not):
+  // Accept naming application/octet-stream, or, when Accept names no JSON, a format named.
+  const wantsBinary = (url: RequestUrl, req: IncomingMessage): boolean => {
+    const accept = req.headers.accept ?? '';
+    if (accept.includes('application/octet-stream')) return true;
+    if (accept.includes('application/json')) return false;
+    return url.query()?.get('format') != null || typeof req.headers[FORMAT_HEADER] === 'string';
+  };
+
   const formatOf = (url: RequestUrl, req: IncomingMessage): PayloadFormat => {
     const header = req.headers[FORMAT_HEADER];
     const requested = url.query()?.get('format') ??
@@ -408,8 +439,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     }
     const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)), limits);
     const values = await batcher.submit(rows);
-    const accept = req.headers.accept ?? '';
-    if (accept.includes('application/json') && !accept.includes('application/octet-stream')) {
+    if (!wantsBinary(url, req)) {
       checkFinite(values);
       sequences.inc({ kind: rows[0].kind }, rows.length);
       const parameters = rows.map((_, i) =>
@@ -443,6 +473,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       fingerprint: info.fingerprint, layout: info.layout, total: info.total,
       sequenceLength: info.sequenceLength, vocabSize: info.vocabSize,
       embeddingDim: info.embeddingDim, formats: PAYLOAD_FORMATS, payloadVersion: PAYLOAD_VERSION,
+      ids: items === null ? 'internal' : 'original', items: items?.size ?? null, unknownIds,
       requests: [
         ...(info.vocabSize !== null ? ['sequence', 'sequences'] : []),
         ...(info.embeddingDim !== null ? ['embeddings', 'embeddingSequences'] : []),

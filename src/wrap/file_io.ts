@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
+import { useBackend } from '../backend/use_backend';
 
 // Registers the DUET layer classes, so loading finds them even if nothing else imported them.
 import '../layers/dynamic_dense';
@@ -165,7 +166,8 @@ export async function saveDuet(model: tfl.LayersModel, dir: string): Promise<tf.
 
 /**
  * Loads a model saved by {@link saveDuet} (or by tfjs-node's `file://` handler), DUET layers
- * included.
+ * included. When no TensorFlow.js backend is loaded yet, it picks one first, as
+ * `useBackend('auto')` does (tfjs-node if installed, else wasm, else cpu).
  *
  * @example
  * ```ts
@@ -173,5 +175,8 @@ export async function saveDuet(model: tfl.LayersModel, dir: string): Promise<tf.
  * ```
  */
 export async function loadDuet(dir: string): Promise<tfl.LayersModel> {
+  // tfjs-core alone has no backend, and its error ("No backend found in registry") says nothing
+  // of what to do: choose one the way useBackend('auto') does.
+  if (Object.keys(tf.engine().registryFactory).length === 0) await useBackend('auto');
   return tfl.loadLayersModel(fileSystem(dir));
 }

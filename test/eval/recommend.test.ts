@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
+import { IdMap } from '../../src/data/id_map';
 import type { DuetDataset } from '../../src/data/types';
 import { releaseItemVectors } from '../../src/eval/item_vectors';
 import { recommend, scoreCandidates } from '../../src/eval/recommend';
@@ -94,6 +95,21 @@ describe('recommend', () => {
     const excluded = new Set([top[0], 2, 3]);
     const bySet = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k: 5, exclude: excluded, batchSize: 7 });
     expect(bySet.map((r) => r.item)).toEqual((await bruteForce(model, HISTORY, excluded, 5)).map((r) => r.item));
+  });
+
+  it('speaks the catalogue\'s own ids with an item map: history, exclusions and results', async () => {
+    const model = tinyModel(DIMS);
+    const items = new IdMap(Array.from({ length: NUM_ITEMS }, (_, i) => `item-${i + 1}`));
+    const mine = HISTORY.map((i) => `item-${i}`);
+    const byIndex = await recommend(model, HISTORY, { numItems: NUM_ITEMS, k: 5, exclude: [2, 3] });
+    const byId = await recommend(model, mine, { numItems: NUM_ITEMS, k: 5, exclude: ['item-2', 'item-3'], items });
+    expect(byId).toEqual(byIndex.map((r) => ({ ...r, id: `item-${r.item}` })));
+    const noHistory = await recommend(model, mine, { numItems: NUM_ITEMS, k: 3, exclude: 'history', items });
+    expect(noHistory.some((r) => mine.includes(r.id as string))).toBe(false);
+    await expect(recommend(model, ['item-4', 'ghost'], { numItems: NUM_ITEMS, items }))
+      .rejects.toThrow(`'click' passed to 'recommend' holds 1 id(s) the item map lacks: "ghost"`);
+    await expect(recommend(model, HISTORY, { numItems: NUM_ITEMS, exclude: ['item-2'] }))
+      .rejects.toThrow(`'exclude' passed to 'recommend' must hold integer item ids without an 'items' map, got "item-2"`);
   });
 
   it('returns every eligible item when k exceeds them, and none when all are excluded', async () => {

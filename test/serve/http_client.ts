@@ -42,6 +42,11 @@ export function json(r: RawResponse): any {
   return JSON.parse(r.body.toString('utf8'));
 }
 
+/**
+ * POST `body` as JSON. Asks for the binary payload (`Accept: application/octet-stream`, as the
+ * device runtime does) unless `headers` set `Accept` (or `accept`) themselves.
+ */
 export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
-  return request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const accept: Record<string, string> = Object.keys(headers).some((k) => k.toLowerCase() === 'accept') ? {} : { Accept: 'application/octet-stream' };
+  return request(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...accept, ...headers }, body: JSON.stringify(body) });
 }

@@ -156,7 +156,7 @@ describe('createServer: parameters', () => {
       const u = new URL(url);
       const body = JSON.stringify({ sequence: [3, 1, 4] });
       const req = http.request({ host: u.hostname, port: u.port, path: target, method,
-        headers: method === 'POST' ? { 'Content-Length': String(Buffer.byteLength(body)) } : {} }, (res) => {
+        headers: method === 'POST' ? { 'Content-Length': String(Buffer.byteLength(body)), Accept: 'application/octet-stream' } : {} }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

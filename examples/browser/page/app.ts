@@ -10,10 +10,11 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 
 import {
-  always, createDeviceRuntime, DeviceParameters, DeviceRuntime, FetchLike, ScoredItem,
+  always, createDeviceRuntime, DeviceParameters, FetchLike, ScoredItem,
 } from '../../../src/device/index';
 
-interface CatalogueItem { id: number; name: string; genre: string }
+/** `id`: the model's index; `key`: the item's own id, which the runtime takes and returns. */
+interface CatalogueItem { id: number; key: string; name: string; genre: string }
 interface Catalogue { clickLength: number; items: CatalogueItem[] }
 interface PageConfig {
   serviceUrl: string;
@@ -30,26 +31,6 @@ async function getJson<T>(url: string): Promise<T> {
   return await r.json() as T;
 }
 
-/** The device model's inputs but the parameters, one row per candidate. */
-function buildInputs(runtime: () => DeviceRuntime, clickLength: number) {
-  return (candidates: readonly number[], history: readonly number[]): tf.Tensor[] => {
-    const model = runtime().model;
-    const n = candidates.length;
-    return model.inputs.slice(0, -1).map((input) => {
-      const name = input.sourceLayer?.name ?? input.name;
-      const dtype = input.dtype === 'int32' ? 'int32' : 'float32';
-      if (name.startsWith('target')) return tf.tensor2d(candidates as number[], [n, 1], dtype);
-      if (name.startsWith('click')) {
-        // The last clicks, oldest first, right-padded with 0: as in the training data.
-        const row = new Array<number>(clickLength).fill(0);
-        history.slice(-clickLength).forEach((id, i) => { row[i] = id; });
-        return tf.tidy(() => tf.tile(tf.tensor2d([row], [1, clickLength], dtype), [n, 1]));
-      }
-      throw new Error(`the device model has an input '${name}' this page cannot fill`);
-    });
-  };
-}
-
 async function main(): Promise<void> {
   // wasm ranks the catalogue many times faster than plain JS; cpu is the fallback.
   setWasmPaths(new URL('./wasm/', location.href).href);
@@ -64,7 +45,7 @@ async function main(): Promise<void> {
   const [config, catalogue] = await Promise.all([
     getJson<PageConfig>('./config.json'), getJson<Catalogue>('./catalogue.json'),
   ]);
-  const byId = new Map(catalogue.items.map((item) => [item.id, item]));
+  const byKey = new Map(catalogue.items.map((item) => [item.key, item]));
   const format = config.format ?? 'f16';
 
   // Counts the bytes each answer carries, to show how small a user's parameters are.
@@ -84,8 +65,9 @@ async function main(): Promise<void> {
     };
   };
 
-  let runtime: DeviceRuntime | null = null;
-  runtime = await createDeviceRuntime({
+  // The device model carries the item map (stampDeviceModel), so the runtime takes and returns
+  // the catalogue's own ids, and builds the SASRec inputs (target, click) by itself.
+  const rt = await createDeviceRuntime({
     model: new URL('./model/device/model.json', location.href).href,
     serviceUrl: config.serviceUrl,
     format,
@@ -94,12 +76,10 @@ async function main(): Promise<void> {
     retryAfterMs: 0, // a demo: try the service again on every click
     policy: always(),
     fetch: countingFetch,
-    inputs: buildInputs(() => runtime as DeviceRuntime, catalogue.clickLength),
   });
-  const rt = runtime;
 
   let user = 1;
-  let previous = new Set<number>();
+  let previous = new Set<string>();
   let updates = 0;
 
   // Catalogue, grouped by genre.
@@ -120,7 +100,7 @@ async function main(): Promise<void> {
       b.title = `item ${item.id}`;
       b.textContent = item.name;
       b.addEventListener('click', () => {
-        rt.observe(`user${user}`, item.id);
+        rt.observe(`user${user}`, item.key);
         b.classList.add('clicked');
         void update();
       });
@@ -166,11 +146,12 @@ async function main(): Promise<void> {
     const ol = $('top5');
     ol.textContent = '';
     items.forEach((s, rank) => {
-      const item = byId.get(s.id);
+      const item = byKey.get(String(s.id));
       const li = document.createElement('li');
-      li.dataset.id = String(s.id);
+      li.dataset.id = String(item?.id ?? s.id);
+      li.dataset.key = String(s.id);
       li.dataset.score = String(s.score);
-      if (previous.size > 0 && !previous.has(s.id)) li.className = 'new';
+      if (previous.size > 0 && !previous.has(String(s.id))) li.className = 'new';
       li.innerHTML = `<span class="rank"></span><span><span class="name"></span><span class="tag"></span></span>` +
         `<span class="score"></span>`;
       (li.querySelector('.rank') as HTMLElement).textContent = String(rank + 1);
@@ -179,14 +160,14 @@ async function main(): Promise<void> {
       (li.querySelector('.score') as HTMLElement).textContent = s.score.toFixed(3);
       ol.appendChild(li);
     });
-    previous = new Set(items.map((s) => s.id));
+    previous = new Set(items.map((s) => String(s.id)));
   };
 
   const render = async () => {
     const id = `user${user}`;
     const history = rt.history(id);
-    const clicked = new Set(history);
-    const candidates = catalogue.items.map((i) => i.id).filter((i) => !clicked.has(i));
+    const clicked = new Set(history.map(String));
+    const candidates = catalogue.items.map((i) => i.key).filter((key) => !clicked.has(key));
     const began = performance.now();
     const { items, parameters } = await rt.topK(id, candidates, 5);
     showStatus(parameters, performance.now() - began, candidates.length);
@@ -195,7 +176,7 @@ async function main(): Promise<void> {
     h.textContent = '';
     for (const i of history.slice(-12)) {
       const chip = document.createElement('span');
-      chip.textContent = byId.get(i)?.name ?? String(i);
+      chip.textContent = byKey.get(String(i))?.name ?? String(i);
       h.appendChild(chip);
     }
     const s = rt.stats();
