@@ -38,6 +38,8 @@ export {
 } from './wrap/two_tower';
 export type { TwoTowerOptions, TwoTowerParts } from './wrap/two_tower';
 export type { DuetParts } from './wrap/split_duet';
+export { sequenceView, sequenceViewReason } from './wrap/sequence_view';
+export type { SequenceView } from './wrap/sequence_view';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
 export type { SaveOptions } from './wrap/file_io';
 export { resolveModelFolder, writeModelFolder } from './wrap/model_folder';
@@ -69,6 +71,14 @@ export { sliceDataset } from './data/slice_dataset';
 export { splitValidation } from './data/split_validation';
 export { isTestSet } from './data/test_marks';
 export { createRng, mulberry32 } from './data/rng';
+export {
+  buildSeqLooSplit, SEQ_LOO_MIN_INTERACTIONS, SEQ_LOO_PROTOCOL, seqLooHistory, seqLooTarget,
+  seqLooTrainSequence,
+} from './data/protocols/seq_loo';
+export type {
+  SeqLooIdMapping, SeqLooOptions, SeqLooPart, SeqLooProtocol, SeqLooSplit,
+} from './data/protocols/seq_loo';
+export { isSeqLooFolder, readSeqLooSplit, SEQ_LOO_FILES, writeSeqLooSplit } from './data/protocols/seq_loo_io';
 export type { Rng } from './data/rng';
 export type {
   DuetDataset, DuetProtocol, DuetSplit, DuetSplitOptions, UserSequence,
@@ -119,6 +129,25 @@ export type { FinetuneData, FinetuneOptions, FinetuneReport, FinetuneResult } fr
 export { datasetBatches, epochOrder } from './train/batches';
 export type { BatchOptions, DuetBatch } from './train/batches';
 export { bceWithLogits, clipByGlobalNorm } from './train/train_step';
+export { trainSequence } from './train/sequence/train_sequence';
+export type {
+  SequenceEpochLog, SequenceStop, SequenceTrainOptions, SequenceTrainResult,
+} from './train/sequence/train_sequence';
+export { sequenceBatches } from './train/sequence/sequence_batches';
+export type { SequenceBatch, SequenceBatchOptions, SequenceTable } from './train/sequence/sequence_batches';
+export { SequenceObjective } from './train/objectives/sequence';
+export type { SequenceData, SequenceObjectiveOptions } from './train/objectives/sequence';
+export { sequenceObjective } from './train/sequence/sequence_objective';
+export { createSequenceLoss, SEQUENCE_LOSSES } from './train/losses/create_loss';
+export { bceLoss } from './train/losses/bce';
+export type { BceOptions } from './train/losses/bce';
+export { crossEntropyLoss } from './train/losses/cross_entropy';
+export type { CrossEntropyOptions } from './train/losses/cross_entropy';
+export { sampledSoftmaxLoss } from './train/losses/sampled_softmax';
+export type { SampledSoftmaxOptions } from './train/losses/sampled_softmax';
+export type {
+  ItemScorer, LossInputs, NegativeSample, SamplingContext, SequenceLoss, SequenceLossName,
+} from './train/losses/types';
 export { scoreDataset } from './eval/score';
 export type { ScoreOptions } from './eval/score';
 export { evaluateModel } from './eval/evaluate_model';
@@ -129,6 +158,11 @@ export type {
   Recommendation, RecommendItemMap, RecommendOptions, ScoreCandidatesOptions,
 } from './eval/recommend';
 export { DUET_COLUMNS } from './eval/model_inputs';
+export { evaluateFullRanking } from './eval/full_ranking/evaluate_full_ranking';
+export type { FullRankingOptions } from './eval/full_ranking/evaluate_full_ranking';
+export { popularityRanking, trainingCounts } from './eval/full_ranking/popularity';
+export { FULL_RANKING_KS, FullRankingMetrics, targetRank } from './eval/full_ranking/ranks';
+export type { FullRankingReport } from './eval/full_ranking/ranks';
 export type { DuetColumn } from './eval/model_inputs';
 
 // The device–cloud split: parameter payloads and the generation service (Node).

@@ -186,14 +186,40 @@ export class DynamicDense extends tfl.layers.Layer {
         const bias = tf.slice(params, [0, start + kernelSize], [batch, this.units]);
         y = tf.add(y, x.rank === 2 ? bias : tf.reshape(bias, [batch, 1, this.units]));
       }
-      if (this.residual && this.staticKernel !== null) {
-        const flat = tf.reshape(x, [-1, inputDim]);
-        let s: tf.Tensor = tf.matMul(flat, this.staticKernel.read());
-        if (this.staticBias !== null) s = tf.add(s, this.staticBias.read());
-        y = tf.add(y, tf.reshape(s, y.shape));
-      }
-      return this.activationFn(y);
+      return this.activationFn(this.withStatic(x, y));
     });
+  }
+
+  /** `y` plus the static part `x · W_static + b_static` in residual mode; `y` unchanged otherwise. */
+  private withStatic(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
+    if (!this.residual || this.staticKernel === null) return y;
+    const flat = tf.reshape(x, [-1, this.inputDim]);
+    let s: tf.Tensor = tf.matMul(flat, this.staticKernel.read());
+    if (this.staticBias !== null) s = tf.add(s, this.staticBias.read());
+    return tf.add(y, tf.reshape(s, y.shape));
+  }
+
+  /**
+   * The layer's output for rows `x [rows, in]` whose generated part `x · W + b` is already
+   * computed as `generated [rows, units]` — e.g. by `ParameterGenerator.applyGenerated`, which
+   * applies a generated kernel per row without forming it: adds the static part (residual mode),
+   * then the activation. Sequence-level training uses it for a kernel per position.
+   *
+   * @example
+   * ```ts
+   * const y = layer.callGenerated(x, generator.applyGenerated(layer.name, x, z)); // [rows, units]
+   * ```
+   */
+  callGenerated(x: tf.Tensor2D, generated: tf.Tensor2D): tf.Tensor2D {
+    if (this.inputDim < 0) {
+      throw new Error(`DynamicDense '${this.name}' is not built yet: its input size is unknown`);
+    }
+    if (x.rank !== 2 || x.shape[1] !== this.inputDim || generated.rank !== 2 ||
+        generated.shape[0] !== x.shape[0] || generated.shape[1] !== this.units) {
+      throw new Error(`'DynamicDense.callGenerated' of '${this.name}' needs x [rows, ${this.inputDim}] ` +
+        `and generated [rows, ${this.units}], got ${shapeText(x.shape)} and ${shapeText(generated.shape)}`);
+    }
+    return tf.tidy(() => this.activationFn(this.withStatic(x, generated)) as tf.Tensor2D);
   }
 
   override getConfig(): tf.serialization.ConfigDict {

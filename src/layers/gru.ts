@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { initializerByName } from './initializers';
 import { checkPositiveInt } from './ops/arg_checks';
-import { gruEncode } from './ops/gru_recurrence';
+import { gruEncode, gruStates, type GruWeights } from './ops/gru_recurrence';
 import { sequenceInputShapes, type Shape } from './ops/input_shapes';
 import { binaryMask } from './ops/sequence_mask';
 
@@ -99,21 +99,48 @@ export class Gru extends tfl.layers.Layer {
     return [x[0], this.unitsArg ?? this.resolvedUnits ?? x[2]];
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      this.shapes(list.map((t) => t.shape));
-      if (this.kernel === null || this.recurrentKernel === null || this.bias === null) {
-        throw new Error(`'${NAME}' '${this.name}' is called before it is built`);
-      }
-      const x = list[0] as tf.Tensor3D;
-      const mask = (list[1] === undefined ? tf.ones([x.shape[0], x.shape[1]]) :
-        binaryMask(list[1])) as tf.Tensor2D;
-      return gruEncode(x, mask, {
+  /** `x`, its 0/1 mask and the weights, checked (inside the caller's tidy). */
+  private operands(inputs: tf.Tensor | tf.Tensor[]):
+      { x: tf.Tensor3D; mask: tf.Tensor2D; weights: GruWeights } {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    this.shapes(list.map((t) => t.shape));
+    if (this.kernel === null || this.recurrentKernel === null || this.bias === null) {
+      throw new Error(`'${NAME}' '${this.name}' is called before it is built`);
+    }
+    const x = list[0] as tf.Tensor3D;
+    const mask = (list[1] === undefined ? tf.ones([x.shape[0], x.shape[1]]) :
+      binaryMask(list[1])) as tf.Tensor2D;
+    return {
+      x, mask, weights: {
         kernel: this.kernel.read() as tf.Tensor2D,
         recurrent: this.recurrentKernel.read() as tf.Tensor2D,
         bias: this.bias.read() as tf.Tensor1D,
-      });
+      },
+    };
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const { x, mask, weights } = this.operands(inputs);
+      return gruEncode(x, mask, weights);
+    });
+  }
+
+  /**
+   * The state after every step, `[batch, time, units]`, for inputs `x` or `[x, mask]` as
+   * {@link Gru.call} takes them: with right padding, position t is what the layer returns for the
+   * prefix 0..t alone (a GRU is causal), so one pass gives every prefix's state — what
+   * sequence-level training reads. Differentiable; the layer must be built.
+   *
+   * @example
+   * ```ts
+   * const states = layer.states([x, mask]); // [batch, time, units]
+   * ```
+   */
+  states(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { x, mask, weights } = this.operands(inputs);
+      return gruStates(x, mask, weights);
     });
   }
 

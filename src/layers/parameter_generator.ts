@@ -9,8 +9,11 @@ import {
   DECODER_KINDS, DecoderKind, decodeFull, decodeLowRank, LowRankCore,
 } from './generator/decoders';
 import {
-  attentionPool, ENCODER_KINDS, EncoderKind, gatherLastValid, gruEncode, maskedMean, standardize,
+  attentionPool, type AttentionWeights, ENCODER_KINDS, EncoderKind, gatherLastValid, gruEncode,
+  maskedMean, standardize,
 } from './generator/encoders';
+import { applyFullRows, applyLowRankRows, prefixAttentionPool, prefixMeans } from './generator/prefixes';
+import { gruStates, type GruWeights } from './ops/gru_recurrence';
 import { binaryMask, checkMaskShape } from './ops/sequence_mask';
 import { shapeText } from './ops/shape_text';
 import { stopGradient } from './ops/stop_gradient';
@@ -391,57 +394,172 @@ export class ParameterGenerator extends tfl.layers.Layer {
     return [first[0], this.totalParams];
   }
 
+  /** The conditioning sequence `[batch, time, dim]` and its 0/1 mask, from ids or embeddings. */
+  private sequenceOf(inputs: tf.Tensor | tf.Tensor[]): { seq: tf.Tensor3D; mask: tf.Tensor2D } {
+    const list = Array.isArray(inputs) ? inputs : [inputs];
+    if (this.options.input === 'ids') {
+      const ids = list[0];
+      if (list.length !== 1 || ids.rank !== 2) {
+        throw new Error(`'ids' passed to 'ParameterGenerator' must have shape [batch, time], ` +
+          `got ${list.map((t) => shapeText(t.shape)).join(' and ')}`);
+      }
+      const intIds = tf.cast(ids, 'int32');
+      return {
+        mask: tf.cast(tf.greater(intIds, 0), 'float32') as tf.Tensor2D,
+        seq: tf.gather((this.embeddings as tfl.LayerVariable).read(), intIds) as tf.Tensor3D,
+      };
+    }
+    if (list.length !== 2 || list[0].rank !== 3 || list[1].rank !== 2) {
+      throw new Error(`'ParameterGenerator' with input 'embeddings' expects ` +
+        `[embeddings [batch, time, dim], mask [batch, time]], got ` +
+        `${list.map((t) => shapeText(t.shape)).join(' and ')}`);
+    }
+    let seq = list[0] as tf.Tensor3D;
+    if (this.options.detachCondition) seq = stopGradient(seq);
+    checkMaskShape(list[1].shape, seq.shape, 'ParameterGenerator', 'mask', 'embeddings');
+    // Any non-zero mask value means "item" (the library-wide rule); the encoders need 0/1.
+    return { seq, mask: binaryMask(list[1]) as tf.Tensor2D };
+  }
+
+  private gruWeights(): GruWeights {
+    const w = (name: string) => this.encoderWeights[name].read();
+    return {
+      kernel: w('gruKernel') as tf.Tensor2D,
+      recurrent: w('gruRecurrent') as tf.Tensor2D,
+      bias: w('gruBias') as tf.Tensor1D,
+    };
+  }
+
+  private attentionWeights(): AttentionWeights {
+    const w = (name: string) => this.encoderWeights[name].read();
+    return {
+      kernel: w('attentionKernel') as tf.Tensor2D,
+      bias: w('attentionBias') as tf.Tensor1D,
+      query: w('attentionQuery') as tf.Tensor1D,
+    };
+  }
+
+  /** `tanh(pooled · P + p)`, then standardised if asked: pooled vectors (any rank) → z. */
+  private project(pooled: tf.Tensor): tf.Tensor {
+    const kernel = this.encoderWeights.projectionKernel.read() as tf.Tensor2D;
+    const shape = pooled.shape;
+    const flat = tf.reshape(pooled, [-1, shape[shape.length - 1]]);
+    const z = tf.tanh(tf.add(tf.matMul(flat as tf.Tensor2D, kernel), this.encoderWeights.projectionBias.read()));
+    return tf.reshape(z, [...shape.slice(0, -1), kernel.shape[1]]);
+  }
+
+  /** Standardises the last axis of z when `normalizeCondition` is on. */
+  private normalized(z: tf.Tensor): tf.Tensor {
+    if (!this.options.normalizeCondition) return z;
+    const shape = z.shape;
+    return tf.reshape(standardize(tf.reshape(z, [-1, shape[shape.length - 1]]) as tf.Tensor2D), shape);
+  }
+
   /** Conditioning vectors z `[batch, conditionDim]` for a batch of inputs. */
   encode(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor2D {
     return tf.tidy(() => {
-      const list = Array.isArray(inputs) ? inputs : [inputs];
-      let seq: tf.Tensor3D;
-      let mask: tf.Tensor2D;
-      if (this.options.input === 'ids') {
-        const ids = list[0];
-        if (list.length !== 1 || ids.rank !== 2) {
-          throw new Error(`'ids' passed to 'ParameterGenerator' must have shape [batch, time], ` +
-            `got ${list.map((t) => shapeText(t.shape)).join(' and ')}`);
-        }
-        const intIds = tf.cast(ids, 'int32');
-        mask = tf.cast(tf.greater(intIds, 0), 'float32') as tf.Tensor2D;
-        seq = tf.gather((this.embeddings as tfl.LayerVariable).read(), intIds) as tf.Tensor3D;
-      } else {
-        if (list.length !== 2 || list[0].rank !== 3 || list[1].rank !== 2) {
-          throw new Error(`'ParameterGenerator' with input 'embeddings' expects ` +
-            `[embeddings [batch, time, dim], mask [batch, time]], got ` +
-            `${list.map((t) => shapeText(t.shape)).join(' and ')}`);
-        }
-        seq = list[0] as tf.Tensor3D;
-        if (this.options.detachCondition) seq = stopGradient(seq);
-        checkMaskShape(list[1].shape, seq.shape, 'ParameterGenerator', 'mask', 'embeddings');
-        // Any non-zero mask value means "item" (the library-wide rule); the encoders need 0/1.
-        mask = binaryMask(list[1]) as tf.Tensor2D;
-      }
-      const w = (name: string) => this.encoderWeights[name].read();
-      let z: tf.Tensor2D;
+      const { seq, mask } = this.sequenceOf(inputs);
+      let z: tf.Tensor;
       if (this.options.encoder === 'gru') {
-        z = gruEncode(seq, mask, {
-          kernel: w('gruKernel') as tf.Tensor2D,
-          recurrent: w('gruRecurrent') as tf.Tensor2D,
-          bias: w('gruBias') as tf.Tensor1D,
-        });
+        z = gruEncode(seq, mask, this.gruWeights());
       } else {
         let pooled: tf.Tensor2D;
         if (this.options.encoder === 'mean') pooled = maskedMean(seq, mask);
         else if (this.options.encoder === 'last') pooled = gatherLastValid(seq, mask);
-        else {
-          pooled = attentionPool(seq, mask, {
-            kernel: w('attentionKernel') as tf.Tensor2D,
-            bias: w('attentionBias') as tf.Tensor1D,
-            query: w('attentionQuery') as tf.Tensor1D,
-          });
-        }
-        z = tf.tanh(tf.add(tf.matMul(pooled, w('projectionKernel') as tf.Tensor2D),
-          w('projectionBias'))) as tf.Tensor2D;
+        else pooled = attentionPool(seq, mask, this.attentionWeights());
+        z = this.project(pooled);
       }
-      return this.options.normalizeCondition ? standardize(z) : z;
+      return this.normalized(z) as tf.Tensor2D;
     });
+  }
+
+  /**
+   * Conditioning vectors of every prefix, `[batch, time, conditionDim]`: with right padding,
+   * position t holds exactly what {@link ParameterGenerator.encode} gives for items 0..t alone
+   * (every encoder is causal here: the GRU's state after t, the mean, attention pooling or last
+   * item of 0..t). With `training` and `conditionDropout`, a dropped row has zeros at every
+   * position, as {@link ParameterGenerator.call} zeroes a dropped row's z. Differentiable; one pass.
+   *
+   * @example
+   * ```ts
+   * const z = generator.encodePrefixes([embeddings, mask]); // [batch, time, c]
+   * const y = generator.applyGenerated(0, x, tf.reshape(z, [-1, generator.conditionDim]));
+   * ```
+   */
+  encodePrefixes(inputs: tf.Tensor | tf.Tensor[], training = false): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { seq, mask } = this.sequenceOf(inputs);
+      let z: tf.Tensor;
+      if (this.options.encoder === 'gru') {
+        z = gruStates(seq, mask, this.gruWeights());
+      } else {
+        let pooled: tf.Tensor3D;
+        if (this.options.encoder === 'mean') pooled = prefixMeans(seq, mask);
+        else if (this.options.encoder === 'last') pooled = seq;
+        else pooled = prefixAttentionPool(seq, mask, this.attentionWeights());
+        z = this.project(pooled);
+      }
+      z = this.normalized(z);
+      if (training && this.options.conditionDropout > 0) {
+        z = tf.mul(z, tf.reshape(this.dropoutKeep(seq.shape[0]), [-1, 1, 1]));
+      }
+      return z as tf.Tensor3D;
+    });
+  }
+
+  /**
+   * `x · W(z) + b(z)`: the generated layer `layer` (its index in `slices`, or its name) applied
+   * to rows `x [rows, inputDim]`, each with its own conditioning vector `z [rows, conditionDim]`,
+   * without forming a kernel per row (see `applyLowRankRows`, `applyFullRows`). Equal to decoding
+   * z and multiplying by the decoded kernel. Not with the Stable Weight Adapter (its bound does
+   * not factor).
+   *
+   * @example
+   * ```ts
+   * const y = generator.applyGenerated('userTower1', x, z); // [rows, outputDim]
+   * ```
+   */
+  applyGenerated(layer: number | string, x: tf.Tensor2D, z: tf.Tensor2D): tf.Tensor2D {
+    const index = typeof layer === 'number' ? layer : this.slices.findIndex((s) => s.name === layer);
+    const slice = this.slices[index];
+    if (slice === undefined) {
+      throw new Error(`'layer' passed to 'ParameterGenerator.applyGenerated' must be a generated ` +
+        `layer (${this.slices.map((s, i) => `${i} '${s.name}'`).join(', ')}), got ${String(layer)}`);
+    }
+    if (x.rank !== 2 || x.shape[1] !== slice.inputDim || z.rank !== 2 ||
+        z.shape[1] !== this.conditionDim || z.shape[0] !== x.shape[0]) {
+      throw new Error(`'ParameterGenerator.applyGenerated' for '${slice.name}' needs x [rows, ` +
+        `${slice.inputDim}] and z [rows, ${this.conditionDim}], got ${shapeText(x.shape)} and ` +
+        `${shapeText(z.shape)}`);
+    }
+    if (this.boundLogits !== null) {
+      throw new Error(`'ParameterGenerator.applyGenerated' cannot apply the Stable Weight Adapter ` +
+        `factorised (it bounds each kernel entry); use stableWeights: false for sequence-level training`);
+    }
+    return tf.tidy(() => {
+      if (this.options.decoder === 'full') {
+        return applyFullRows(x, z, slice, (this.fullKernel as tfl.LayerVariable).read() as tf.Tensor2D,
+          (this.fullBias as tfl.LayerVariable).read() as tf.Tensor1D);
+      }
+      const v = this.lowRank[index];
+      return applyLowRankRows(x, z, slice, {
+        u: v.u.read() as tf.Tensor2D, v: v.v.read() as tf.Tensor2D,
+        core: v.core.read() as tf.Tensor2D, coreBias: v.coreBias.read() as tf.Tensor1D,
+        base: v.base.read() as tf.Tensor1D,
+        biasKernel: v.biasKernel === null ? null : v.biasKernel.read() as tf.Tensor2D,
+        biasBase: v.biasBase === null ? null : v.biasBase.read() as tf.Tensor1D,
+        bound: null,
+      }, this.options.lowrankCore);
+    });
+  }
+
+  /** `[rows, 1]` of ones, or with `conditionDropout` zeros for the dropped rows (a new draw per call). */
+  private dropoutKeep(rows: number): tf.Tensor {
+    const rate = this.options.conditionDropout;
+    if (rate === 0) return tf.ones([rows, 1]);
+    // Seeds past those of the initial weights, a new one per draw.
+    const seed = this.seedFor(104729 + this.dropoutDraws++);
+    return tf.cast(tf.greaterEqual(tf.randomUniform([rows, 1], 0, 1, 'float32', seed), rate), 'float32');
   }
 
   /** Parameter vectors `[batch, totalParams]` from conditioning vectors z. */
@@ -473,13 +591,8 @@ export class ParameterGenerator extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs?: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       let z = this.encode(inputs);
-      const rate = this.options.conditionDropout;
-      if (rate > 0 && kwargs?.training === true) {
-        // Seeds past those of the initial weights, a new one per draw.
-        const seed = this.seedFor(104729 + this.dropoutDraws++);
-        const keep = tf.cast(tf.greaterEqual(
-          tf.randomUniform([z.shape[0], 1], 0, 1, 'float32', seed), rate), 'float32');
-        z = tf.mul(z, keep);
+      if (this.options.conditionDropout > 0 && kwargs?.training === true) {
+        z = tf.mul(z, this.dropoutKeep(z.shape[0]));
       }
       return this.decode(z);
     });

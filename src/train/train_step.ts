@@ -144,6 +144,13 @@ export class Stepper {
     return value;
   }
 
+  /** One Adam step on any scalar objective of the model's weights; returns its value before the step (caller disposes). */
+  minimize(objective: () => tf.Scalar): tf.Scalar {
+    const { value, grads } = this.gradients(objective);
+    this.apply(grads);
+    return value;
+  }
+
   dispose(): void {
     this.optimizer.dispose();
     this.generator?.optimizer.dispose();

@@ -87,18 +87,41 @@ function gruByKernel(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Ten
 }
 
 /**
+ * The state after every step, `[batch, time, units]`: position t holds the state after the valid
+ * steps among 0..t (a padded step repeats the state before it; leading padding gives zeros), so
+ * with right padding position t is exactly what {@link gruEncode} returns for the prefix 0..t
+ * alone. Differentiable (the op chain of training, also when no tape records).
+ *
+ * @example
+ * ```ts
+ * const states = gruStates(tf.randomNormal([2, 5, 8]), tf.ones([2, 5]), {
+ *   kernel: tf.randomNormal([8, 12]), recurrent: tf.randomNormal([4, 12]), bias: tf.zeros([12]),
+ * }); // [2, 5, 4]
+ * ```
+ */
+export function gruStates(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor3D {
+  return tf.tidy(() => {
+    const states = gruByOps(seq, mask, w, true);
+    return tf.stack(states, 1) as tf.Tensor3D;
+  });
+}
+
+/**
  * Training: the same recurrence in 13 cheap ops per step (the former chain had ≈ 20), written as
  * `h ← h + g ⊙ (h̃ − h)` with `g = 1 − z = σ(−z_pre)`: the update gate's weights are negated once,
  * and padded steps get {@link PADDING_LOGIT} on that pre-activation, so g = 0 and the state (and
  * its gradient) pass through unchanged without a mask product per step. `h̃ = tanh(a)` is
  * computed as `2σ(2a) − 1`, the 2 folded into the candidate weights: wasm's Tanh is scalar and
  * ≈ 15× slower per element than its (XNNPACK) Sigmoid. Time-major projections make each step's
- * input a contiguous slice.
+ * input a contiguous slice. With `everyStep`, the state after each step, in order.
  */
-function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor2D {
+function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor2D;
+function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights, everyStep: true): tf.Tensor2D[];
+function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights, everyStep = false):
+    tf.Tensor2D | tf.Tensor2D[] {
   const [batch, time, dim] = seq.shape;
   const units = w.recurrent.shape[0];
-  if (time === 0) return tf.zeros([batch, units]);
+  if (time === 0) return everyStep ? [] : tf.zeros([batch, units]);
   const [kernelZr, kernelH] = tf.split(w.kernel, [2 * units, units], 1);
   const [biasZr, biasH] = tf.split(w.bias, [2 * units, units], 0);
   const [recurrentZr, recurrentH] = tf.split(w.recurrent, [2 * units, units], 1);
@@ -117,6 +140,7 @@ function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor
     a: steps, b: tf.mul(kernelH, 2), bias: tf.mul(biasH, 2),
   }), [time, batch, units]));
   let h: tf.Tensor2D | null = null;
+  const all: tf.Tensor2D[] = [];
   for (let t = 0; t < time; t++) {
     // From h = 0 the first step needs no recurrent product.
     const gatePre = h === null ? gateInputs[t] : tf.add(gateInputs[t], tf.matMul(h, gateRecurrent));
@@ -127,6 +151,7 @@ function gruByOps(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor
     const shifted = tf.mul(tf.sigmoid(candidatePre), 2);
     h = (h === null ? tf.mul(g, tf.sub(shifted, 1)) :
       tf.add(h, tf.mul(g, tf.sub(shifted, tf.add(h, 1))))) as tf.Tensor2D;
+    if (everyStep) all.push(h);
   }
-  return h as tf.Tensor2D;
+  return everyStep ? all : h as tf.Tensor2D;
 }

@@ -4,7 +4,10 @@
  */
 import { registerObjective } from '../objective';
 import { PointwiseBce } from './pointwise_bce';
+import { SequenceObjective } from './sequence';
 
 registerObjective('pointwiseBce', (options) => new PointwiseBce(options));
+registerObjective('sequence', (options) => new SequenceObjective(options));
 
 export { PointwiseBce } from './pointwise_bce';
+export { SequenceObjective } from './sequence';
