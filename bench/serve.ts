@@ -49,6 +49,8 @@ interface Options {
   /** The server's --max-wait-ms and --max-queue-ms (overload; the levels leave the defaults). */
   maxWaitMs: number; maxQueueMs: number;
   honorRetryAfter: boolean;
+  /** Overload: open the clients' connections before the load, or all at once as it starts. */
+  connect: 'before' | 'burst';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -57,10 +59,10 @@ function parseArgs(argv: string[]): Options {
   const o: Options = overload ?
     { scenario: 'overload', duration: 20, warmup: 0, concurrency: [1000], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 256, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, honorRetryAfter: false } :
+      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, honorRetryAfter: false, connect: 'before' } :
     { scenario: 'levels', duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, honorRetryAfter: false };
+      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, honorRetryAfter: false, connect: 'before' };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
@@ -79,6 +81,10 @@ function parseArgs(argv: string[]): Options {
       case '--retry-after':
         if (value !== 'ignore' && value !== 'honor') throw new Error('bench:serve: --retry-after is ignore or honor');
         o.honorRetryAfter = value === 'honor';
+        break;
+      case '--connect':
+        if (value !== 'before' && value !== 'burst') throw new Error('bench:serve: --connect is before or burst');
+        o.connect = value;
         break;
       case '--model': o.model = value as ModelKind; break;
       case '--format': o.format = value as PayloadFormat; break;
@@ -102,7 +108,8 @@ function parseArgs(argv: string[]): Options {
 }
 
 /** Starts `duet-tf serve` and resolves with its URL once it listens. */
-function startServer(modelDir: string, o: Options): Promise<{ child: ChildProcess; url: string }> {
+function startServer(modelDir: string, o: Options):
+    Promise<{ child: ChildProcess; url: string; healthUrl: string | null }> {
   const args = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []),
     '--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
     '--host', '127.0.0.1', '--port', '0', '--backend', o.backend, '--workers', String(o.workers),
@@ -111,7 +118,7 @@ function startServer(modelDir: string, o: Options): Promise<{ child: ChildProces
     // service's own queue limits (default --max-queue) with the configured waits.
     ...(o.scenario === 'levels' ? ['--max-queue', '100000'] :
       ['--max-wait-ms', String(o.maxWaitMs), '--max-queue-ms', String(o.maxQueueMs),
-        '--max-sequences', String(o.sequences)])];
+        '--max-sequences', String(o.sequences), '--health-port', '0'])];
   if (o.workers > 1) {
     // A cluster primary cannot report the port the workers picked: choose one up front.
     args[args.indexOf('--port') + 1] = String(20000 + Math.floor(Math.random() * 20000));
@@ -129,7 +136,8 @@ function startServer(modelDir: string, o: Options): Promise<{ child: ChildProces
       const listening = [...log.matchAll(/listening on (http:\/\/[\d.]+:\d+)/g)];
       if (listening.length >= Math.max(1, o.workers)) {
         clearTimeout(timer);
-        resolve({ child, url: listening[0][1] });
+        const health = /health checks also on (http:\/\/[\d.]+:\d+)/.exec(log);
+        resolve({ child, url: listening[0][1], healthUrl: health === null ? null : health[1] });
       }
     });
     child.once('exit', (code) => {
@@ -155,7 +163,7 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   await useBackend('cpu'); // only builds and saves the model here
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-bench-serve-'));
-  let server: { child: ChildProcess; url: string } | null = null;
+  let server: { child: ChildProcess; url: string; healthUrl: string | null } | null = null;
   try {
     // Untrained weights: the service's cost does not depend on what the weights hold.
     const { model } = createModel({ model: o.model, variant: 'duet', numItems: o.items,
@@ -193,7 +201,8 @@ async function main(): Promise<void> {
 
     if (o.scenario === 'overload') {
       const record = await runOverload({
-        url, serverPid: server.child.pid!, bodies: bodyBytes, heads, expectedBytes, sequences: o.sequences,
+        url, healthUrl: server.healthUrl === null ? null : new URL(server.healthUrl),
+        connect: o.connect, serverPid: server.child.pid!, bodies: bodyBytes, heads, expectedBytes, sequences: o.sequences,
         concurrency: o.concurrency[0], duration: o.duration, honorRetryAfter: o.honorRetryAfter,
         maxWaitMs: o.maxWaitMs,
       });

@@ -3,8 +3,13 @@
  * can do, bounded in time and connections. `concurrency` lean keep-alive clients (default 1,000)
  * each send requests of `sequences` users (default 256) back to back for `duration` seconds
  * (default 20), retrying a 503 at once (ignoring `Retry-After`: the worst case) unless
- * `--retry-after honor`. Meanwhile a probe asks `/healthz` every 100 ms on a new connection (as
- * an orchestrator does) and the server's resident memory is sampled every 50 ms.
+ * `--retry-after honor`. The clients connect before the load starts (`--connect before`, 50 at a
+ * time): a Node server accepts one new connection per event-loop turn (libuv ≥ 1.45), and under
+ * this load a turn lasts a few hundred ms, so a burst of 1,000 connects (`--connect burst`)
+ * measures mostly how long the last clients wait to be accepted. Meanwhile probes ask `/healthz`
+ * every 100 ms on a new connection (as an orchestrator does), on the main port and on the health
+ * port, from a thread of their own (so the load's client work does not delay them), and the
+ * server's resident memory is sampled every 50 ms.
  *
  * One JSON record: 200s, 503s (by code), other answers and errors, p50/p99 of the 200s, the
  * `/healthz` latencies (p50/p99/max, timeouts at 5 s), the server's idle and peak RSS, CPU per
@@ -17,6 +22,10 @@ import { percentile, RawConnection, residentMegabytes, serverCpuSeconds } from '
 /** What the scenario needs from the bench runner. */
 export interface OverloadContext {
   url: URL;
+  /** The server's health port (`--health-port`), probed beside the main port; null: none. */
+  healthUrl: URL | null;
+  /** Open every client connection before the load ('before'), or all at once as it starts. */
+  connect: 'before' | 'burst';
   serverPid: number;
   bodies: Buffer[];
   heads: Buffer[];
@@ -31,6 +40,66 @@ export interface OverloadContext {
 }
 
 const round = (v: number, d = 2) => Number(v.toFixed(d));
+
+// The probe thread: plain CommonJS, node:net only. For each URL, a GET /healthz on a new
+// connection every 100 ms until the deadline; the latency is until the status line (null after
+// 5 s). Posts { [url]: { ms, statuses } }.
+const PROBE_THREAD = `
+const { workerData, parentPort } = require('node:worker_threads');
+const net = require('node:net');
+const { performance } = require('node:perf_hooks');
+const probe = (u) => new Promise((resolve) => {
+  const began = performance.now();
+  const socket = net.connect(Number(u.port), u.hostname);
+  let text = '';
+  let done = false;
+  const finish = (ms, status) => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    socket.destroy();
+    resolve({ ms, status });
+  };
+  const timer = setTimeout(() => finish(null, 0), 5000);
+  socket.setEncoding('latin1');
+  socket.on('connect', () => socket.write('GET /healthz HTTP/1.1\\r\\nHost: ' + u.host + '\\r\\nConnection: close\\r\\n\\r\\n'));
+  socket.on('data', (d) => {
+    text += d;
+    if (text.indexOf('\\r\\n') >= 0) finish(performance.now() - began, Number(text.slice(9, 12)));
+  });
+  socket.on('error', () => finish(null, 0));
+  socket.on('close', () => finish(null, 0));
+});
+const loop = async (href) => {
+  const u = new URL(href);
+  const ms = [];
+  const statuses = {};
+  while (Date.now() < workerData.end) {
+    const p = await probe(u);
+    ms.push(p.ms);
+    statuses[p.status] = (statuses[p.status] || 0) + 1;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return [href, { ms, statuses }];
+};
+Promise.all(workerData.urls.map(loop)).then((r) => parentPort.postMessage(Object.fromEntries(r)));
+`;
+
+type ProbeResults = Record<string, { ms: Array<number | null>; statuses: Record<string, number> }>;
+
+/** Probes `urls` from a thread of its own until `end` (ms since the epoch). */
+async function probeFromThread(urls: URL[], end: number): Promise<ProbeResults> {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(PROBE_THREAD, { eval: true, workerData: { urls: urls.map((u) => u.origin), end } });
+  try {
+    return await new Promise<ProbeResults>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
+}
 
 /** A GET on a new connection, its latency in ms (Infinity after `timeoutMs`). */
 async function probe(url: URL, path: string, timeoutMs: number): Promise<{ ms: number; status: number }> {
@@ -70,19 +139,18 @@ export async function runOverload(ctx: OverloadContext): Promise<Record<string, 
     const rss = residentMegabytes(serverPid);
     if (rss !== null && rss > peakRss) peakRss = rss;
   }, 50);
-  const end = performance.now() + ctx.duration * 1000;
-  const health: number[] = [];
-  const healthStatus: Record<string, number> = {};
-  const prober = (async () => {
-    while (performance.now() < end) {
-      const p = await probe(url, '/healthz', 5000);
-      health.push(p.ms);
-      healthStatus[p.status] = (healthStatus[p.status] ?? 0) + 1;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-
   const connections = Array.from({ length: ctx.concurrency }, () => new RawConnection(url));
+  const connectBegan = performance.now();
+  if (ctx.connect === 'before') {
+    const hello = Buffer.from(`GET /healthz HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`, 'latin1');
+    for (let i = 0; i < connections.length; i += 50) {
+      await Promise.all(connections.slice(i, i + 50).map((c) => c.request(hello, Buffer.alloc(0))));
+    }
+  }
+  const connectSeconds = (performance.now() - connectBegan) / 1000;
+  const end = performance.now() + ctx.duration * 1000;
+  const probed = probeFromThread(ctx.healthUrl === null ? [url] : [url, ctx.healthUrl],
+    Date.now() + ctx.duration * 1000);
   const watchdog = setInterval(() => connections.forEach((c) => c.expire(30_000)), 1000);
   const latencies: number[] = [];
   const statuses: Record<string, number> = {};
@@ -116,12 +184,19 @@ export async function runOverload(ctx: OverloadContext): Promise<Record<string, 
   const cpuAfter = serverCpuSeconds(serverPid);
   clearInterval(watchdog);
   connections.forEach((c) => c.close());
-  await prober;
+  const probes = await probed;
   clearInterval(sampler);
 
   const answered = Object.values(statuses).reduce((a, b) => a + b, 0);
   const ok = summary(latencies);
-  const probes = summary(health);
+  const probeSummary = (u: URL) => {
+    const { ms, statuses } = probes[u.origin];
+    return { ...summary(ms.map((v) => v ?? Infinity)), timeouts: ms.filter((v) => v === null).length, statuses };
+  };
+  const mainProbes = probeSummary(url);
+  const portProbes = ctx.healthUrl === null ? null : probeSummary(ctx.healthUrl);
+  // Liveness as an orchestrator would probe it: on the health port when there is one.
+  const live = portProbes ?? mainProbes;
   // Batch time: what the server's own histogram says a call took during the run.
   const metrics = await (await fetch(`${url.origin}/metrics`)).text();
   const value = (name: string) => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(metrics)?.[1] ?? NaN);
@@ -132,7 +207,8 @@ export async function runOverload(ctx: OverloadContext): Promise<Record<string, 
     otherStatuses: Object.fromEntries(Object.entries(statuses).filter(([k]) => k !== '200' && k !== '503')),
     errors, wrongLength, seconds: round(seconds),
     usersPerSecond: round((statuses[200] ?? 0) * ctx.sequences / seconds, 0),
-    okLatency: ok, healthz: { ...probes, statuses: healthStatus, idle: idleHealth },
+    connect: ctx.connect, connectSeconds: round(connectSeconds),
+    okLatency: ok, healthz: { ...mainProbes, idle: idleHealth }, healthPort: portProbes,
     rssMb: { idle: idleRss === null ? null : round(idleRss, 1), peak: round(peakRss, 1),
       ratio: idleRss === null ? null : round(peakRss / idleRss) },
     meanBatchMs: round(batchMs),
@@ -140,7 +216,7 @@ export async function runOverload(ctx: OverloadContext): Promise<Record<string, 
       round((cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) * 1e6 / Math.max(1, answered), 0),
     clientCpuSeconds: round((clientCpu.user + clientCpu.system) / 1e6),
     targets: {
-      healthzP99Le50Ms: probes.p99Ms <= 50 && probes.n > 0 && health.every(Number.isFinite),
+      healthzP99Le50Ms: live.p99Ms <= 50 && live.n > 0 && live.timeouts === 0,
       rssLe2xIdle: idleRss !== null && peakRss <= 2 * idleRss,
       okP99LeLimit: { limitMs: round(p99Limit), met: ok.p99Ms <= p99Limit },
     },

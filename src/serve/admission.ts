@@ -81,8 +81,15 @@ export class QueueAdmission {
     this.lastRefusal = now;
     // The time the queue needs to drain, in whole seconds (what Retry-After carries).
     const drainSeconds = this.estimatedWaitMs(queued, 0) / 1000;
-    return new ServeError(503, 'overloaded', `the service is overloaded: ${reason}; retry ` +
-      `shortly`, { retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(drainSeconds))) });
+    // No stack trace: under a retry storm refusals are most of the service's work.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new ServeError(503, 'overloaded', `the service is overloaded: ${reason}; retry ` +
+        `shortly`, { retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(drainSeconds))) });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** Whether a request was refused within the last second. */

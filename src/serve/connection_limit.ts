@@ -11,6 +11,14 @@ import { nodeRequire } from '../backend/node_env';
 /** How long a refused connection may linger before it is dropped, in ms. */
 const REFUSED_LINGER_MS = 2000;
 
+/** The listening socket of {@link limitedListener}, with its connections. */
+export interface LimitedListener extends NetServer {
+  /** Connections open now (served or being refused). */
+  openConnections(): number;
+  /** Destroys every open connection (the end of a drain). */
+  destroyConnections(): void;
+}
+
 /**
  * A `net` server feeding `http` at most `maxConnections` open connections at once (Infinity: no
  * limit). `onRefused` is called for each connection turned away.
@@ -22,7 +30,7 @@ const REFUSED_LINGER_MS = 2000;
  * ```
  */
 export async function limitedListener(http: HttpServer, maxConnections: number,
-    onRefused: () => void): Promise<NetServer> {
+    onRefused: () => void): Promise<LimitedListener> {
   const net = (await nodeRequire())('node:net') as typeof import('node:net');
   let open = 0;
   const body = JSON.stringify({ error: { code: 'overloaded', message: `the service has ` +
@@ -30,7 +38,11 @@ export async function limitedListener(http: HttpServer, maxConnections: number,
   const refusal = `HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; ` +
     `charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\n` +
     `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`;
-  return net.createServer((socket: Socket) => {
+  const sockets = new Set<Socket>();
+  // As http.Server's own listener does: no Nagle delay on answers.
+  const listener = net.createServer({ noDelay: true }, (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     if (open >= maxConnections) {
       onRefused();
       // Read and drop what the client sends, so closing does not reset the connection before
@@ -47,5 +59,9 @@ export async function limitedListener(http: HttpServer, maxConnections: number,
       open--;
     });
     http.emit('connection', socket);
+  });
+  return Object.assign(listener, {
+    openConnections: () => sockets.size,
+    destroyConnections: () => sockets.forEach((socket) => socket.destroy()),
   });
 }

@@ -34,6 +34,7 @@ export { listModelVersions, resolveModelSource, sourceIdentity } from './version
 export type { ModelSource } from './versions/model_versions';
 export { QueueAdmission } from './admission';
 export type { QueueAdmissionOptions } from './admission';
+export { RetryHold } from './retry_hold';
 export { installReloadHandler, installShutdownHandlers } from './shutdown';
 export type { Closable, Reloadable, ShutdownOptions } from './shutdown';
 export { watchParent } from './parent_watch';

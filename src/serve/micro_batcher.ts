@@ -66,6 +66,7 @@ export class MicroBatcher<Row> {
   private readonly maxWaitMs: number;
   private readonly maxQueue: number;
   private readonly admission: QueueAdmission;
+  private rowsPerSubmit = 1;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private immediate: object | null = null;
   private running: Promise<void> | null = null;
@@ -99,6 +100,14 @@ export class MicroBatcher<Row> {
     return this.admission.refusal(this.queue.length, rows);
   }
 
+  /**
+   * Rows per submission lately (a moving average; 1 before any): what a request whose body is
+   * not read yet is likely to bring, for {@link MicroBatcher.refusal} before reading it.
+   */
+  get typicalRows(): number {
+    return this.rowsPerSubmit;
+  }
+
   /** Whether rows were refused within the last second (the service is not ready for more). */
   get overloaded(): boolean {
     return this.admission.overloaded();
@@ -125,6 +134,7 @@ export class MicroBatcher<Row> {
    */
   submit(rows: readonly Row[]): Promise<Float32Array> {
     if (rows.length === 0) return Promise.resolve(new Float32Array(0));
+    this.rowsPerSubmit += 0.1 * (rows.length - this.rowsPerSubmit);
     const refusal = this.refusal(rows.length);
     if (refusal !== null) return Promise.reject(refusal);
     return new Promise<Float32Array>((resolve, reject) => {

@@ -6,14 +6,15 @@
  * a browser bundle.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Server as NetServer } from 'node:net';
 
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
 import { IdMap, readItemMap } from '../data/id_map';
 import { Crc32Function, useNativeCrc32 } from './crc32';
-import { limitedListener } from './connection_limit';
+import { LimitedListener, limitedListener } from './connection_limit';
+import { HealthThread, startHealthThread } from './health/health_thread';
+import { RetryHold } from './retry_hold';
 import { GeneratorInfo } from './generator_runner';
 import { createServiceMetrics, type ServiceMetrics } from './metrics';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
@@ -73,6 +74,14 @@ export interface ServerOptions {
    * 503 and is closed. Default: no limit.
    */
   maxConnections?: number;
+  /**
+   * Also answer `/healthz` and `/readyz` on this port (0: a free one), from a worker thread of
+   * their own, so probes get an answer in milliseconds whatever the load on the main event loop
+   * (there, under heavy load, a probe on a new connection can wait seconds for its turn).
+   * Liveness fails when the main event loop has not run for 10 s. {@link ServerHandle.listen}
+   * only. Default: none (the main port's routes only).
+   */
+  healthPort?: number;
   /** Largest accepted request body in bytes; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Most sequences in one request. Default 256. */
@@ -122,6 +131,10 @@ export interface ServerHandle {
   listen(port?: number, host?: string): Promise<ServerAddress>;
   /** The address once listening, else null. */
   readonly address: ServerAddress | null;
+  /** The health port's base URL once listening with `healthPort`, else null. */
+  readonly healthUrl: string | null;
+  /** What `/readyz` says now: `'ready'`, `'overloaded'` or `'draining'`. */
+  readiness(): 'ready' | 'overloaded' | 'draining';
   /** What the served generator accepts and produces (fingerprint, layout, length, vocabulary). */
   readonly info: GeneratorInfo;
   /** The served version (numbered version folders), else null. */
@@ -392,6 +405,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const maxQueueMs = checkOption(options.maxQueueMs, 'maxQueueMs', 0, 500);
   const maxConnections = options.maxConnections === undefined ? Infinity :
     checkOption(options.maxConnections, 'maxConnections', 1, 0);
+  if (options.healthPort !== undefined) checkOption(options.healthPort, 'healthPort', 0, 0);
   const pollSeconds = options.pollSeconds ?? 0;
   if (typeof pollSeconds !== 'number' || !(pollSeconds >= 0) || !Number.isFinite(pollSeconds)) {
     throw new Error(`'pollSeconds' passed to 'createServer' must be a number >= 0, got ` +
@@ -489,10 +503,13 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   let idleWaiters: Array<() => void> = [];
   let draining = false;
   let server: Server | null = null;
-  let listener: NetServer | null = null;
+  let listener: LimitedListener | null = null;
   let address: ServerAddress | null = null;
   let closing: Promise<void> | null = null;
   let pollTimer: ReturnType<typeof setInterval> | null = null;
+  let health: HealthThread | null = null;
+  const holds = new RetryHold();
+  let healthTimer: ReturnType<typeof setInterval> | null = null;
 
   const corsOrigin = (req: IncomingMessage): string | null => {
     const origin = req.headers.origin;
@@ -527,6 +544,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     const headers: Record<string, string> = {};
     if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer';
     if (e.retryAfterSeconds !== null) headers['Retry-After'] = String(e.retryAfterSeconds);
+    if (e.code === 'overloaded' && e.retryAfterSeconds !== null) holds.refused(res.socket, e.retryAfterSeconds);
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
@@ -551,6 +569,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
 
   const parameters = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
+    // A retry sooner than the Retry-After this connection was given waits for it.
+    const held = holds.wait(req.socket);
+    if (held !== null) await held;
     if (draining) {
       throw new ServeError(503, 'shutting_down', `the service is shutting down; retry on ` +
         `another instance`, { retryAfterSeconds: 1 });
@@ -560,8 +581,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     served.begin();
     (res as ModelResponse)[SERVED_BY] = served; // released when the response closes
     const info = served.info;
-    // A full queue refuses before the body is read: refusing stays cheap under any load.
-    const early = served.batcher.refusal(1);
+    // A full queue refuses before the body is read (reading and parsing would cost far more
+    // than the refusal), assuming the request is as large as recent ones.
+    const early = served.batcher.refusal(Math.max(1, Math.round(served.batcher.typicalRows)));
     if (early !== null) throw early;
     const format = formatOf(url, req);
     const type = req.headers['content-type'];
@@ -602,7 +624,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const binaryHeaders = (served: ServedModel, format: PayloadFormat) =>
     (served.headers[format] ??= { [FINGERPRINT_HEADER]: served.info.fingerprint, 'X-Duet-Format': format });
 
-  const readiness = () => draining ? 'draining' : current.batcher.overloaded ? 'overloaded' : 'ready';
+  const readiness = (): 'ready' | 'overloaded' | 'draining' =>
+    draining ? 'draining' : current.batcher.overloaded ? 'overloaded' : 'ready';
 
   const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: RequestUrl) =>
       void | Promise<void>> = {
@@ -684,8 +707,12 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     if (counted) inflight++;
     inflightGauge.inc();
     const routeLabel = ROUTES[url.pathname] !== undefined ? url.pathname : 'unmatched';
-    // 'close' follows every response, finished or aborted (Node ≥ 16): one listener suffices.
-    res.once('close', () => {
+    // Done once the answer is written ('finish') or the connection went away ('close', which
+    // for an answer sent before its request's body, e.g. an early refusal, waits for that body).
+    let done = false;
+    const onDone = () => {
+      if (done) return;
+      done = true;
       (res as ModelResponse)[SERVED_BY]?.end();
       if (counted) inflight--;
       inflightGauge.dec();
@@ -697,7 +724,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         idleWaiters = [];
         waiters.forEach((w) => w());
       }
-    });
+    };
+    res.once('finish', onDone);
+    res.once('close', onDone);
     route(req, res, url).catch((error) => sendError(res, error));
   };
 
@@ -794,6 +823,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     pollTimer.unref?.();
   }
 
+  const startHealth = async (host: string) => {
+    if (options.healthPort === undefined) return;
+    health = await startHealthThread(options.healthPort, host);
+    health.update(readiness(), current.version);
+    // Each turn of the event loop that runs this timer counts as alive.
+    healthTimer = setInterval(() => health?.update(readiness(), current.version), 100);
+    healthTimer.unref?.();
+  };
+
   const handle: ServerHandle = {
     get info() {
       return current.info;
@@ -805,6 +843,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     get address() {
       return address;
     },
+    get healthUrl() {
+      return health?.url ?? null;
+    },
+    readiness: () => readiness(),
     metrics: () => metrics.text(),
     get metricsRegistry() {
       return metrics;
@@ -842,23 +884,35 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       listener = l;
       return new Promise<ServerAddress>((resolve, reject) => {
         l.once('error', reject);
-        l.listen(port, host, () => {
+        l.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           l.off('error', reject);
           l.on('error', (e) => log(`duet-tf serve: server error: ${e.message}`));
           const a = l.address();
           const actualPort = typeof a === 'object' && a !== null ? a.port : port;
           const urlHost = host.includes(':') ? `[${host}]` : host;
           address = { host, port: actualPort, url: `http://${urlHost}:${actualPort}` };
-          log(`duet-tf serve: listening on ${address.url} (${current.version === null ? '' :
-            `version ${current.version}, `}generator ${current.info.fingerprint}, ` +
-            `${current.info.total} parameters per user)`);
-          resolve(address);
+          void startHealth(host).then(() => {
+            log(`duet-tf serve: listening on ${address!.url} (${current.version === null ? '' :
+              `version ${current.version}, `}generator ${current.info.fingerprint}, ` +
+              `${current.info.total} parameters per user)${health === null ? '' :
+              `; health checks also on ${health.url}`}`);
+            resolve(address!);
+          }, (error: Error) => {
+            // The health port is part of the service: without it, nothing listens.
+            l.close();
+            server = null;
+            listener = null;
+            address = null;
+            reject(error);
+          });
         });
       });
     },
     close() {
       closing ??= (async () => {
         draining = true;
+        holds.releaseAll();
+        health?.update('draining', current.version);
         if (pollTimer !== null) clearInterval(pollTimer);
         const s = server;
         const l = listener;
@@ -877,13 +931,17 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
           // about to reuse one a moment to see its 503 and close it, then close the rest.
           const grace = Math.min(DRAIN_GRACE_MS, Math.max(0, deadline - performance.now()));
           const end = performance.now() + grace;
-          while (performance.now() < end && await openConnections(s) > 0) {
+          while (performance.now() < end && l !== null && l.openConnections() > 0) {
             s.closeIdleConnections?.();
             await new Promise((r) => setTimeout(r, 20));
           }
           s.closeAllConnections?.();
+          // Those http does not count as its own (e.g. an answered request whose body never came).
+          l?.destroyConnections();
         }
         await stopped;
+        if (healthTimer !== null) clearInterval(healthTimer);
+        await health?.close();
         address = null;
       })();
       return closing;
@@ -896,11 +954,14 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
 const SERVED_BY = Symbol('servedBy');
 type ModelResponse = ServerResponse & { [SERVED_BY]?: ServedModel };
 
+/**
+ * Connections the kernel may hold for `accept` (capped by net.core.somaxconn). Node's default,
+ * 511, is less than a burst of clients connecting at once: the handshakes past it are dropped
+ * and retried by TCP after 1, 3, 7, 15 s, so those clients wait seconds before a first answer.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** How long, at most, a drain waits after its last request for kept-alive clients, in ms. */
 const DRAIN_GRACE_MS = 500;
-
-function openConnections(s: Server): Promise<number> {
-  return new Promise((resolve) => s.getConnections((error, count) => resolve(error ? 0 : count)));
-}
 
 const ROUTE_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);

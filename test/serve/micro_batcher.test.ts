@@ -25,6 +25,15 @@ describe('MicroBatcher', () => {
     expect(results.map((r) => Array.from(r))).toEqual([[1, 10], [2, 20, 3, 30], [4, 40]]);
   });
 
+  it('typicalRows follows the size of recent submissions (what a request whose body is unread is assumed to bring)', async () => {
+    const { run } = recorder();
+    const b = new MicroBatcher(run, 2, { maxBatch: 64 });
+    expect(b.typicalRows).toBe(1);
+    for (let i = 0; i < 40; i++) await b.submit(Array.from({ length: 20 }, (_, j) => j + 1));
+    expect(b.typicalRows).toBeGreaterThan(19);
+    expect(b.typicalRows).toBeLessThanOrEqual(20);
+  });
+
   it('splits at maxBatch and runs one call at a time; later rows join the next call', async () => {
     const { calls, run } = recorder();
     const b = new MicroBatcher(run, 2, { maxBatch: 3, maxWaitMs: 50 });

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { decodePayload } from '../../src/serve/payload';
 import { createServer, ServerHandle } from '../../src/serve/server';
+import { json, request } from './http_client';
 import { RawConnection } from './raw_http';
 import { direct, maxDiff, tinyDuet } from './tiny_duet';
 
@@ -46,6 +47,7 @@ describe('admission control', () => {
     }
 
     const one = await RawConnection.open(port);
+    const sentAt = Date.now();
     one.send('POST', '/v1/parameters?format=f32', body(1));
     const refused = await one.answer();
     expect(refused.status).toBe(503);
@@ -54,6 +56,11 @@ describe('admission control', () => {
     expect(refused.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(JSON.parse(refused.body.toString()).error).toMatchObject({ code: 'overloaded' });
     expect(JSON.parse(refused.body.toString()).error.message).toContain('8 sequences are waiting for the generator (limit 8)');
+    // An immediate retry on the same connection is held to the Retry-After it was given.
+    one.send('POST', '/v1/parameters?format=f32', body(1));
+    const retried = await one.answer();
+    expect(Date.now() - sentAt).toBeGreaterThanOrEqual(1000 * Number(refused.headers['retry-after']));
+    expect(retried.status).toBe(503);
 
     // Headers only, the body never sent: the refusal does not wait for it.
     const partial = await RawConnection.open(port);
@@ -78,8 +85,37 @@ describe('admission control', () => {
     const p = decodePayload(new Uint8Array(ok.body));
     expect(p.batch).toBe(8);
     expect(maxDiff(p.values.subarray(0, p.total), direct(generator, [1, 2]))).toBeLessThan(1e-6);
-    expect(await server.metrics()).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
+    expect(await server.metrics()).toMatch(/^duet_http_errors_total\{code="overloaded"\} 3$/m);
     [holder, ready, one, partial, live].forEach((c) => c.close());
+  });
+
+  it('a health port answers /healthz and /readyz from a thread of its own, following the service; it closes with it', async () => {
+    const { server, port } = await start({ healthPort: 0, maxWaitMs: 60_000, maxQueue: 8 });
+    expect(server.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const probe = async (path: string) => {
+      const r = await request(`${server.healthUrl}${path}`, { fresh: true });
+      return { status: r.status, body: json(r) };
+    };
+    expect(await probe('/healthz')).toMatchObject({ status: 200, body: { status: 'ok' } });
+    expect(await probe('/readyz')).toMatchObject({ status: 200, body: { status: 'ready', version: null } });
+    expect(await probe('/v1/parameters')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    // A full queue and refusals (each on a new connection): the health port turns not ready too.
+    const holder = await RawConnection.open(port);
+    holder.send('POST', '/v1/parameters?format=f32', body(8));
+    let ready = await probe('/readyz');
+    for (let i = 0; i < 300 && ready.status === 200; i++) {
+      const c = await RawConnection.open(port);
+      c.send('POST', '/v1/parameters?format=f32', body(1));
+      await c.answer();
+      c.close();
+      ready = await probe('/readyz');
+    }
+    expect(ready).toMatchObject({ status: 503, body: { status: 'overloaded' } });
+    expect((await probe('/healthz')).status).toBe(200); // busy is not dead
+    const url = server.healthUrl!;
+    await server.close();
+    await expect(request(`${url}/healthz`, { fresh: true })).rejects.toThrow(/ECONNREFUSED/);
+    holder.close();
   });
 
   it('/healthz and refusals are answered between generator calls, however long the queue', async () => {

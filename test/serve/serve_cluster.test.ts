@@ -74,10 +74,27 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
     const [fpA, fpB] = [generatorFingerprint(a.generator), generatorFingerprint(b.generator)];
     const dir = path.join(root, 'versions');
     await saveDuet(a.duet, path.join(dir, '1'));
-    const { child, log } = serve(['--model-dir', dir, '--port', '0', '--workers', '2']);
+    const { child, log } = serve(['--model-dir', dir, '--port', '0', '--workers', '2', '--health-port', '0']);
     try {
       const [started] = await waitForLines(child, log, /2 workers serving version 1 .* on http:\/\/127\.0\.0\.1:\d+/, 1, 60_000);
       const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(started)![1];
+      // The primary answers the health port from the workers' state reports (every 0.5 s).
+      const healthUrl = /health checks also on (http:\/\/127\.0\.0\.1:\d+)/.exec(started)![1];
+      const readyAt = async (version: number) => {
+        for (let i = 0; i < 200; i++) {
+          const r = await request(`${healthUrl}/readyz`, { fresh: true });
+          // Ready, and both workers' latest reports (every 0.5 s) say they are ready on `version`.
+          const body = json(r);
+          if (r.status === 200 && body.version === version && body.workers.length === 2 &&
+              body.workers.every((w: { status: string; version: number }) => w.status === 'ready' && w.version === version)) return body;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        throw new Error(`the health port never said ready at version ${version}; log:\n${log.join('\n')}`);
+      };
+      expect((await readyAt(1)).status).toBe('ready');
+      const live = await request(`${healthUrl}/healthz`, { fresh: true });
+      expect(live.status).toBe(200);
+      expect(json(live).status).toBe('ok');
       const listening = log.filter((l) => /listening on http:\/\/127\.0\.0\.1:\d+/.test(l));
       expect(listening).toHaveLength(2);
       expect(new Set(listening.map((l) => /:(\d+)/.exec(l)![1])).size).toBe(1); // port 0 under cluster: one shared port
@@ -110,6 +127,7 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
       child.kill('SIGHUP');
       await waitForLines(child, log, /all 2 workers now serve version 2/, 1, 60_000);
       expect(new Set(await fingerprints(url, 12))).toEqual(new Set([fpB]));
+      expect((await readyAt(2)).status).toBe('ready');
       const models = await Promise.all(Array.from({ length: 6 }, () => request(`${url}/v1/model`, { fresh: true })));
       expect(new Set(models.map((m) => json(m).version))).toEqual(new Set([2]));
 

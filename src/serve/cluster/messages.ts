@@ -28,7 +28,9 @@ export type WorkerMessage =
   | { duet: 'ready'; url: string }
   | { duet: 'prepared'; version: number | null; fingerprint: string }
   | { duet: 'prepare-failed'; reason: string }
-  | { duet: 'activated' };
+  | { duet: 'activated' }
+  /** Sent every half second: the worker's readiness (for the primary's health port). */
+  | { duet: 'state'; status: 'ready' | 'overloaded' | 'draining'; version: number | null };
 
 /** Whether an IPC message is one of ours. */
 export function isDuetMessage<M extends { duet: string }>(message: unknown): message is M {

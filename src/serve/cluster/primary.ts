@@ -7,6 +7,8 @@
  */
 import type { Cluster, Worker } from 'node:cluster';
 
+import { STALL_MS } from '../health/health_thread';
+import { HealthAnswer, HealthServer, NOT_A_PROBE, startHealthServer } from '../health/health_server';
 import { resolveModelSource, sourceIdentity } from '../versions/model_versions';
 import { isDuetMessage, PrimaryMessage, VERSION_ENV, WorkerMessage } from './messages';
 
@@ -18,12 +20,16 @@ export interface PrimaryOptions {
   port: number;
   pollSeconds: number;
   shutdownTimeoutMs: number;
+  /** Answer /healthz and /readyz for all workers on this port (the primary's loop is idle). */
+  healthPort?: number;
   log: (message: string) => void;
 }
 
 /** A running primary. */
 export interface Primary {
   url: string;
+  /** The health port's base URL, or null. */
+  healthUrl: string | null;
   /** Reloads every worker to the newest version, together. */
   reload(): Promise<void>;
   /** Stops every worker gracefully. */
@@ -85,6 +91,7 @@ export async function startPrimary(cluster: Cluster, o: PrimaryOptions): Promise
   let identity = await sourceIdentity(o.root).catch(() => null);
   let stopping = false;
   const live = new Set<Worker>();
+  let health: HealthServer | null = null;
   let fail!: (error: Error) => void;
   let finish!: () => void;
   const closed = new Promise<void>((resolve, reject) => {
@@ -120,6 +127,7 @@ export async function startPrimary(cluster: Cluster, o: PrimaryOptions): Promise
     if (stopping) return;
     o.log(`duet-tf serve: stopping the service: ${reason}`);
     await stopAll();
+    await health?.close();
     fail(new Error(reason));
   };
 
@@ -226,15 +234,56 @@ export async function startPrimary(cluster: Cluster, o: PrimaryOptions): Promise
     pollTimer.unref?.();
   }
 
+  // Health: every worker reports its readiness twice a second; the primary, whose event loop has
+  // nothing else to do, answers probes for the service at once.
+  const states = new Map<Worker, { status: string; version: number | null; at: number }>();
+  cluster.on('message', (worker: Worker, message: unknown) => {
+    if (isDuetMessage<WorkerMessage>(message) && message.duet === 'state') {
+      states.set(worker, { status: message.status, version: message.version, at: Date.now() });
+    }
+  });
+  cluster.on('exit', (worker: Worker) => states.delete(worker));
+  const answer = (path: string): HealthAnswer => {
+    const now = Date.now();
+    const workers = [...live].map((w) => {
+      const s = states.get(w);
+      return { pid: w.process.pid, status: s === undefined ? 'starting' :
+        now - s.at > STALL_MS ? 'stalled' : s.status, version: s?.version ?? null };
+    });
+    if (path === '/healthz') {
+      const alive = !stopping && workers.length > 0 && workers.every((w) => w.status !== 'stalled');
+      return { status: alive ? 200 : 503, body: { status: stopping ? 'draining' : alive ? 'ok' : 'stalled', workers } };
+    }
+    if (path === '/readyz') {
+      // A worker still starting (a restart) gets no connections yet: the others decide.
+      const serving = workers.filter((w) => w.status !== 'starting');
+      const ready = !stopping && serving.length > 0 && serving.every((w) => w.status === 'ready');
+      return { status: ready ? 200 : 503, body: { status: stopping ? 'draining' : ready ? 'ready' :
+        serving.find((w) => w.status !== 'ready')?.status ?? 'starting', version: served.version, workers } };
+    }
+    return NOT_A_PROBE;
+  };
+  if (o.healthPort !== undefined) {
+    try {
+      health = await startHealthServer(o.healthPort, o.host, answer);
+    } catch (e) {
+      await fatal((e as Error).message);
+      throw e;
+    }
+  }
+  const healthUrl = health?.url ?? null;
+
   o.log(`duet-tf serve: primary ${process.pid}: ${o.workers} workers serving ` +
     `${served.version === null ? 'the model' : `version ${served.version}`} (generator ` +
-    `${served.fingerprint}) on ${url}`);
+    `${served.fingerprint}) on ${url}${healthUrl === null ? '' : `; health checks also on ${healthUrl}`}`);
   return {
     url,
+    healthUrl,
     reload: () => reloadAll(),
     close: async () => {
       if (pollTimer !== null) clearInterval(pollTimer);
       await stopAll();
+      await health?.close();
       finish();
     },
     closed,

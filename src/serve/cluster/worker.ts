@@ -6,6 +6,9 @@ import { createServer, PreparedModel, ServerHandle, ServerOptions } from '../ser
 import { installShutdownHandlers } from '../shutdown';
 import { isDuetMessage, PrimaryMessage, VERSION_ENV, WorkerMessage } from './messages';
 
+/** How often a worker reports its state to the primary, in ms. */
+const STATE_MS = 500;
+
 interface WorkerProcess {
   send?(message: WorkerMessage): boolean;
   on(event: 'message', listener: (message: unknown) => void): unknown;
@@ -43,7 +46,10 @@ export async function runWorker(options: ServerOptions & { port: number; host: s
     switch (message.duet) {
       case 'listen':
         server.listen(options.port, options.host).then(
-          (address) => send({ duet: 'ready', url: address.url }),
+          (address) => {
+            send({ duet: 'ready', url: address.url });
+            reportStates();
+          },
           (e: Error) => {
             send({ duet: 'failed', reason: `cannot listen on ${options.host}:${options.port}: ${e.message}` });
             setTimeout(() => proc.exit(1), 100);
@@ -68,6 +74,13 @@ export async function runWorker(options: ServerOptions & { port: number; host: s
         break;
     }
   });
+  // Once listening, the state every STATE_MS, for the primary's health port (a turn of this
+  // event loop sends each: a stalled loop stops them).
+  const reportStates = () => {
+    const report = () => send({ duet: 'state', status: server.readiness(), version: server.version });
+    report();
+    setInterval(report, STATE_MS).unref?.();
+  };
   send({ duet: 'loaded', version: server.version, fingerprint: server.info.fingerprint });
   if (handleSignals) installShutdownHandlers(server, { log });
   return server;
