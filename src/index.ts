@@ -41,6 +41,10 @@ export type { DuetParts } from './wrap/split_duet';
 export { sequenceView, sequenceViewReason } from './wrap/sequence_view';
 export type { SequenceView } from './wrap/sequence_view';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
+export type { SaveOptions } from './wrap/file_io';
+export { resolveModelFolder, writeModelFolder } from './wrap/model_folder';
+export { checkFiniteWeights } from './wrap/finite_weights';
+export type { ModelFolderFiles, WriteModelFolderOptions } from './wrap/model_folder';
 
 // Metrics.
 export {
@@ -179,8 +183,12 @@ export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
 export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
-export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
+export type {
+  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+} from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
+export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
+export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
@@ -188,8 +196,8 @@ export { parseParametersRequest } from './serve/requests';
 export type {
   GeneratorRow, ItemLookup, ParametersRequest, RequestIdOptions, RequestItemId, RequestLimits,
 } from './serve/requests';
-export { installShutdownHandlers } from './serve/shutdown';
-export type { Closable, ShutdownOptions } from './serve/shutdown';
+export { installReloadHandler, installShutdownHandlers } from './serve/shutdown';
+export type { Closable, Reloadable, ShutdownOptions } from './serve/shutdown';
 export { generatorEmbeddingTable } from './serve/embedding_table';
 export { ServeError } from './serve/serve_error';
-export type { ServeErrorCode } from './serve/serve_error';
+export type { ServeErrorCode, ServeErrorOptions } from './serve/serve_error';

@@ -3,6 +3,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { isLayerClass } from '../layers/layer_class';
 import { ParameterGenerator } from '../layers/parameter_generator';
 import { loadDuet } from '../wrap/file_io';
 import { splitDuet } from '../wrap/split_duet';
@@ -28,6 +29,6 @@ export async function loadGenerator(source: string | tfl.LayersModel): Promise<t
       `tfjs-layers LayersModel, got ${source === null ? 'null' : typeof source}`);
   }
   const outputs = model.outputs;
-  if (outputs.length === 1 && outputs[0].sourceLayer instanceof ParameterGenerator) return model;
+  if (outputs.length === 1 && isLayerClass(outputs[0].sourceLayer, ParameterGenerator)) return model;
   return splitDuet(model).generator;
 }
