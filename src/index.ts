@@ -135,6 +135,11 @@ export type {
 } from './train/sequence/train_sequence';
 export { sequenceBatches } from './train/sequence/sequence_batches';
 export type { SequenceBatch, SequenceBatchOptions, SequenceTable } from './train/sequence/sequence_batches';
+export { createObjective, registerObjective } from './train/objective';
+export type {
+  ObjectiveBatch, ObjectiveBatchOptions, ObjectiveFactory, ObjectiveLoss, ObjectiveShard, ObjectiveSpec,
+  TrainingObjective,
+} from './train/objective';
 export { SequenceObjective } from './train/objectives/sequence';
 export type { SequenceData, SequenceObjectiveOptions } from './train/objectives/sequence';
 export { sequenceObjective } from './train/sequence/sequence_objective';
