@@ -125,35 +125,30 @@ void gemm_tn(const float *x, const float *y, float *out, int r, int m, int n) {
   }
 }
 
-/* e^x for x in [-87.3, 88.7] (clamped): 2^n · p(r), x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial. */
-static inline v128_t exp4(v128_t x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.7f));
-  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)));
-  /* r = x − n·ln2 in two steps (Cody–Waite) */
-  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
-  r = wasm_f32x4_add(r, wasm_f32x4_mul(n, wasm_f32x4_splat(2.12194440e-4f)));
-  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
-  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
-  return wasm_f32x4_mul(p, scale);
-}
-
-/* tanh over n floats: sign(x) · (1 − 2 / (e^{2|x|} + 1)), |x| clamped at 10 (where it rounds to 1). */
+/*
+ * tanh as a rational function x·P(x²)/Q(x²) (degree 4 over 4, fitted for this file by weighted
+ * least squares on [0, 9]; within 3.5e-7 of tanh there), clamped to [−1, 1], and exactly ±1 beyond
+ * |x| = 9, where tanh rounds to ±1 in float32. One division, no exponential. pmin/pmax are single
+ * instructions (min/max need a NaN-and-zero dance); NaN passes through, tanh(−0) = −0.
+ */
 static inline v128_t tanh4(v128_t x) {
-  v128_t ax = wasm_f32x4_min(wasm_f32x4_abs(x), wasm_f32x4_splat(10.0f));
-  v128_t e = exp4(wasm_f32x4_add(ax, ax));
-  v128_t t = wasm_f32x4_sub(wasm_f32x4_splat(1.0f),
-                            wasm_f32x4_div(wasm_f32x4_splat(2.0f), wasm_f32x4_add(e, wasm_f32x4_splat(1.0f))));
-  /* copy the sign bit of x (tanh(−0) = −0); NaN propagates through the arithmetic */
-  v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000));
-  v128_t r = wasm_v128_or(t, sign);
-  v128_t nan = wasm_f32x4_ne(x, x);
-  return wasm_v128_bitselect(x, r, nan);
+  const v128_t one = wasm_f32x4_splat(1.0f), limit = wasm_f32x4_splat(9.0f);
+  v128_t xc = wasm_f32x4_pmax(wasm_f32x4_pmin(x, limit), wasm_f32x4_neg(limit));
+  v128_t t = wasm_f32x4_mul(xc, xc);
+  v128_t p = wasm_f32x4_splat(1.31853595e-08f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(2.04726966e-05f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.00348663656f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.133732438f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.999999881f));
+  v128_t q = wasm_f32x4_splat(7.70314159e-07f);
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.00032714734f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.0258421898f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), wasm_f32x4_splat(0.467065424f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, t), one);
+  v128_t r = wasm_f32x4_div(wasm_f32x4_mul(xc, p), q);
+  r = wasm_f32x4_pmax(wasm_f32x4_pmin(r, one), wasm_f32x4_neg(one));
+  v128_t saturated = wasm_v128_or(one, wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000)));
+  return wasm_v128_bitselect(saturated, r, wasm_f32x4_gt(wasm_f32x4_abs(x), limit));
 }
 
 EXPORT(tanh_f32)
@@ -166,9 +161,130 @@ void tanh_f32(const float *x, float *out, int n) {
   }
 }
 
-/* σ(x) = 1 / (1 + e^{−x}) */
+/* σ(x) = (1 + tanh(x/2)) / 2 */
 static inline v128_t sigmoid4(v128_t x) {
-  return wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), exp4(wasm_f32x4_neg(x))));
+  const v128_t half = wasm_f32x4_splat(0.5f);
+  return wasm_f32x4_add(half, wasm_f32x4_mul(half, tanh4(wasm_f32x4_mul(x, half))));
+}
+
+/* One GRU step of one row: h ← GRU(h, xt); scratch holds 4·units floats. */
+static void gru_step1(const float *xt, const float *recurrent, float *h, float *scratch, int units) {
+  int width = 3 * units, gates = 2 * units;
+  float *pre = scratch, *rh = scratch + 3 * units;
+  for (int j = 0; j < gates; j++) pre[j] = xt[j];
+  int k = 0;
+  for (; k + 4 <= units; k += 4) {
+    const float *u = recurrent + k * width;
+    axpy4(pre, h[k], u, h[k + 1], u + width, h[k + 2], u + 2 * width, h[k + 3], u + 3 * width, gates);
+  }
+  for (; k < units; k++) axpy(pre, h[k], recurrent + k * width, gates);
+  for (int i = 0; i < units; i += 4) {
+    v128_t r = sigmoid4(wasm_v128_load(pre + units + i));
+    wasm_v128_store(pre + i, sigmoid4(wasm_v128_load(pre + i)));
+    wasm_v128_store(rh + i, wasm_f32x4_mul(r, wasm_v128_load(h + i)));
+  }
+  float *cand = pre + gates;
+  for (int j = 0; j < units; j++) cand[j] = xt[gates + j];
+  for (k = 0; k + 4 <= units; k += 4) {
+    const float *u = recurrent + k * width + gates;
+    axpy4(cand, rh[k], u, rh[k + 1], u + width, rh[k + 2], u + 2 * width, rh[k + 3], u + 3 * width, units);
+  }
+  for (; k < units; k++) axpy(cand, rh[k], recurrent + k * width + gates, units);
+  for (int i = 0; i < units; i += 4) {
+    v128_t z = wasm_v128_load(pre + i);
+    v128_t c = tanh4(wasm_v128_load(cand + i));
+    v128_t hv = wasm_v128_load(h + i);
+    wasm_v128_store(h + i, wasm_f32x4_add(wasm_f32x4_mul(z, hv),
+                                          wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1.0f), z), c)));
+  }
+}
+
+/*
+ * o_i[0..n) = b_i[0..n) + s_i · U for four rows i, U (units × n, row stride `stride`): register
+ * tiles of 4 rows × 8 columns (then 4), so each U vector loaded serves four rows.
+ */
+static inline void rows4_times(float *o0, float *o1, float *o2, float *o3,
+                               const float *b0, const float *b1, const float *b2, const float *b3,
+                               const float *s0, const float *s1, const float *s2, const float *s3,
+                               const float *u, int stride, int units, int n) {
+  int j = 0;
+  for (; j + 8 <= n; j += 8) {
+    v128_t a0 = wasm_v128_load(b0 + j), c0 = wasm_v128_load(b0 + j + 4);
+    v128_t a1 = wasm_v128_load(b1 + j), c1 = wasm_v128_load(b1 + j + 4);
+    v128_t a2 = wasm_v128_load(b2 + j), c2 = wasm_v128_load(b2 + j + 4);
+    v128_t a3 = wasm_v128_load(b3 + j), c3 = wasm_v128_load(b3 + j + 4);
+    const float *uk = u + j;
+    for (int k = 0; k < units; k++, uk += stride) {
+      v128_t v = wasm_v128_load(uk), w = wasm_v128_load(uk + 4);
+      v128_t t0 = wasm_v128_load32_splat(s0 + k), t1 = wasm_v128_load32_splat(s1 + k);
+      v128_t t2 = wasm_v128_load32_splat(s2 + k), t3 = wasm_v128_load32_splat(s3 + k);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(t0, v)); c0 = wasm_f32x4_add(c0, wasm_f32x4_mul(t0, w));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(t1, v)); c1 = wasm_f32x4_add(c1, wasm_f32x4_mul(t1, w));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(t2, v)); c2 = wasm_f32x4_add(c2, wasm_f32x4_mul(t2, w));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(t3, v)); c3 = wasm_f32x4_add(c3, wasm_f32x4_mul(t3, w));
+    }
+    wasm_v128_store(o0 + j, a0); wasm_v128_store(o0 + j + 4, c0);
+    wasm_v128_store(o1 + j, a1); wasm_v128_store(o1 + j + 4, c1);
+    wasm_v128_store(o2 + j, a2); wasm_v128_store(o2 + j + 4, c2);
+    wasm_v128_store(o3 + j, a3); wasm_v128_store(o3 + j + 4, c3);
+  }
+  for (; j + 4 <= n; j += 4) {
+    v128_t a0 = wasm_v128_load(b0 + j), a1 = wasm_v128_load(b1 + j);
+    v128_t a2 = wasm_v128_load(b2 + j), a3 = wasm_v128_load(b3 + j);
+    const float *uk = u + j;
+    for (int k = 0; k < units; k++, uk += stride) {
+      v128_t v = wasm_v128_load(uk);
+      a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(wasm_v128_load32_splat(s0 + k), v));
+      a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(wasm_v128_load32_splat(s1 + k), v));
+      a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(wasm_v128_load32_splat(s2 + k), v));
+      a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(wasm_v128_load32_splat(s3 + k), v));
+    }
+    wasm_v128_store(o0 + j, a0); wasm_v128_store(o1 + j, a1);
+    wasm_v128_store(o2 + j, a2); wasm_v128_store(o3 + j, a3);
+  }
+}
+
+/*
+ * One GRU step of four rows at once, each at its own time step (inputs x0..x3, states h0..h3):
+ * the same equations as gru_step1, the recurrent products as 4-row register tiles.
+ * scratch holds 16·units floats.
+ */
+static void gru_step4(const float *x0, const float *x1, const float *x2, const float *x3,
+                      const float *recurrent, float *h0, float *h1, float *h2, float *h3,
+                      float *scratch, int units) {
+  int width = 3 * units, gates = 2 * units;
+  float *g0 = scratch, *g1 = g0 + gates, *g2 = g1 + gates, *g3 = g2 + gates;
+  float *r0 = g3 + gates, *r1 = r0 + units, *r2 = r1 + units, *r3 = r2 + units;
+  float *c0 = r3 + units, *c1 = c0 + units, *c2 = c1 + units, *c3 = c2 + units;
+  rows4_times(g0, g1, g2, g3, x0, x1, x2, x3, h0, h1, h2, h3, recurrent, width, units, gates);
+  for (int i = 0; i < gates; i += 4) {
+    wasm_v128_store(g0 + i, sigmoid4(wasm_v128_load(g0 + i)));
+    wasm_v128_store(g1 + i, sigmoid4(wasm_v128_load(g1 + i)));
+    wasm_v128_store(g2 + i, sigmoid4(wasm_v128_load(g2 + i)));
+    wasm_v128_store(g3 + i, sigmoid4(wasm_v128_load(g3 + i)));
+  }
+  for (int i = 0; i < units; i += 4) {
+    wasm_v128_store(r0 + i, wasm_f32x4_mul(wasm_v128_load(g0 + units + i), wasm_v128_load(h0 + i)));
+    wasm_v128_store(r1 + i, wasm_f32x4_mul(wasm_v128_load(g1 + units + i), wasm_v128_load(h1 + i)));
+    wasm_v128_store(r2 + i, wasm_f32x4_mul(wasm_v128_load(g2 + units + i), wasm_v128_load(h2 + i)));
+    wasm_v128_store(r3 + i, wasm_f32x4_mul(wasm_v128_load(g3 + units + i), wasm_v128_load(h3 + i)));
+  }
+  rows4_times(c0, c1, c2, c3, x0 + gates, x1 + gates, x2 + gates, x3 + gates, r0, r1, r2, r3,
+              recurrent + gates, width, units, units);
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  for (int i = 0; i < units; i += 4) {
+#define GRU_UPDATE(g, c, h) { v128_t z = wasm_v128_load(g + i), hv = wasm_v128_load(h + i); \
+      wasm_v128_store(h + i, wasm_f32x4_add(wasm_f32x4_mul(z, hv), \
+                             wasm_f32x4_mul(wasm_f32x4_sub(one, z), tanh4(wasm_v128_load(c + i))))); }
+    GRU_UPDATE(g0, c0, h0) GRU_UPDATE(g1, c1, h1) GRU_UPDATE(g2, c2, h2) GRU_UPDATE(g3, c3, h3)
+#undef GRU_UPDATE
+  }
+}
+
+/* The next valid step of row b at or after t (time if none). */
+static inline int next_valid(const int *mask, int b, int t, int time) {
+  while (t < time && mask[b * time + t] == 0) t++;
+  return t;
 }
 
 /*
@@ -176,46 +292,273 @@ static inline v128_t sigmoid4(v128_t x) {
  * input projection [batch, time, 3·units] (gates update z, reset r, candidate), recurrent is
  * [units, 3·units], mask [batch, time] (int32, 0 = padding: the step is skipped). Per row, from
  * h = 0: z = σ(x_z + h·U_z), r = σ(x_r + h·U_r), h̃ = tanh(x_h + (r ⊙ h)·U_h),
- * h ← z ⊙ h + (1 − z) ⊙ h̃. out is [batch, units]; scratch holds 5·units floats.
- * units must be a multiple of 4.
+ * h ← z ⊙ h + (1 − z) ⊙ h̃. out is [batch, units] (the state lives there); scratch holds
+ * 16·units floats. units must be a multiple of 4. Rows go four at a time, each walking its own
+ * valid steps, as long as all four have one left; the rest row by row.
  */
 EXPORT(gru_sequence)
 void gru_sequence(const float *x, const float *recurrent, const int *mask, float *out, float *scratch,
                   int batch, int time, int units) {
-  int width = 3 * units, gates = 2 * units;
-  float *h = scratch, *rh = scratch + units, *pre = scratch + 2 * units;
-  for (int b = 0; b < batch; b++) {
-    for (int i = 0; i < units; i++) h[i] = 0.0f;
-    for (int t = 0; t < time; t++) {
-      if (mask[b * time + t] == 0) continue;
-      const float *xt = x + ((long)b * time + t) * width;
-      for (int j = 0; j < gates; j++) pre[j] = xt[j];
-      int k = 0;
-      for (; k + 4 <= units; k += 4) {
-        const float *u = recurrent + k * width;
-        axpy4(pre, h[k], u, h[k + 1], u + width, h[k + 2], u + 2 * width, h[k + 3], u + 3 * width, gates);
-      }
-      for (; k < units; k++) axpy(pre, h[k], recurrent + k * width, gates);
-      for (int i = 0; i < units; i += 4) {
-        v128_t r = sigmoid4(wasm_v128_load(pre + units + i));
-        wasm_v128_store(pre + i, sigmoid4(wasm_v128_load(pre + i)));
-        wasm_v128_store(rh + i, wasm_f32x4_mul(r, wasm_v128_load(h + i)));
-      }
-      float *cand = pre + gates;
-      for (int j = 0; j < units; j++) cand[j] = xt[gates + j];
-      for (k = 0; k + 4 <= units; k += 4) {
-        const float *u = recurrent + k * width + gates;
-        axpy4(cand, rh[k], u, rh[k + 1], u + width, rh[k + 2], u + 2 * width, rh[k + 3], u + 3 * width, units);
-      }
-      for (; k < units; k++) axpy(cand, rh[k], recurrent + k * width + gates, units);
-      for (int i = 0; i < units; i += 4) {
-        v128_t z = wasm_v128_load(pre + i);
-        v128_t c = tanh4(wasm_v128_load(cand + i));
-        v128_t hv = wasm_v128_load(h + i);
-        wasm_v128_store(h + i, wasm_f32x4_add(wasm_f32x4_mul(z, hv),
-                                              wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_splat(1.0f), z), c)));
-      }
+  int width = 3 * units;
+  for (int q = 0; q < batch * units; q++) out[q] = 0.0f;
+  int b = 0;
+  for (; b + 4 <= batch; b += 4) {
+    float *h0 = out + (long)b * units, *h1 = h0 + units, *h2 = h1 + units, *h3 = h2 + units;
+    int t0 = next_valid(mask, b, 0, time), t1 = next_valid(mask, b + 1, 0, time);
+    int t2 = next_valid(mask, b + 2, 0, time), t3 = next_valid(mask, b + 3, 0, time);
+    while (t0 < time && t1 < time && t2 < time && t3 < time) {
+      gru_step4(x + ((long)b * time + t0) * width, x + ((long)(b + 1) * time + t1) * width,
+                x + ((long)(b + 2) * time + t2) * width, x + ((long)(b + 3) * time + t3) * width,
+                recurrent, h0, h1, h2, h3, scratch, units);
+      t0 = next_valid(mask, b, t0 + 1, time); t1 = next_valid(mask, b + 1, t1 + 1, time);
+      t2 = next_valid(mask, b + 2, t2 + 1, time); t3 = next_valid(mask, b + 3, t3 + 1, time);
     }
-    for (int i = 0; i < units; i++) out[(long)b * units + i] = h[i];
+    for (; t0 < time; t0 = next_valid(mask, b, t0 + 1, time))
+      gru_step1(x + ((long)b * time + t0) * width, recurrent, h0, scratch, units);
+    for (; t1 < time; t1 = next_valid(mask, b + 1, t1 + 1, time))
+      gru_step1(x + ((long)(b + 1) * time + t1) * width, recurrent, h1, scratch, units);
+    for (; t2 < time; t2 = next_valid(mask, b + 2, t2 + 1, time))
+      gru_step1(x + ((long)(b + 2) * time + t2) * width, recurrent, h2, scratch, units);
+    for (; t3 < time; t3 = next_valid(mask, b + 3, t3 + 1, time))
+      gru_step1(x + ((long)(b + 3) * time + t3) * width, recurrent, h3, scratch, units);
   }
+  for (; b < batch; b++) {
+    float *h = out + (long)b * units;
+    for (int t = next_valid(mask, b, 0, time); t < time; t = next_valid(mask, b, t + 1, time))
+      gru_step1(x + ((long)b * time + t) * width, recurrent, h, scratch, units);
+  }
+}
+
+/*
+ * Row gather: out row i = table row ids[i], rows of `row` 32-bit words (any 4-byte dtype: copied
+ * as bits). Returns −1, or the position of the first id outside [0, rows) (nothing is copied).
+ */
+EXPORT(gather_rows)
+int gather_rows(const int *table, const int *ids, int *out, int count, int rows, int row) {
+  for (int i = 0; i < count; i++) {
+    if (ids[i] < 0 || ids[i] >= rows) return i;
+  }
+  int row4 = row - row % 4;
+  for (int i = 0; i < count; i++) {
+    const int *src = table + (long)ids[i] * row;
+    int *dst = out + (long)i * row;
+    int j = 0;
+    for (; j < row4; j += 4) wasm_v128_store(dst + j, wasm_v128_load(src + j));
+    for (; j < row; j++) dst[j] = src[j];
+  }
+  return -1;
+}
+
+/* Element-wise binary operations of the broadcast kernels below. */
+#define OP_ADD 0
+#define OP_SUB 1
+#define OP_MUL 2
+#define OP_DIV 3
+
+static inline v128_t op4(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case OP_ADD: return wasm_f32x4_add(a, b);
+    case OP_SUB: return wasm_f32x4_sub(a, b);
+    case OP_MUL: return wasm_f32x4_mul(a, b);
+    default: return wasm_f32x4_div(a, b);
+  }
+}
+
+static inline float op1(int op, float a, float b) {
+  switch (op) {
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    default: return a / b;
+  }
+}
+
+/*
+ * out (rows × cols) = x op v, the small operand v broadcast: per column (v has cols values, e.g.
+ * a bias) when per_row is 0, per row (v has rows values, e.g. a mask [.., T, 1]) when 1. With
+ * swap the operands trade places (v op x). One float32 operation per element, as the cpu backend.
+ * The op is a constant in each specialised loop (op4/op1 inline into a switch hoisted by clang).
+ */
+static inline void bcast_body(const float *x, const float *v, float *out, int rows, int cols,
+                              int op, int per_row, int swap) {
+  int cols4 = cols - cols % 4;
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (long)r * cols;
+    float *o = out + (long)r * cols;
+    if (per_row) {
+      v128_t s = wasm_f32x4_splat(v[r]);
+      int c = 0;
+      for (; c < cols4; c += 4) {
+        v128_t xv = wasm_v128_load(xr + c);
+        wasm_v128_store(o + c, swap ? op4(op, s, xv) : op4(op, xv, s));
+      }
+      for (; c < cols; c++) o[c] = swap ? op1(op, v[r], xr[c]) : op1(op, xr[c], v[r]);
+    } else {
+      int c = 0;
+      for (; c < cols4; c += 4) {
+        v128_t xv = wasm_v128_load(xr + c), vv = wasm_v128_load(v + c);
+        wasm_v128_store(o + c, swap ? op4(op, vv, xv) : op4(op, xv, vv));
+      }
+      for (; c < cols; c++) o[c] = swap ? op1(op, v[c], xr[c]) : op1(op, xr[c], v[c]);
+    }
+  }
+}
+
+EXPORT(bcast_binary)
+void bcast_binary(const float *x, const float *v, float *out, int rows, int cols, int op,
+                  int per_row, int swap) {
+#define CASE(o) \
+  if (per_row) { if (swap) bcast_body(x, v, out, rows, cols, o, 1, 1); else bcast_body(x, v, out, rows, cols, o, 1, 0); } \
+  else { if (swap) bcast_body(x, v, out, rows, cols, o, 0, 1); else bcast_body(x, v, out, rows, cols, o, 0, 0); }
+  switch (op) {
+    case OP_ADD: CASE(OP_ADD) break;
+    case OP_SUB: CASE(OP_SUB) break;
+    case OP_MUL: CASE(OP_MUL) break;
+    default: CASE(OP_DIV) break;
+  }
+#undef CASE
+}
+
+/* Four float32 values promoted to two float64 pairs and added to (lo, hi). */
+#define ADD_PROMOTED(lo, hi, v) { v128_t v_ = (v); \
+  lo = wasm_f64x2_add(lo, wasm_f64x2_promote_low_f32x4(v_)); \
+  hi = wasm_f64x2_add(hi, wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v_, v_, 2, 3, 2, 3))); }
+
+/* Two float64 pairs rounded to four float32 values at o. */
+static inline void store_demoted(float *o, v128_t lo, v128_t hi) {
+  v128_t l = wasm_f32x4_demote_f64x2_zero(lo), h = wasm_f32x4_demote_f64x2_zero(hi);
+  wasm_v128_store(o, wasm_i32x4_shuffle(l, h, 0, 1, 4, 5));
+}
+
+/*
+ * out[o, c] = Σ_r x[o, r, c] for x (outer × reduce × inner), adding rows in order in float64 and
+ * rounding once, as the cpu backend does (so the values are the same). Sixteen columns (a cache
+ * line) at a time, so each row's line is read once even when the block outgrows the cache.
+ */
+EXPORT(sum_middle)
+void sum_middle(const float *x, float *out, int outer, int reduce, int inner) {
+  for (int o = 0; o < outer; o++) {
+    const float *xo = x + (long)o * reduce * inner;
+    float *oo = out + (long)o * inner;
+    int c = 0;
+    for (; c + 16 <= inner; c += 16) {
+      v128_t a0 = wasm_f64x2_splat(0.0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+      const float *p = xo + c;
+      for (int r = 0; r < reduce; r++, p += inner) {
+        ADD_PROMOTED(a0, a1, wasm_v128_load(p));
+        ADD_PROMOTED(a2, a3, wasm_v128_load(p + 4));
+        ADD_PROMOTED(a4, a5, wasm_v128_load(p + 8));
+        ADD_PROMOTED(a6, a7, wasm_v128_load(p + 12));
+      }
+      store_demoted(oo + c, a0, a1); store_demoted(oo + c + 4, a2, a3);
+      store_demoted(oo + c + 8, a4, a5); store_demoted(oo + c + 12, a6, a7);
+    }
+    for (; c + 4 <= inner; c += 4) {
+      v128_t a0 = wasm_f64x2_splat(0.0), a1 = a0;
+      const float *p = xo + c;
+      for (int r = 0; r < reduce; r++, p += inner) ADD_PROMOTED(a0, a1, wasm_v128_load(p));
+      store_demoted(oo + c, a0, a1);
+    }
+    for (; c < inner; c++) {
+      double acc = 0.0;
+      for (int r = 0; r < reduce; r++) acc += xo[(long)r * inner + c];
+      oo[c] = (float)acc;
+    }
+  }
+}
+
+/* Comparisons of the compare kernels below, in tfjs's kernel order. */
+#define CMP_EQUAL 0
+#define CMP_NOT_EQUAL 1
+#define CMP_GREATER 2
+#define CMP_GREATER_EQUAL 3
+#define CMP_LESS 4
+#define CMP_LESS_EQUAL 5
+
+static inline v128_t cmp4f(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case CMP_EQUAL: return wasm_f32x4_eq(a, b);
+    case CMP_NOT_EQUAL: return wasm_f32x4_ne(a, b);
+    case CMP_GREATER: return wasm_f32x4_gt(a, b);
+    case CMP_GREATER_EQUAL: return wasm_f32x4_ge(a, b);
+    case CMP_LESS: return wasm_f32x4_lt(a, b);
+    default: return wasm_f32x4_le(a, b);
+  }
+}
+
+static inline v128_t cmp4i(int op, v128_t a, v128_t b) {
+  switch (op) {
+    case CMP_EQUAL: return wasm_i32x4_eq(a, b);
+    case CMP_NOT_EQUAL: return wasm_i32x4_ne(a, b);
+    case CMP_GREATER: return wasm_i32x4_gt(a, b);
+    case CMP_GREATER_EQUAL: return wasm_i32x4_ge(a, b);
+    case CMP_LESS: return wasm_i32x4_lt(a, b);
+    default: return wasm_i32x4_le(a, b);
+  }
+}
+
+static inline int cmp1f(int op, float a, float b) {
+  switch (op) {
+    case CMP_EQUAL: return a == b;
+    case CMP_NOT_EQUAL: return a != b;
+    case CMP_GREATER: return a > b;
+    case CMP_GREATER_EQUAL: return a >= b;
+    case CMP_LESS: return a < b;
+    default: return a <= b;
+  }
+}
+
+static inline int cmp1i(int op, int a, int b) {
+  switch (op) {
+    case CMP_EQUAL: return a == b;
+    case CMP_NOT_EQUAL: return a != b;
+    case CMP_GREATER: return a > b;
+    case CMP_GREATER_EQUAL: return a >= b;
+    case CMP_LESS: return a < b;
+    default: return a <= b;
+  }
+}
+
+/* Four lane masks (all ones or zero) of 4 lanes each → sixteen bytes 1 or 0. */
+static inline v128_t masks_to_bytes(v128_t m0, v128_t m1, v128_t m2, v128_t m3) {
+  v128_t h0 = wasm_i16x8_narrow_i32x4(m0, m1), h1 = wasm_i16x8_narrow_i32x4(m2, m3);
+  return wasm_v128_and(wasm_i8x16_narrow_i16x8(h0, h1), wasm_i8x16_splat(1));
+}
+
+/*
+ * out[i] = a[i] op b[i] (b_step 1) or a[i] op b[0] (b_step 0) as bytes 0/1 (tfjs bool), for
+ * float32 (is_int 0, IEEE: NaN compares false, except not-equal) or int32 values.
+ */
+static inline void compare_body(const void *a, const void *b, unsigned char *out, int n, int b_step,
+                                int op, int is_int) {
+  const float *af = (const float *)a, *bf = (const float *)b;
+  const int *ai = (const int *)a, *bi = (const int *)b;
+  v128_t bs = wasm_v128_load32_splat(b);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+#define LANES(q) (is_int ? cmp4i(op, wasm_v128_load(af + i + 4 * q), b_step ? wasm_v128_load(bf + i + 4 * q) : bs) \
+                        : cmp4f(op, wasm_v128_load(af + i + 4 * q), b_step ? wasm_v128_load(bf + i + 4 * q) : bs))
+    wasm_v128_store(out + i, masks_to_bytes(LANES(0), LANES(1), LANES(2), LANES(3)));
+#undef LANES
+  }
+  for (; i < n; i++) {
+    int j = b_step ? i : 0;
+    out[i] = (unsigned char)(is_int ? cmp1i(op, ai[i], bi[j]) : cmp1f(op, af[i], bf[j]));
+  }
+}
+
+EXPORT(compare)
+void compare(const void *a, const void *b, unsigned char *out, int n, int b_step, int op, int is_int) {
+#define CASE(o) \
+  if (is_int) { if (b_step) compare_body(a, b, out, n, 1, o, 1); else compare_body(a, b, out, n, 0, o, 1); } \
+  else { if (b_step) compare_body(a, b, out, n, 1, o, 0); else compare_body(a, b, out, n, 0, o, 0); }
+  switch (op) {
+    case CMP_EQUAL: CASE(CMP_EQUAL) break;
+    case CMP_NOT_EQUAL: CASE(CMP_NOT_EQUAL) break;
+    case CMP_GREATER: CASE(CMP_GREATER) break;
+    case CMP_GREATER_EQUAL: CASE(CMP_GREATER_EQUAL) break;
+    case CMP_LESS: CASE(CMP_LESS) break;
+    default: CASE(CMP_LESS_EQUAL) break;
+  }
+#undef CASE
 }
