@@ -562,3 +562,312 @@ void compare(const void *a, const void *b, unsigned char *out, int n, int b_step
   }
 #undef CASE
 }
+
+/* The four lanes of v added. */
+static inline float hsum4(v128_t v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* Mean and rstd = 1/√(var + eps) of one row of d floats (d a multiple of 4). */
+static inline void row_stats(const float *xr, int d, float eps, float *mean, float *rstd) {
+  float inv = 1.0f / (float)d;
+  v128_t s = wasm_f32x4_splat(0.0f);
+  for (int j = 0; j < d; j += 4) s = wasm_f32x4_add(s, wasm_v128_load(xr + j));
+  float m = hsum4(s) * inv;
+  v128_t mv = wasm_f32x4_splat(m), q = wasm_f32x4_splat(0.0f);
+  for (int j = 0; j < d; j += 4) {
+    v128_t c = wasm_f32x4_sub(wasm_v128_load(xr + j), mv);
+    q = wasm_f32x4_add(q, wasm_f32x4_mul(c, c));
+  }
+  *mean = m;
+  *rstd = 1.0f / __builtin_sqrtf(hsum4(q) * inv + eps);
+}
+
+/* Layer normalisation over rows of d values (d a multiple of 4): y = (x − mean)·rstd·gamma + beta. */
+EXPORT(layer_norm)
+void layer_norm(const float *x, const float *gamma, const float *beta, float *y, int rows, int d, float eps) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + (long)r * d;
+    float *yr = y + (long)r * d;
+    float m, rs;
+    row_stats(xr, d, eps, &m, &rs);
+    v128_t mv = wasm_f32x4_splat(m), rv = wasm_f32x4_splat(rs);
+    for (int j = 0; j < d; j += 4) {
+      v128_t c = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), mv), rv);
+      wasm_v128_store(yr + j, wasm_f32x4_add(wasm_f32x4_mul(c, wasm_v128_load(gamma + j)),
+                                             wasm_v128_load(beta + j)));
+    }
+  }
+}
+
+/*
+ * The gradient of layer_norm, each row's statistics recomputed from x (cheaper than storing
+ * them): dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·gamma and x̂ = (x − mean)·rstd;
+ * dgamma = Σ_rows dy·x̂ and dbeta = Σ_rows dy, summed in float64 (acc holds 2·d doubles).
+ * d a multiple of 4.
+ */
+EXPORT(layer_norm_grad)
+void layer_norm_grad(const float *dy, const float *x, const float *gamma, float *dx, float *dgamma,
+                     float *dbeta, double *acc, int rows, int d, float eps) {
+  float inv = 1.0f / (float)d;
+  for (int j = 0; j < 2 * d; j++) acc[j] = 0.0;
+  for (int r = 0; r < rows; r++) {
+    const float *dyr = dy + (long)r * d, *xr = x + (long)r * d;
+    float *dxr = dx + (long)r * d;
+    float m, rs;
+    row_stats(xr, d, eps, &m, &rs);
+    v128_t mv = wasm_f32x4_splat(m), rv = wasm_f32x4_splat(rs);
+    v128_t sg = wasm_f32x4_splat(0.0f), sgx = sg;
+    for (int j = 0; j < d; j += 4) {
+      v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), mv), rv);
+      v128_t dyv = wasm_v128_load(dyr + j);
+      v128_t g = wasm_f32x4_mul(dyv, wasm_v128_load(gamma + j));
+      sg = wasm_f32x4_add(sg, g);
+      sgx = wasm_f32x4_add(sgx, wasm_f32x4_mul(g, xh));
+      double *ag = acc + j, *ab = acc + d + j;
+      ADD_PROMOTED(*(v128_t *)ag, *(v128_t *)(ag + 2), wasm_f32x4_mul(dyv, xh));
+      ADD_PROMOTED(*(v128_t *)ab, *(v128_t *)(ab + 2), dyv);
+    }
+    v128_t a = wasm_f32x4_splat(hsum4(sg) * inv), b = wasm_f32x4_splat(hsum4(sgx) * inv);
+    for (int j = 0; j < d; j += 4) {
+      v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), mv), rv);
+      v128_t g = wasm_f32x4_mul(wasm_v128_load(dyr + j), wasm_v128_load(gamma + j));
+      wasm_v128_store(dxr + j, wasm_f32x4_mul(rv, wasm_f32x4_sub(wasm_f32x4_sub(g, a), wasm_f32x4_mul(xh, b))));
+    }
+  }
+  for (int j = 0; j < d; j++) {
+    dgamma[j] = (float)acc[j];
+    dbeta[j] = (float)acc[d + j];
+  }
+}
+
+/*
+ * e^x for x ≤ 0 down to −87.3 (clamped; below, the result is 2^−126·p, within float32 rounding of
+ * the e^x that underflows to 0 after the caller's normalisation): 2^n·p(r), x = n·ln2 + r,
+ * |r| ≤ ln2/2, degree-6 polynomial. n is rounded by adding 1.5·2^23, whose low mantissa bits then
+ * hold n itself, so 2^n is those bits shifted into the exponent.
+ */
+static inline v128_t exp4(v128_t x) {
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_splat(-87.3f)), wasm_f32x4_splat(88.0f));
+  const v128_t magic = wasm_f32x4_splat(12582912.0f);
+  v128_t t = wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), magic);
+  v128_t n = wasm_f32x4_sub(t, magic);
+  v128_t r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_add(r, wasm_f32x4_mul(n, wasm_f32x4_splat(2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.0f / 720.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.0f));
+  v128_t scale = wasm_i32x4_add(wasm_i32x4_shl(t, 23), wasm_i32x4_splat(127 << 23));
+  return wasm_f32x4_mul(p, scale);
+}
+
+/* The masked score of a disallowed position (as the op path's NEG_LARGE): softmax gives it 0. */
+#define ATT_NEG_LARGE (-1e9f)
+
+/* The largest of the four lanes. */
+static inline float hmax4(v128_t v) {
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_pmax(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+/* Lane l of v in all four lanes. */
+#define LANE(v, l) wasm_i32x4_shuffle(v, v, l, l, l, l)
+
+/*
+ * One head's keys and values copied out of rows of `stride` floats into dense blocks, positions
+ * padded with zeros to tvp (a multiple of 4): kt and vt transposed (dk × tvp), kk and vv by
+ * position (tvp × dk). kk and vt may be 0 (not needed forward).
+ */
+static void gather_head(const float *k, const float *v, int tv, int tvp, int dk, int stride, float *kt,
+                        float *kk, float *vt, float *vv) {
+  for (int j = 0; j < tvp; j++) {
+    for (int d = 0; d < dk; d++) {
+      float kv = j < tv ? k[(long)j * stride + d] : 0.0f, vvv = j < tv ? v[(long)j * stride + d] : 0.0f;
+      kt[d * tvp + j] = kv;
+      vv[j * dk + d] = vvv;
+      if (kk != 0) kk[j * dk + d] = kv;
+      if (vt != 0) vt[d * tvp + j] = vvv;
+    }
+  }
+}
+
+/*
+ * The visibility of one batch row's positions as lane masks (all ones = valid) padded with 0 to
+ * tvp, and the first valid position (tv if none).
+ */
+static int batch_visibility(const float *mask, int tv, int tvp, int *vis) {
+  int first = tv;
+  for (int j = 0; j < tvp; j++) {
+    int ok = j < tv && (mask == 0 || mask[j] != 0.0f);
+    vis[j] = ok ? -1 : 0;
+    if (ok && j < first) first = j;
+  }
+  return first;
+}
+
+/*
+ * Probabilities p[0..4·blocks) of query row i within one head, from the query q (dk floats), the
+ * head's transposed keys kt (dk × tvp) and the batch row's visibility: positions past the row's
+ * end (causal: j > i) and padding get exactly 0; a row that may see nothing gets 1/tv at every
+ * position (a softmax over equal scores, as the op path gives). Returns the number of blocks of 4
+ * positions that may hold non-zero p; m (one lane mask per position, blocks·4) says which were
+ * allowed (all 0 for a row that sees nothing).
+ */
+static int attention_row(const float *q, const float *kt, const int *vis, int first, int causal, int i,
+                         int tv, int tvp, int dk, float scale, float *p, int *m) {
+  int jend = causal ? (i + 1 < tv ? i + 1 : tv) : tv;
+  if (first >= jend) {
+    int blocks = tvp / 4;
+    for (int j = 0; j < tvp; j++) {
+      p[j] = j < tv ? 1.0f / (float)tv : 0.0f;
+      m[j] = 0;
+    }
+    return blocks;
+  }
+  int blocks = (jend + 3) / 4;
+  v128_t sv = wasm_f32x4_splat(scale), end = wasm_i32x4_splat(jend), neg = wasm_f32x4_splat(ATT_NEG_LARGE);
+  v128_t maxv = neg;
+  for (int bl = 0; bl < blocks; bl++) {
+    int j = 4 * bl;
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int d = 0; d < dk; d++) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(q + d), wasm_v128_load(kt + d * tvp + j)));
+    v128_t idx = wasm_i32x4_make(j, j + 1, j + 2, j + 3);
+    v128_t ok = wasm_v128_and(wasm_v128_load(vis + j), wasm_i32x4_lt(idx, end));
+    v128_t sc = wasm_v128_bitselect(wasm_f32x4_mul(acc, sv), neg, ok);
+    wasm_v128_store(p + j, sc);
+    wasm_v128_store(m + j, ok);
+    maxv = wasm_f32x4_pmax(maxv, sc);
+  }
+  v128_t mx = wasm_f32x4_splat(hmax4(maxv)), total = wasm_f32x4_splat(0.0f);
+  for (int bl = 0; bl < blocks; bl++) {
+    int j = 4 * bl;
+    v128_t e = wasm_v128_and(exp4(wasm_f32x4_sub(wasm_v128_load(p + j), mx)), wasm_v128_load(m + j));
+    wasm_v128_store(p + j, e);
+    total = wasm_f32x4_add(total, e);
+  }
+  v128_t inv = wasm_f32x4_splat(1.0f / hsum4(total));
+  for (int bl = 0; bl < blocks; bl++) wasm_v128_store(p + 4 * bl, wasm_f32x4_mul(wasm_v128_load(p + 4 * bl), inv));
+  return blocks;
+}
+
+/* p[0..4·blocks) ⊙ the keep row (tv values; positions past tv count 0). */
+static inline void apply_keep(float *p, const float *keep_row, int blocks, int tv) {
+  for (int j = 0; j < 4 * blocks; j++) p[j] = j < tv ? p[j] * keep_row[j] : 0.0f;
+}
+
+/* o[0..dk) = Σ_j w[j]·rows[j] over 4·blocks positions (rows: dk floats each). */
+static inline void weighted_rows(const float *w, const float *rows, int blocks, int dk, float *o) {
+  for (int d = 0; d < dk; d += 4) {
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int bl = 0; bl < blocks; bl++) {
+      v128_t pv = wasm_v128_load(w + 4 * bl);
+      const float *r = rows + (4 * bl) * dk + d;
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(LANE(pv, 0), wasm_v128_load(r)));
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(LANE(pv, 1), wasm_v128_load(r + dk)));
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(LANE(pv, 2), wasm_v128_load(r + 2 * dk)));
+      acc = wasm_f32x4_add(acc, wasm_f32x4_mul(LANE(pv, 3), wasm_v128_load(r + 3 * dk)));
+    }
+    wasm_v128_store(o + d, acc);
+  }
+}
+
+/* rows[j] += w[j]·x for the 4·blocks positions (rows: dk floats each, x: dk floats). */
+static inline void add_outer(float *rows, const float *w, const float *x, int blocks, int dk) {
+  for (int j = 0; j < 4 * blocks; j++) {
+    v128_t s = wasm_v128_load32_splat(w + j);
+    float *r = rows + j * dk;
+    for (int d = 0; d < dk; d += 4) wasm_v128_store(r + d, wasm_f32x4_add(wasm_v128_load(r + d), wasm_f32x4_mul(s, wasm_v128_load(x + d))));
+  }
+}
+
+/*
+ * Fused multi-head attention, forward (duet-tf's DuetAttention kernel): q [b, tq, h·dk],
+ * k and v [b, tv, h·dk] (heads side by side), mask [b, tv] (non-zero = valid) or 0, keep
+ * [b, h, tq, tv] (scaled dropout multipliers) or 0 → out [b, tq, h·dk]:
+ * out = (softmax(scale·q·kᵀ, masked) ⊙ keep)·v per head. dk a multiple of 4. scratch holds
+ * 2·tvp·dk + 3·tvp floats, tvp = tv rounded up to a multiple of 4.
+ */
+EXPORT(attention_forward)
+void attention_forward(const float *q, const float *k, const float *v, const float *mask, const float *keep,
+                       float *out, float *scratch, int b, int tq, int tv, int h, int dk, float scale, int causal) {
+  int stride = h * dk, tvp = (tv + 3) & ~3;
+  float *kt = scratch, *vv = kt + tvp * dk, *p = vv + tvp * dk;
+  int *m = (int *)(p + tvp), *vis = m + tvp;
+  for (int bi = 0; bi < b; bi++) {
+    int first = batch_visibility(mask == 0 ? 0 : mask + (long)bi * tv, tv, tvp, vis);
+    for (int hi = 0; hi < h; hi++) {
+      gather_head(k + (long)bi * tv * stride + hi * dk, v + (long)bi * tv * stride + hi * dk, tv, tvp, dk, stride,
+                  kt, 0, 0, vv);
+      for (int i = 0; i < tq; i++) {
+        long at = ((long)bi * tq + i) * stride + hi * dk;
+        int blocks = attention_row(q + at, kt, vis, first, causal, i, tv, tvp, dk, scale, p, m);
+        if (keep != 0) apply_keep(p, keep + (((long)bi * h + hi) * tq + i) * tv, blocks, tv);
+        weighted_rows(p, vv, blocks, dk, out + at);
+      }
+    }
+  }
+}
+
+/*
+ * The gradient of attention_forward, probabilities recomputed: from dy [b, tq, h·dk] → dq, dk,
+ * dv (shapes of q, k, v). dS = P ⊙ (dP − Σ P⊙dP) with dP = (dy·vᵀ) ⊙ keep, zero where the
+ * position was not allowed; dq = scale·dS·k, dk = scale·dSᵀ·q, dv = (P ⊙ keep)ᵀ·dy. scratch holds
+ * 6·tvp·dk + 5·tvp floats.
+ */
+EXPORT(attention_backward)
+void attention_backward(const float *dy, const float *q, const float *k, const float *v, const float *mask,
+                        const float *keep, float *dq, float *dk_out, float *dv_out, float *scratch, int b, int tq,
+                        int tv, int h, int dk, float scale, int causal) {
+  int stride = h * dk, tvp = (tv + 3) & ~3;
+  float *kt = scratch, *kk = kt + tvp * dk, *vt = kk + tvp * dk, *vv = vt + tvp * dk;
+  float *gk = vv + tvp * dk, *gv = gk + tvp * dk, *p = gv + tvp * dk, *pk = p + tvp, *ds = pk + tvp;
+  int *m = (int *)(ds + tvp), *vis = m + tvp;
+  v128_t sv = wasm_f32x4_splat(scale);
+  for (int bi = 0; bi < b; bi++) {
+    int first = batch_visibility(mask == 0 ? 0 : mask + (long)bi * tv, tv, tvp, vis);
+    for (int hi = 0; hi < h; hi++) {
+      long base_k = (long)bi * tv * stride + hi * dk;
+      gather_head(k + base_k, v + base_k, tv, tvp, dk, stride, kt, kk, vt, vv);
+      for (int z = 0; z < 2 * tvp * dk; z++) gk[z] = 0.0f;
+      for (int i = 0; i < tq; i++) {
+        long at = ((long)bi * tq + i) * stride + hi * dk;
+        const float *qi = q + at, *gi = dy + at;
+        int blocks = attention_row(qi, kt, vis, first, causal, i, tv, tvp, dk, scale, p, m);
+        const float *kr = keep == 0 ? 0 : keep + (((long)bi * h + hi) * tq + i) * tv;
+        for (int j = 0; j < 4 * blocks; j++) pk[j] = kr == 0 ? p[j] : (j < tv ? p[j] * kr[j] : 0.0f);
+        /* dP = (dy_i · v_j) ⊙ keep, then c = Σ P ⊙ dP */
+        v128_t cv = wasm_f32x4_splat(0.0f);
+        for (int bl = 0; bl < blocks; bl++) {
+          int j = 4 * bl;
+          v128_t acc = wasm_f32x4_splat(0.0f);
+          for (int d = 0; d < dk; d++) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load32_splat(gi + d), wasm_v128_load(vt + d * tvp + j)));
+          wasm_v128_store(ds + j, acc);
+        }
+        if (kr != 0) for (int j = 0; j < 4 * blocks; j++) ds[j] = j < tv ? ds[j] * kr[j] : 0.0f;
+        for (int bl = 0; bl < blocks; bl++) cv = wasm_f32x4_add(cv, wasm_f32x4_mul(wasm_v128_load(p + 4 * bl), wasm_v128_load(ds + 4 * bl)));
+        v128_t c = wasm_f32x4_splat(hsum4(cv));
+        for (int bl = 0; bl < blocks; bl++) {
+          int j = 4 * bl;
+          v128_t g = wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(wasm_v128_load(ds + j), c)), sv);
+          wasm_v128_store(ds + j, wasm_v128_and(g, wasm_v128_load(m + j)));
+        }
+        add_outer(gv, pk, gi, blocks, dk);
+        weighted_rows(ds, kk, blocks, dk, dq + at);
+        add_outer(gk, ds, qi, blocks, dk);
+      }
+      for (int j = 0; j < tv; j++) {
+        for (int d = 0; d < dk; d++) {
+          dk_out[base_k + (long)j * stride + d] = gk[j * dk + d];
+          dv_out[base_k + (long)j * stride + d] = gv[j * dk + d];
+        }
+      }
+    }
+  }
+}

@@ -43,6 +43,18 @@ export interface SimdKernels {
    * 1 not equal, 2 greater, 3 greater-equal, 4 less, 5 less-equal; `isInt` 1 for int32 values.
    */
   compare(a: number, b: number, out: number, n: number, bStep: number, op: number, isInt: number): void;
+  /** Layer norm over `rows` rows of `d` floats (`d` a multiple of 4). */
+  layer_norm(x: number, gamma: number, beta: number, y: number, rows: number, d: number, epsilon: number): void;
+  /** The gradient of `layer_norm` (statistics recomputed); `acc` holds `2·d` float64 values. */
+  layer_norm_grad(dy: number, x: number, gamma: number, dx: number, dgamma: number, dbeta: number,
+    acc: number, rows: number, d: number, epsilon: number): void;
+  /** Fused multi-head attention forward (see kernels.c); mask and keep 0 when absent. */
+  attention_forward(q: number, k: number, v: number, mask: number, keep: number, out: number, scratch: number,
+    b: number, tq: number, tv: number, h: number, dk: number, scale: number, causal: number): void;
+  /** Its gradient, probabilities recomputed. */
+  attention_backward(dy: number, q: number, k: number, v: number, mask: number, keep: number, dq: number,
+    dk: number, dv: number, scratch: number, b: number, tq: number, tv: number, h: number, keyDim: number,
+    scale: number, causal: number): void;
   /** `out[o, c] = Σ_r x[o, r, c]`, in float64 in row order (as the cpu backend). */
   sum_middle(x: number, out: number, outer: number, reduce: number, inner: number): void;
 }
