@@ -11,6 +11,12 @@
  *                          --workers 1 --backend auto --max-batch 64 --items 1000 --encoder gru
  *                          --client http]
  *
+ * `--scenario overload` (issue 13) is one command with its own defaults: 256 users per request,
+ * 1,000 raw clients, 20 s, the server at --max-batch 256 --max-wait-ms 10 --max-queue-ms 40
+ * (see bench/serve_overload.ts for what it records):
+ *
+ *   npm run -s bench:serve -- --scenario overload [--backend wasm --retry-after ignore|honor]
+ *
  * `--client http` (default) is node:http with keep-alive agents, a typical Node client; `raw`
  * speaks HTTP/1.1 over one keep-alive socket per loop with prebuilt requests (a lean load
  * generator like wrk: it leaves more of a small machine's CPU to the server). Each level also
@@ -19,7 +25,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,18 +34,33 @@ import {
   useBackend,
 } from 'duet-tf';
 
+import { percentile, post, RawConnection, serverCpuSeconds } from './serve_common';
+import { runOverload } from './serve_overload';
+
 const REPO = fileURLToPath(new URL('../', import.meta.url));
 
 interface Options {
+  scenario: 'levels' | 'overload';
   duration: number; warmup: number; concurrency: number[]; model: ModelKind; format: PayloadFormat;
   workers: number; backend: string; maxBatch: number; items: number; clickLength: number;
   encoder: string; client: 'http' | 'raw'; cpuProf?: string;
+  /** Users per request (overload). */
+  sequences: number;
+  /** The server's --max-wait-ms and --max-queue-ms (overload; the levels leave the defaults). */
+  maxWaitMs: number; maxQueueMs: number;
+  honorRetryAfter: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
-    workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
-    client: 'http' };
+  const overload = argv.includes('overload') && argv[argv.indexOf('overload') - 1] === '--scenario';
+  // The overload scenario of issue 13: 256 users per request, 1,000 clients, 20 s.
+  const o: Options = overload ?
+    { scenario: 'overload', duration: 20, warmup: 0, concurrency: [1000], model: 'sasrec', format: 'f16',
+      workers: 1, backend: 'auto', maxBatch: 256, items: 1000, clickLength: 30, encoder: 'gru',
+      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, honorRetryAfter: false } :
+    { scenario: 'levels', duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
+      workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
+      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, honorRetryAfter: false };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
@@ -48,7 +68,18 @@ function parseArgs(argv: string[]): Options {
     switch (flag) {
       case '--duration': o.duration = Math.min(n, 60); break; // bounded
       case '--warmup': o.warmup = Math.min(n, 10); break;
-      case '--concurrency': o.concurrency = value.split(',').map(Number).map((c) => Math.min(c, 256)); break;
+      // Bounded: at most 256 clients per level, 1,000 in the overload scenario.
+      case '--concurrency': o.concurrency = value.split(',').map(Number).map((c) => Math.min(c, overload ? 1000 : 256)); break;
+      case '--scenario':
+        if (value !== 'levels' && value !== 'overload') throw new Error('bench:serve: --scenario is levels or overload');
+        break; // read above
+      case '--sequences': o.sequences = Math.min(n, 256); break;
+      case '--max-wait-ms': o.maxWaitMs = n; break;
+      case '--max-queue-ms': o.maxQueueMs = n; break;
+      case '--retry-after':
+        if (value !== 'ignore' && value !== 'honor') throw new Error('bench:serve: --retry-after is ignore or honor');
+        o.honorRetryAfter = value === 'honor';
+        break;
       case '--model': o.model = value as ModelKind; break;
       case '--format': o.format = value as PayloadFormat; break;
       case '--workers': o.workers = n; break;
@@ -75,7 +106,12 @@ function startServer(modelDir: string, o: Options): Promise<{ child: ChildProces
   const args = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []),
     '--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
     '--host', '127.0.0.1', '--port', '0', '--backend', o.backend, '--workers', String(o.workers),
-    '--max-batch', String(o.maxBatch), '--max-queue', '100000'];
+    '--max-batch', String(o.maxBatch),
+    // The levels measure throughput: no admission refusals. The overload scenario runs the
+    // service's own queue limits (default --max-queue) with the configured waits.
+    ...(o.scenario === 'levels' ? ['--max-queue', '100000'] :
+      ['--max-wait-ms', String(o.maxWaitMs), '--max-queue-ms', String(o.maxQueueMs),
+        '--max-sequences', String(o.sequences)])];
   if (o.workers > 1) {
     // A cluster primary cannot report the port the workers picked: choose one up front.
     args[args.indexOf('--port') + 1] = String(20000 + Math.floor(Math.random() * 20000));
@@ -103,103 +139,6 @@ function startServer(modelDir: string, o: Options): Promise<{ child: ChildProces
   });
 }
 
-function post(agent: http.Agent, url: URL, body: string): Promise<{ status: number; bytes: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent,
-      headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-/**
- * One keep-alive HTTP/1.1 connection sending one request at a time, with no per-request objects
- * beyond the answer: the bench's lean client (`--client raw`).
- */
-class RawConnection {
-  private socket: net.Socket | null = null;
-  private chunks: Buffer[] = [];
-  private received = 0;
-  private headerEnd = -1;
-  private expected = -1;
-  private status = 0;
-  private startedAt = 0;
-  private pending: { resolve(r: { status: number; length: number }): void; reject(e: Error): void } | null = null;
-
-  constructor(private readonly url: URL) {}
-
-  request(head: Buffer, body: Buffer): Promise<{ status: number; length: number }> {
-    if (this.socket === null) this.connect();
-    this.chunks = [];
-    this.received = 0;
-    this.headerEnd = -1;
-    this.startedAt = performance.now();
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      this.socket!.cork();
-      this.socket!.write(head);
-      this.socket!.write(body);
-      this.socket!.uncork();
-    });
-  }
-
-  close(): void {
-    this.socket?.destroy();
-    this.socket = null;
-  }
-
-  /** Fails the request in flight when it has waited more than `ms`. */
-  expire(ms: number): void {
-    if (this.pending !== null && performance.now() - this.startedAt > ms) {
-      this.socket?.destroy(new Error('timeout'));
-    }
-  }
-
-  private connect(): void {
-    const socket = net.connect(Number(this.url.port), this.url.hostname);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    const fail = (e: Error) => {
-      if (this.socket === socket) this.socket = null;
-      const p = this.pending;
-      this.pending = null;
-      p?.reject(e);
-    };
-    socket.on('error', fail);
-    socket.on('close', () => fail(new Error('connection closed')));
-    this.socket = socket;
-  }
-
-  private onData(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.received += chunk.length;
-    if (this.headerEnd < 0) {
-      const all = this.chunks.length === 1 ? chunk : Buffer.concat(this.chunks);
-      this.chunks = [all];
-      const end = all.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = all.toString('latin1', 0, end);
-      this.status = Number(head.slice(9, 12));
-      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-      this.headerEnd = end + 4;
-      this.expected = m === null ? 0 : Number(m[1]);
-    }
-    if (this.received >= this.headerEnd + this.expected) {
-      const p = this.pending;
-      this.pending = null;
-      p?.resolve({ status: this.status, length: this.received - this.headerEnd });
-    }
-  }
-}
-
 function metric(text: string, name: string): number {
   const m = new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text);
   return m === null ? 0 : Number(m[1]);
@@ -210,46 +149,7 @@ async function metrics(url: string): Promise<string> {
   return r.text();
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
 const round = (v: number, d = 2) => Number(v.toFixed(d));
-
-/**
- * CPU seconds the server and its cluster workers have used so far, user and system (kernel)
- * time, from /proc (Linux); null elsewhere. Less load-dependent than requests/s.
- */
-function serverCpuSeconds(pid: number): { user: number; system: number } | null {
-  const tick = 100; // USER_HZ: 100 on every Linux Node supports
-  const read = (p: number): { user: number; system: number } => {
-    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const cpu = { user: Number(fields[11]) / tick, system: Number(fields[12]) / tick }; // utime, stime
-    let children = '';
-    try {
-      children = fs.readFileSync(`/proc/${p}/task/${p}/children`, 'utf8');
-    } catch {
-      // No children file (older kernels): the process alone.
-    }
-    for (const c of children.split(' ').filter((x) => x !== '')) {
-      try {
-        const child = read(Number(c));
-        cpu.user += child.user;
-        cpu.system += child.system;
-      } catch {
-        // A child that just exited.
-      }
-    }
-    return cpu;
-  };
-  try {
-    return read(pid);
-  } catch {
-    return null;
-  }
-}
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
@@ -262,10 +162,9 @@ async function main(): Promise<void> {
       clickLength: o.clickLength, seed: 0, generator: { encoder: o.encoder } } as Parameters<typeof createModel>[0]);
     const { layout } = splitDuet(model);
     await saveDuet(model, path.join(dir, 'model'));
-    const expectedBytes = payloadByteLength(layout, { format: o.format });
     model.dispose();
     console.error(`bench:serve: ${o.model} DUET, ${layout.total} parameters per user, ` +
-      `${expectedBytes} bytes per ${o.format} payload; starting the server`);
+      `${payloadByteLength(layout, { format: o.format })} bytes per ${o.format} payload; starting the server`);
     server = await startServer(path.join(dir, 'model'), o);
     // What 'auto' resolves to in the server: tfjs-node when installed, else wasm.
     const backend = o.backend !== 'auto' ? o.backend :
@@ -278,10 +177,11 @@ async function main(): Promise<void> {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
       return seed / 2 ** 32;
     };
-    const bodies = Array.from({ length: 512 }, () => JSON.stringify({
-      sequence: Array.from({ length: 5 + Math.floor(rand() * (o.clickLength - 4)) },
-        () => 1 + Math.floor(rand() * o.items)),
-    }));
+    const history = () => Array.from({ length: 5 + Math.floor(rand() * (o.clickLength - 4)) },
+      () => 1 + Math.floor(rand() * o.items));
+    const bodies = Array.from({ length: o.scenario === 'overload' ? 64 : 512 }, () => JSON.stringify(
+      o.scenario === 'overload' ? { sequences: Array.from({ length: o.sequences }, history) } : { sequence: history() }));
+    const expectedBytes = payloadByteLength(layout, { format: o.format, batch: o.scenario === 'overload' ? o.sequences : 1 });
     // One payload checked in full: the bench measures real answers.
     const check = decodePayload(new Uint8Array((await post(new http.Agent(), url, bodies[0])).bytes));
     if (check.total !== layout.total) throw new Error('bench:serve: unexpected payload');
@@ -290,6 +190,22 @@ async function main(): Promise<void> {
       `Host: ${url.host}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n`, 'latin1'));
     const bodyBytes = bodies.map((b) => Buffer.from(b));
+
+    if (o.scenario === 'overload') {
+      const record = await runOverload({
+        url, serverPid: server.child.pid!, bodies: bodyBytes, heads, expectedBytes, sequences: o.sequences,
+        concurrency: o.concurrency[0], duration: o.duration, honorRetryAfter: o.honorRetryAfter,
+        maxWaitMs: o.maxWaitMs,
+      });
+      console.log(JSON.stringify({
+        bench: 'serve-overload', model: `${o.model}-duet`, encoder: o.encoder, format: o.format, backend,
+        sequencesPerRequest: o.sequences, concurrency: o.concurrency[0],
+        server: { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, maxQueueMs: o.maxQueueMs, maxQueue: 4096 },
+        retryAfter: o.honorRetryAfter ? 'honor' : 'ignore', ...record,
+        cpus: os.cpus().length, loadAverage: os.loadavg().map((v) => round(v)),
+      }));
+      return;
+    }
 
     for (const concurrency of o.concurrency) {
       const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });

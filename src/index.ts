@@ -42,6 +42,10 @@ export type { DuetParts } from './wrap/split_duet';
 export { sequenceView, sequenceViewReason } from './wrap/sequence_view';
 export type { SequenceView } from './wrap/sequence_view';
 export { fileSystem, loadDuet, saveDuet } from './wrap/file_io';
+export type { SaveOptions } from './wrap/file_io';
+export { resolveModelFolder, writeModelFolder } from './wrap/model_folder';
+export { checkFiniteWeights } from './wrap/finite_weights';
+export type { ModelFolderFiles, WriteModelFolderOptions } from './wrap/model_folder';
 
 // Metrics.
 export {
@@ -132,6 +136,11 @@ export type {
 } from './train/sequence/train_sequence';
 export { sequenceBatches } from './train/sequence/sequence_batches';
 export type { SequenceBatch, SequenceBatchOptions, SequenceTable } from './train/sequence/sequence_batches';
+export { createObjective, registerObjective } from './train/objective';
+export type {
+  ObjectiveBatch, ObjectiveBatchOptions, ObjectiveFactory, ObjectiveLoss, ObjectiveShard, ObjectiveSpec,
+  TrainingObjective,
+} from './train/objective';
 export { SequenceObjective } from './train/objectives/sequence';
 export type { SequenceData, SequenceObjectiveOptions } from './train/objectives/sequence';
 export { sequenceObjective } from './train/sequence/sequence_objective';
@@ -175,8 +184,12 @@ export type { DeviceMetadata } from './serve/device_metadata';
 export { stampDeviceModel } from './serve/stamp_device_model';
 export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
-export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './serve/server';
+export type {
+  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+} from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
+export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
+export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
@@ -184,8 +197,8 @@ export { parseParametersRequest } from './serve/requests';
 export type {
   GeneratorRow, ItemLookup, ParametersRequest, RequestIdOptions, RequestItemId, RequestLimits,
 } from './serve/requests';
-export { installShutdownHandlers } from './serve/shutdown';
-export type { Closable, ShutdownOptions } from './serve/shutdown';
+export { installReloadHandler, installShutdownHandlers } from './serve/shutdown';
+export type { Closable, Reloadable, ShutdownOptions } from './serve/shutdown';
 export { generatorEmbeddingTable } from './serve/embedding_table';
 export { ServeError } from './serve/serve_error';
-export type { ServeErrorCode } from './serve/serve_error';
+export type { ServeErrorCode, ServeErrorOptions } from './serve/serve_error';

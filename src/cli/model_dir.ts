@@ -8,9 +8,11 @@ import * as path from 'node:path';
 
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-import { type IdMap, ITEM_MAP_FILE, writeIdMap } from '../data/id_map';
+import { formatIdMap, type IdMap, ITEM_MAP_FILE } from '../data/id_map';
 import type { ResolvedConfig } from '../models/create_model';
 import { loadDuet, saveDuet } from '../wrap/file_io';
+import { readModelFolder, resolveModelFolderSync } from '../wrap/model_folder';
+import { UsageError } from './args';
 
 /** The file beside `model.json` that describes the model. */
 export const MODEL_INFO_FILE = 'duet-tf.json';
@@ -61,23 +63,58 @@ export interface ModelInfo {
 
 /**
  * Saves `model` and its `duet-tf.json` to `dir` (created if missing), and the item map of the
- * data it was trained on as `items.tsv` (so the service and `recommend` speak the data's ids).
+ * data it was trained on as `items.tsv` (so the service and `recommend` speak the data's ids), in
+ * one crash-safe step: a process killed meanwhile leaves the previous folder or the new one.
+ * With `overwrite: false` an existing model there is refused.
  */
 export async function saveModelDir(dir: string, model: tfl.LayersModel, info: ModelInfo,
-    items: IdMap | null = null): Promise<void> {
-  await saveDuet(model, dir);
-  fs.writeFileSync(path.join(dir, MODEL_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`);
-  const mapFile = path.join(dir, ITEM_MAP_FILE);
-  if (items !== null) await writeIdMap(mapFile, items);
-  else fs.rmSync(mapFile, { force: true }); // a map left from an earlier model would lie
+    items: IdMap | null = null, { overwrite = true }: { overwrite?: boolean } = {}): Promise<void> {
+  await saveDuet(model, dir, {
+    files: {
+      [MODEL_INFO_FILE]: `${JSON.stringify(info, null, 2)}\n`,
+      ...(items === null ? {} : { [ITEM_MAP_FILE]: formatIdMap(items) }),
+    },
+    // A map left from an earlier model would lie.
+    drop: items === null ? [ITEM_MAP_FILE] : [],
+    overwrite,
+  });
 }
 
-/** Reads `duet-tf.json` from `dir`, checking it is one. */
-export function readModelInfo(command: string, dir: string): ModelInfo {
+/**
+ * Refuses, before any work, an output folder that already holds a model, unless `force`: a
+ * training run must not replace a model by accident.
+ */
+export function checkOutputFolder(command: string, dir: string, force: boolean): void {
+  const folder = resolveModelFolderSync(dir, fs, path);
+  // A folder of folders (model versions, a project) is never a model folder: say so before
+  // training rather than after.
+  const folders = fs.existsSync(folder) && fs.statSync(folder).isDirectory() ?
+    fs.readdirSync(folder, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name) : [];
+  if (folders.length > 0) {
+    throw new UsageError(`${command}: --out '${dir}' holds folders (${folders.slice(0, 5).join(', ')}); ` +
+      `write the model into a folder of its own (for a new version, e.g. '${path.join(dir, String(nextVersion(folders)))}')`);
+  }
+  if (force) return;
+  const held = ['model.json', MODEL_INFO_FILE].filter((f) => fs.existsSync(path.join(folder, f)));
+  if (held.length > 0) {
+    throw new UsageError(`${command}: --out '${dir}' already holds a model (${held.join(', ')}); ` +
+      `pass --force to replace it, or choose another folder`);
+  }
+}
+
+/** The number after the highest numbered folder (1 when there is none). */
+function nextVersion(folders: string[]): number {
+  const numbers = folders.filter((f) => /^\d+$/.test(f)).map(Number);
+  return numbers.length === 0 ? 1 : Math.max(...numbers) + 1;
+}
+
+/** Reads `duet-tf.json` from `dir` (or, mid-save, its previous version), checking it is one. */
+export function readModelInfo(command: string, given: string): ModelInfo {
+  const dir = resolveModelFolderSync(given, fs, path);
   const file = path.join(dir, MODEL_INFO_FILE);
-  if (!fs.existsSync(dir)) throw new Error(`${command}: model folder '${dir}' does not exist`);
+  if (!fs.existsSync(dir)) throw new Error(`${command}: model folder '${given}' does not exist`);
   if (!fs.existsSync(file)) {
-    throw new Error(`${command}: '${dir}' has no ${MODEL_INFO_FILE}; it is not a model folder ` +
+    throw new Error(`${command}: '${given}' has no ${MODEL_INFO_FILE}; it is not a model folder ` +
       `written by 'duet-tf train'`);
   }
   let info: ModelInfo;
@@ -95,15 +132,18 @@ export function readModelInfo(command: string, dir: string): ModelInfo {
   return info;
 }
 
-/** Loads a model folder: the model and its description. */
+/** Loads a model folder: the model and its description, read as one consistent set. */
 export async function loadModelDir(command: string, dir: string):
     Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
-  const info = readModelInfo(command, dir);
-  let model: tfl.LayersModel;
-  try {
-    model = await loadDuet(dir);
-  } catch (e) {
-    throw new Error(`${command}: cannot load the model in '${dir}': ${(e as Error).message}`);
-  }
-  return { model, info };
+  readModelInfo(command, dir); // the clear errors for a missing or foreign folder
+  return readModelFolder(dir, async (folder) => {
+    const info = readModelInfo(command, folder);
+    let model: tfl.LayersModel;
+    try {
+      model = await loadDuet(folder);
+    } catch (e) {
+      throw new Error(`${command}: cannot load the model in '${dir}': ${(e as Error).message}`);
+    }
+    return { model, info };
+  });
 }

@@ -4,6 +4,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { DynamicDense } from '../layers/dynamic_dense';
+import { isLayerClass } from '../layers/layer_class';
 import { PayloadLayer } from '../serve/payload';
 
 /** A device model's dynamic layers in parameter order, and whether each is residual. */
@@ -24,7 +25,7 @@ export interface DeviceLayout {
  * ```
  */
 export function deviceLayout(model: tfl.LayersModel): DeviceLayout {
-  const dynamic = model.layers.filter((l) => l instanceof DynamicDense) as DynamicDense[];
+  const dynamic = model.layers.filter((l) => isLayerClass(l, DynamicDense)) as DynamicDense[];
   if (dynamic.length === 0) {
     throw new Error(`'deviceLayout': model '${model.name}' has no DynamicDense layer; pass the ` +
       `device part from splitDuet`);

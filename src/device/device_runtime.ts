@@ -7,16 +7,24 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { readDeviceMetadata } from '../serve/device_metadata';
-import { PAYLOAD_FORMATS, PayloadFormat, PayloadLayer } from '../serve/payload';
+import { PAYLOAD_FORMATS, PayloadFormat, payloadByteLength, PayloadLayer } from '../serve/payload';
 import {
   dotItems, itemTowerOutputs, splitTwoTower, twoTowerReason, type TwoTowerParts, userTowerOutputs,
 } from '../wrap/two_tower';
+import { checkFiniteWeights } from '../wrap/finite_weights';
 import { sameWeightVersion, weightVersion } from '../wrap/weight_version';
 import { columnInputs, type InputsBuilder } from './default_inputs';
 import { deviceLayout, sameLayout } from './device_layout';
 import { FallbackReason, FetchLike, parametersUrl, requestParameters } from './fetch_parameters';
 import { always, RequestPolicy } from './policies';
 import './register_layers';
+
+/**
+ * The global `fetch`, called as a plain function: browsers throw "Illegal invocation" when it is
+ * called as a method of another object (e.g. an options object holding it).
+ */
+const defaultFetch: FetchLike = (url, init) =>
+  globalThis.fetch(url, init) as unknown as ReturnType<FetchLike>;
 
 /** Options of {@link createDeviceRuntime}. */
 export interface DeviceRuntimeOptions {
@@ -119,6 +127,8 @@ export interface DeviceRuntimeStats {
   failures: Record<FallbackReason, number>;
   /** Items passed to `observe` that are not in the item map (not recorded). */
   unknownItems: number;
+  /** Bytes of the valid payloads received. */
+  bytesReceived: number;
 }
 
 /**
@@ -217,7 +227,7 @@ export class DeviceRuntime {
 
   private readonly users = new Map<string, UserState>();
   private readonly counts: DeviceRuntimeStats = {
-    calls: 0, requests: 0, successes: 0, cacheHits: 0, baseUses: 0,
+    calls: 0, requests: 0, successes: 0, cacheHits: 0, baseUses: 0, bytesReceived: 0,
     failures: { unreachable: 0, timeout: 0, fingerprint: 0, http: 0, payload: 0, 'no-history': 0 },
     unknownItems: 0,
   };
@@ -427,14 +437,14 @@ export class DeviceRuntime {
     const format = this.options.format ?? 'f16';
     this.counts.requests++;
     const response = await requestParameters({
-      // Called as a plain function: browsers refuse fetch called on another object (Illegal invocation).
-      fetch: this.options.fetch ?? ((url, init) => (globalThis.fetch as unknown as FetchLike)(url, init)),
+      fetch: this.options.fetch ?? defaultFetch,
       url: parametersUrl(this.options.serviceUrl, format),
       body: this.requestBody(history),
       token: this.options.token,
       timeoutMs: positiveInt(this.options.timeoutMs, 1000, 'timeoutMs'),
       fingerprint: this.fingerprint,
       layout: this.layout,
+      maxBytes: payloadByteLength(this.layout, { format }),
     });
     if (!response.ok) {
       this.counts.failures[response.reason]++;
@@ -442,6 +452,7 @@ export class DeviceRuntime {
       return fallback(response.reason, response.message);
     }
     this.counts.successes++;
+    this.counts.bytesReceived += response.bytes;
     state.failure = null;
     state.cache = { values: response.values, at: this.now, history };
     // Interactions observed while the request was in flight still count as new.
@@ -489,9 +500,24 @@ export class DeviceRuntime {
       throw new Error(`'inputs' passed to 'DeviceRuntime.score' must each have ${rows} rows (one ` +
         `per candidate) or 1 row (shared), got [${inputs.map((t) => t.shape[0]).join(', ')}]`);
     }
-    const parameters = await this.parameters(userId);
-    const out = (await this.scoreTwoTower(userId, inputs, rows, parameters.values)) ?? tf.tidy(() => {
-      const params = tf.tile(tf.tensor2d(parameters.values, [1, parameters.values.length]), [rows, 1]);
+    let parameters = await this.parameters(userId);
+    let scores = await this.scoreWith(userId, inputs, rows, parameters.values);
+    const bad = scores.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0 && parameters.source !== 'base') {
+      // Finite but extreme parameters (a faulty or hostile service) can still overflow the model:
+      // such parameters are dropped like a corrupt payload, and the static ones score instead.
+      parameters = this.dropParameters(userId, parameters.requested, `the service's parameters ` +
+        `give non-finite scores (row ${bad} scores ${scores[bad]}); using the static parameters`);
+      scores = await this.scoreWith(userId, inputs, rows, parameters.values);
+    }
+    return { scores, parameters };
+  }
+
+  /** The model's score per row with these parameters. */
+  private async scoreWith(userId: string, inputs: tf.Tensor[], rows: number,
+      values: Float32Array): Promise<Float32Array> {
+    const out = (await this.scoreTwoTower(userId, inputs, rows, values)) ?? tf.tidy(() => {
+      const params = tf.tile(tf.tensor2d(values, [1, values.length]), [rows, 1]);
       const xs = inputs.map((t) => (t.shape[0] === rows ? t : tf.tile(t, [rows, ...t.shape.slice(1).map(() => 1)])));
       // One pass for all candidates (predict's default batchSize of 32 would split them).
       const result = this.model.predict([...xs, params], { batchSize: rows });
@@ -502,10 +528,26 @@ export class DeviceRuntime {
         throw new Error(`'DeviceRuntime.score' needs one score per row; the device model's ` +
           `output has shape [${out.shape.join(', ')}] for ${rows} rows`);
       }
-      return { scores: Float32Array.from(await out.data()), parameters };
+      return Float32Array.from(await out.data());
     } finally {
       out.dispose();
     }
+  }
+
+  /**
+   * Forgets the user's fetched parameters as unusable (reason `'payload'`, no new request
+   * within `retryAfterMs`) and returns the base parameters in their place.
+   */
+  private dropParameters(userId: string, requested: boolean, message: string): DeviceParameters {
+    const state = this.user(userId);
+    state.cache = null;
+    state.vector?.value.dispose();
+    state.vector = null;
+    state.failure = { at: this.now, reason: 'payload', message };
+    this.counts.failures.payload++;
+    this.counts.baseUses++;
+    if (requested) this.counts.successes--; // counted when they arrived: they were not usable
+    return { values: this.baseParameters, source: 'base', reason: 'payload', message, requested };
   }
 
   /**
@@ -658,6 +700,8 @@ export async function createDeviceRuntime(options: DeviceRuntimeOptions): Promis
     model = await tfl.loadLayersModel(options.model as string | tf.io.IOHandler);
   }
   try {
+    // NaN weights would make every score NaN, fetched parameters or not.
+    checkFiniteWeights(model, 'createDeviceRuntime');
     return new DeviceRuntime(model, options, owns);
   } catch (e) {
     if (owns) model.dispose();

@@ -17,7 +17,9 @@ export type { DriftOptions, PolicyContext, RequestPolicy } from './policies';
 export { cosineDistance, embeddingMean, hashedBag } from './summaries';
 export type { BehaviourSummary } from './summaries';
 export { parametersUrl, requestParameters } from './fetch_parameters';
-export type { FallbackReason, FetchLike, ParameterRequest, ParameterResponse } from './fetch_parameters';
+export type {
+  ByteStreamLike, FallbackReason, FetchLike, FetchResponseLike, ParameterRequest, ParameterResponse,
+} from './fetch_parameters';
 export { deviceLayout } from './device_layout';
 export type { DeviceLayout } from './device_layout';
 export { decodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION } from '../serve/payload';

@@ -3,6 +3,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { isLayerClass } from '../layers/layer_class';
 import { ParameterGenerator } from '../layers/parameter_generator';
 
 /**
@@ -20,7 +21,7 @@ export function findParameterGenerator(model: tfl.LayersModel, caller: string):
   if (!(model instanceof tfl.LayersModel)) {
     throw new Error(`'model' passed to '${caller}' must be a tfjs-layers LayersModel`);
   }
-  const found = model.layers.filter((l) => l instanceof ParameterGenerator) as ParameterGenerator[];
+  const found = model.layers.filter((l) => isLayerClass(l, ParameterGenerator)) as ParameterGenerator[];
   if (found.length !== 1) {
     throw new Error(`'${caller}' needs a model with exactly one ParameterGenerator layer, ` +
       `model '${model.name}' has ${found.length}`);

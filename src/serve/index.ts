@@ -25,10 +25,17 @@ export { stampDeviceModel } from './stamp_device_model';
 export { MicroBatcher } from './micro_batcher';
 export type { MicroBatcherOptions } from './micro_batcher';
 export { ServeError } from './serve_error';
-export type { ServeErrorCode } from './serve_error';
+export type { ServeErrorCode, ServeErrorOptions } from './serve_error';
 export { createServer } from './server';
-export type { CorsOptions, ServerAddress, ServerHandle, ServerOptions } from './server';
-export { installShutdownHandlers } from './shutdown';
-export type { Closable, ShutdownOptions } from './shutdown';
+export type {
+  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+} from './server';
+export { listModelVersions, resolveModelSource, sourceIdentity } from './versions/model_versions';
+export type { ModelSource } from './versions/model_versions';
+export { QueueAdmission } from './admission';
+export type { QueueAdmissionOptions } from './admission';
+export { installReloadHandler, installShutdownHandlers } from './shutdown';
+export type { Closable, Reloadable, ShutdownOptions } from './shutdown';
+export { watchParent } from './parent_watch';
 export { parseServeArgs, runServe, SERVE_USAGE, serveCommand } from './serve_command';
 export type { RunServeOptions, ServeCommandOptions, ServeProcess } from './serve_command';

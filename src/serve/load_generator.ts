@@ -3,6 +3,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { isLayerClass } from '../layers/layer_class';
 import { ParameterGenerator } from '../layers/parameter_generator';
 import { withDirectPredict } from '../wrap/direct_forward';
 import { loadDuet } from '../wrap/file_io';
@@ -30,7 +31,7 @@ export async function loadGenerator(source: string | tfl.LayersModel): Promise<t
       `tfjs-layers LayersModel, got ${source === null ? 'null' : typeof source}`);
   }
   const outputs = model.outputs;
-  if (outputs.length === 1 && outputs[0].sourceLayer instanceof ParameterGenerator) {
+  if (outputs.length === 1 && isLayerClass(outputs[0].sourceLayer, ParameterGenerator)) {
     // A model read here is ours to speed up; a caller's model keeps its own predict.
     return typeof source === 'string' ? withDirectPredict(model) : model;
   }

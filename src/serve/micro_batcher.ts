@@ -1,6 +1,8 @@
 /**
- * `MicroBatcher`: merges rows from concurrent requests into one generator call.
+ * `MicroBatcher`: merges rows from concurrent requests into one generator call, admitting rows
+ * only while the queue's bounds hold (see {@link QueueAdmission}).
  */
+import { QueueAdmission } from './admission';
 import { ServeError } from './serve_error';
 
 /** Options of {@link MicroBatcher}. */
@@ -15,6 +17,11 @@ export interface MicroBatcherOptions {
   maxWaitMs?: number;
   /** Most rows waiting at once; beyond it `submit` fails with 503 `overloaded`. Default 4096. */
   maxQueue?: number;
+  /**
+   * Longest expected wait for a call, in ms (rows ahead × measured cost per row); beyond it
+   * `submit` fails with 503 `overloaded`. Default: no time bound.
+   */
+  maxQueueMs?: number;
   /** Called after each generator call with its row count and duration in seconds. */
   onBatch?: (rows: number, seconds: number) => void;
 }
@@ -25,6 +32,8 @@ interface Entry<Row> {
   out: Float32Array | null;
   left: number;
   failed: boolean;
+  /** When it was queued (`performance.now()`). */
+  at: number;
   resolve(values: Float32Array): void;
   reject(error: unknown): void;
 }
@@ -40,7 +49,9 @@ function nextTick(f: () => void): object {
 /**
  * Queues rows and runs them in batches: a call starts when `maxBatch` rows are waiting or the
  * oldest has waited `maxWaitMs`; one call runs at a time, and rows arriving meanwhile go into the
- * next call right after it. Each submitter gets exactly its own rows' outputs, in order.
+ * next call right after it. Between two calls the event loop runs once (pending I/O first), so a
+ * server stays responsive however long the queue: health checks, metrics and refusals are
+ * answered between calls. Each submitter gets exactly its own rows' outputs, in order.
  *
  * @example
  * ```ts
@@ -54,6 +65,7 @@ export class MicroBatcher<Row> {
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
   private readonly maxQueue: number;
+  private readonly admission: QueueAdmission;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private immediate: object | null = null;
   private running: Promise<void> | null = null;
@@ -71,6 +83,35 @@ export class MicroBatcher<Row> {
     this.maxBatch = check('maxBatch', 64, 1);
     this.maxWaitMs = check('maxWaitMs', 0, 0);
     this.maxQueue = check('maxQueue', 4096, 1);
+    const maxQueueMs = options.maxQueueMs ?? Infinity;
+    if (typeof maxQueueMs !== 'number' || !(maxQueueMs >= 0)) {
+      throw new Error(`'maxQueueMs' passed to 'MicroBatcher' must be a number >= 0, got ` +
+        `${String(options.maxQueueMs)}`);
+    }
+    this.admission = new QueueAdmission({ maxQueue: this.maxQueue, maxQueueMs, maxBatch: this.maxBatch });
+  }
+
+  /**
+   * The 503 that `rows` more rows would get now, or null when they would be admitted: lets a
+   * server refuse a request before reading its body.
+   */
+  refusal(rows: number): ServeError | null {
+    return this.admission.refusal(this.queue.length, rows);
+  }
+
+  /** Whether rows were refused within the last second (the service is not ready for more). */
+  get overloaded(): boolean {
+    return this.admission.overloaded();
+  }
+
+  /** Expected wait in ms of one more row behind those queued. */
+  get estimatedWaitMs(): number {
+    return this.admission.estimatedWaitMs(this.queue.length, 1);
+  }
+
+  /** Records a call run outside the batcher (a warm-up), for the wait estimate. */
+  observe(rows: number, seconds: number): void {
+    this.admission.observeBatch(rows, seconds);
   }
 
   /** Rows waiting for a call. */
@@ -84,13 +125,11 @@ export class MicroBatcher<Row> {
    */
   submit(rows: readonly Row[]): Promise<Float32Array> {
     if (rows.length === 0) return Promise.resolve(new Float32Array(0));
-    if (this.queue.length + rows.length > this.maxQueue) {
-      return Promise.reject(new ServeError(503, 'overloaded', `the service has ` +
-        `${this.queue.length} sequences waiting (limit ${this.maxQueue}); retry shortly`));
-    }
+    const refusal = this.refusal(rows.length);
+    if (refusal !== null) return Promise.reject(refusal);
     return new Promise<Float32Array>((resolve, reject) => {
       const entry: Entry<Row> = {
-        rows, out: null, left: rows.length, failed: false,
+        rows, out: null, left: rows.length, failed: false, at: performance.now(),
         resolve, reject,
       };
       rows.forEach((_, index) => this.queue.push({ entry, index }));
@@ -118,7 +157,10 @@ export class MicroBatcher<Row> {
           this.start();
         });
       } else {
-        this.timer = setTimeout(() => this.start(), this.maxWaitMs);
+        // The oldest row waits maxWaitMs in all (rows left over from a full call have waited
+        // some of it already).
+        const waited = performance.now() - this.queue[0].entry.at;
+        this.timer = setTimeout(() => this.start(), Math.max(0, this.maxWaitMs - waited));
       }
     }
   }
@@ -130,10 +172,16 @@ export class MicroBatcher<Row> {
     }
     if (this.running !== null || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
-    this.running = this.runBatch(batch).finally(() => {
+    this.running = this.runBatch(batch).then(() => new Promise<void>((resolve) => {
+      // One turn of the event loop before the next call: requests received meanwhile are read
+      // (and refused or queued), health checks answered.
+      nextTick(resolve);
+    })).finally(() => {
       this.running = null;
-      // Rows that queued during the call have waited long enough already.
-      if (this.queue.length > 0) this.start();
+      if (this.queue.length === 0) return;
+      // Adaptive batching has waited its turn already; a batching delay counts from the oldest row.
+      if (this.maxWaitMs === 0) this.start();
+      else this.schedule();
     });
   }
 
@@ -155,7 +203,9 @@ export class MicroBatcher<Row> {
       }
       return;
     }
-    this.options.onBatch?.(batch.length, (performance.now() - began) / 1000);
+    const seconds = (performance.now() - began) / 1000;
+    this.admission.observeBatch(batch.length, seconds);
+    this.options.onBatch?.(batch.length, seconds);
     const w = this.width;
     batch.forEach(({ entry, index }, b) => {
       if (entry.failed) return;

@@ -2,14 +2,17 @@
  * `duet-tf serve`: argument parsing and the process around {@link createServer}, including
  * `--workers N` with Node's cluster module (Node only).
  */
-import type { Cluster, Worker } from 'node:cluster';
+import type { Cluster } from 'node:cluster';
 
 import { isNode, nodeRequire } from '../backend/node_env';
 import type { OptionSpec } from '../options/option_table';
+import { startPrimary } from './cluster/primary';
+import { runWorker } from './cluster/worker';
 import { serveClusterMetrics } from './metrics';
+import { watchParent } from './parent_watch';
 import { PAYLOAD_FORMATS } from './payload';
 import { createServer, ServerAddress, ServerOptions } from './server';
-import { installShutdownHandlers } from './shutdown';
+import { installReloadHandler, installShutdownHandlers } from './shutdown';
 
 /** Options of `duet-tf serve`, as {@link parseServeArgs} returns them. */
 export interface ServeCommandOptions extends Omit<ServerOptions, 'model' | 'log'> {
@@ -42,13 +45,16 @@ interface ServeFlag extends OptionSpec {
  * ```
  */
 export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
-  'model-dir': { key: 'modelDir', type: 'string', required: true, help: "a model folder from 'duet-tf train', or one saved with saveDuet (full DUET model or generator); its items.tsv, when present, makes requests speak your item ids" },
+  'model-dir': { key: 'modelDir', type: 'string', required: true, help: "a model folder from 'duet-tf train', or one saved with saveDuet (full DUET model or generator); its items.tsv, when present, makes requests speak your item ids. Or a folder of numbered versions (1/, 2/, ...): the highest complete one is served; SIGHUP (or --poll-seconds) loads and warms a newer one, then switches, requests in flight finishing on the old one" },
   port: { key: 'port', type: 'integer', min: 0, max: 65535, default: 8080, help: 'port (0 picks a free one)' },
   host: { key: 'host', type: 'string', default: '127.0.0.1', help: 'host to bind' },
-  workers: { key: 'workers', type: 'integer', min: 1, default: 1, help: 'processes sharing the port, via node:cluster' },
+  workers: { key: 'workers', type: 'integer', min: 1, default: 1, help: 'processes sharing the port, via node:cluster, all serving the same version; one that cannot start stops the service (non-zero exit)' },
+  'poll-seconds': { key: 'pollSeconds', type: 'integer', min: 0, default: 0, help: 'check --model-dir for a new version every N s (0: on SIGHUP only)' },
   'max-batch': { key: 'maxBatch', type: 'integer', min: 1, default: 64, help: 'most sequences per generator call' },
   'max-wait-ms': { key: 'maxWaitMs', type: 'integer', min: 0, default: 0, help: 'how long a request waits to share a call (0: adaptive, batches grow with the load)' },
-  'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting before 503' },
+  'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting for the generator; past it 503 overloaded (Retry-After)' },
+  'max-queue-ms': { key: 'maxQueueMs', type: 'integer', min: 0, default: 500, help: 'a request expected to wait longer than this for the generator (sequences ahead × measured cost) gets 503 overloaded (Retry-After) at once' },
+  'max-connections': { key: 'maxConnections', type: 'integer', min: 1, defaultText: 'no limit', help: 'most open connections; past it a new connection gets a 503 and is closed' },
   'max-body-bytes': { key: 'maxBodyBytes', type: 'integer', min: 1, default: 1 << 20, help: 'largest request body' },
   'max-sequences': { key: 'maxSequences', type: 'integer', min: 1, default: 256, help: 'most sequences per request' },
   format: { key: 'defaultFormat', type: 'string', choices: PAYLOAD_FORMATS, default: 'f32', help: 'binary payload format when a request asks for the binary payload without naming one' },
@@ -57,7 +63,7 @@ export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
   'vocab-size': { key: 'vocabSize', type: 'integer', min: 2, defaultText: "the model's", help: 'vocabulary size, if it cannot be read from the model' },
   token: { key: 'token', type: 'string', defaultText: 'env DUET_SERVE_TOKEN, else none', help: "require 'Authorization: Bearer T'" },
   'cors-origin': { key: 'cors', type: 'string', repeatable: true, defaultText: 'none', help: "allow browser requests from this origin ('*' for any)" },
-  'shutdown-timeout-ms': { key: 'shutdownTimeoutMs', type: 'integer', min: 0, default: 10_000, help: 'how long shutdown waits for in-flight requests' },
+  'shutdown-timeout-ms': { key: 'shutdownTimeoutMs', type: 'integer', min: 0, default: 10_000, help: 'how long shutdown (SIGTERM) waits for in-flight requests; new ones get 503 shutting_down meanwhile' },
 };
 
 /**
@@ -89,8 +95,10 @@ or the compact binary payload (decodePayload; what the device runtime asks for) 
   Accept: application/octet-stream, or a format named by ?format=f32|f16|int8 or the
   X-Duet-Format header (binary in that format; default --format).
 errors: {"error": {"code", "message"}} with a 4xx status (400 bad or unknown ids or body,
-  401 token, 404 route, 413 body too large, 503 queue full). Other routes: GET /v1/model (what
-  the model accepts), GET /healthz, GET /metrics (Prometheus).`;
+  401 token, 404 route, 413 body too large) or 503 (overloaded: queue full or too long a wait,
+  with Retry-After; shutting_down: draining). Other routes: GET /v1/model (the version served
+  and what it accepts), GET /healthz (liveness), GET /readyz (readiness: 503 while overloaded
+  or draining), GET /metrics (Prometheus).`;
 
 /** `--flag VALUE  help (default X)` lines, for {@link SERVE_USAGE}. */
 function flagLines(): string {
@@ -111,7 +119,8 @@ function flagLines(): string {
  */
 export const SERVE_USAGE = `Usage: duet-tf serve --model-dir DIR [options]
 
-Serves a DUET model's generator: POST /v1/parameters, GET /v1/model, /healthz, /metrics.
+Serves a DUET model's generator: POST /v1/parameters, GET /v1/model, /healthz (liveness),
+/readyz (readiness), /metrics.
 
 ${flagLines()}
 
@@ -185,26 +194,38 @@ export function parseServeArgs(argv: readonly string[],
 
 /** A running `duet-tf serve`: one server, or a cluster primary supervising workers. */
 export interface ServeProcess {
-  /** The address (the primary of a cluster reports the configured one). */
+  /** The address (for a cluster, the one its workers listen on). */
   address: ServerAddress;
+  /** Loads and warms the newest version, then switches to it (every worker, together). */
+  reload(): Promise<void>;
   /** Closes gracefully (a primary asks every worker to close and waits for them). */
   close(): Promise<void>;
+  /**
+   * Resolves once closed; rejects with the reason when the service had to stop (a cluster
+   * whose restarted worker cannot start).
+   */
+  closed: Promise<void>;
 }
 
 /** Options of {@link runServe} beside the command options. */
 export interface RunServeOptions {
   /** Where to report events. Default `console.error`. */
   log?: (message: string) => void;
-  /** Install SIGTERM/SIGINT handlers that close and exit. Default true. */
+  /**
+   * Install SIGTERM/SIGINT handlers that close and exit, SIGHUP to reload, and, when started by
+   * `npm exec`/`npx`/`npm run` (whose shell does not pass signals on), stop when the parent
+   * process goes away. Default true.
+   */
   handleSignals?: boolean;
 }
 
 /**
  * Runs `duet-tf serve`: with `workers` ≤ 1 (or inside a cluster worker), one server; otherwise
  * the cluster primary, which forks `workers` processes that re-run the same entry script (so
- * the script must call `runServe` again, as the CLI does), restarts a worker that dies, and on
- * SIGTERM/SIGINT asks each to shut down gracefully. The workers share the port through the
- * cluster module; each loads the model itself.
+ * the script must call `runServe` again, as the CLI does). The primary picks the model version,
+ * lets the workers listen once all have loaded the same one, switches them together on SIGHUP
+ * (or polling), restarts a worker that dies with that version, and rejects (or, running, rejects
+ * `closed`) with the reason when a worker cannot start. SIGTERM/SIGINT drain and exit.
  *
  * @example
  * ```ts
@@ -218,64 +239,53 @@ export async function runServe(options: ServeCommandOptions, run: RunServeOption
   const log = run.log ?? ((m: string) => console.error(m));
   const handleSignals = run.handleSignals ?? true;
   const cluster = (await nodeRequire())('node:cluster') as Cluster;
-  if (options.workers > 1 && cluster.isPrimary) {
+  const { modelDir, port, host, workers, ...serverOptions } = options;
+  if (workers > 1 && cluster.isPrimary) {
     // Workers' /metrics ask the primary for the sum over every worker.
     await serveClusterMetrics();
-    return runPrimary(cluster, options, log, handleSignals);
+    const primary = await startPrimary(cluster, {
+      root: modelDir, workers, host, port, pollSeconds: options.pollSeconds ?? 0,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000, log,
+    });
+    if (handleSignals) {
+      installShutdownHandlers(primary, { log });
+      installReloadHandler(primary, { log });
+      watchParent(primary, { log });
+    }
+    const u = new URL(primary.url);
+    return {
+      address: { host, port: Number(u.port), url: primary.url },
+      reload: () => primary.reload(), close: () => primary.close(), closed: primary.closed,
+    };
   }
-  const { modelDir, port, host, workers: _workers, ...serverOptions } = options;
-  void _workers;
+  if (cluster.isWorker) {
+    const server = await runWorker({ ...serverOptions, model: modelDir, port, host, log }, log, handleSignals);
+    let done!: () => void;
+    const closed = new Promise<void>((resolve) => { done = resolve; });
+    return {
+      address: server.address ?? { host, port, url: '' },
+      reload: async () => { await server.reload(); },
+      close: async () => { await server.close(); done(); },
+      closed,
+    };
+  }
   const server = await createServer({ ...serverOptions, model: modelDir, log });
   const address = await server.listen(port, host);
-  if (handleSignals) installShutdownHandlers(server, { log });
-  return { address, close: () => server.close() };
-}
-
-function runPrimary(cluster: Cluster, options: ServeCommandOptions,
-    log: (message: string) => void, handleSignals: boolean): ServeProcess {
-  let stopping = false;
-  const recentDeaths: number[] = [];
-  const fork = () => cluster.fork();
-  cluster.on('exit', (worker: Worker, code: number | null, signal: string | null) => {
-    if (stopping) return;
-    log(`duet-tf serve: worker ${worker.process.pid} exited (${signal ?? code}); restarting`);
-    const now = Date.now();
-    recentDeaths.push(now);
-    while (recentDeaths.length > 0 && recentDeaths[0] < now - 60_000) recentDeaths.shift();
-    // A worker that keeps dying (a bad model, a taken port) would otherwise fork forever.
-    if (recentDeaths.length > 5 * options.workers) {
-      log('duet-tf serve: workers keep exiting; giving up');
-      stopping = true;
-      return;
-    }
-    fork();
-  });
-  for (let i = 0; i < options.workers; i++) fork();
-  log(`duet-tf serve: primary ${process.pid} started ${options.workers} workers on ` +
-    `${options.host}:${options.port}`);
-  const close = async () => {
-    stopping = true;
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-    await Promise.all(workers.map((w) => new Promise<void>((resolve) => {
-      if (w.isDead()) {
-        resolve();
-        return;
-      }
-      const killTimer = setTimeout(() => w.process.kill('SIGKILL'),
-        (options.shutdownTimeoutMs ?? 10_000) + 5_000);
-      w.once('exit', () => {
-        clearTimeout(killTimer);
-        resolve();
-      });
-      w.process.kill('SIGTERM');
-    })));
+  let done!: () => void;
+  const closed = new Promise<void>((resolve) => { done = resolve; });
+  const handle = {
+    reload: async () => { await server.reload(); },
+    close: async () => {
+      await server.close();
+      done();
+    },
   };
-  if (handleSignals) installShutdownHandlers({ close }, { log });
-  const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    address: { host: options.host, port: options.port, url: `http://${urlHost}:${options.port}` },
-    close,
-  };
+  if (handleSignals) {
+    installShutdownHandlers(handle, { log });
+    installReloadHandler(handle, { log });
+    watchParent(handle, { log });
+  }
+  return { address, ...handle, closed };
 }
 
 /**

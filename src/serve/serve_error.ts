@@ -10,17 +10,29 @@ export type ServeErrorCode =
   | 'unsupported_media_type' | 'unauthorized' | 'forbidden_origin' | 'not_found'
   | 'method_not_allowed' | 'overloaded' | 'shutting_down' | 'internal';
 
+/** Extra fields of a {@link ServeError}. */
+export interface ServeErrorOptions {
+  /** Seconds the client should wait before retrying: sent as `Retry-After` (503s). */
+  retryAfterSeconds?: number;
+}
+
 /**
  * An error with an HTTP status and a {@link ServeErrorCode}.
  *
  * @example
  * ```ts
  * throw new ServeError(400, 'invalid_ids', "'sequence' item 3 is -1; ids must be integers in 1..999");
+ * throw new ServeError(503, 'overloaded', 'the queue is full', { retryAfterSeconds: 1 });
  * ```
  */
 export class ServeError extends Error {
-  constructor(readonly status: number, readonly code: ServeErrorCode, message: string) {
+  /** Seconds to wait before retrying, or null. */
+  readonly retryAfterSeconds: number | null;
+
+  constructor(readonly status: number, readonly code: ServeErrorCode, message: string,
+      options: ServeErrorOptions = {}) {
     super(message);
     this.name = 'ServeError';
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
   }
 }

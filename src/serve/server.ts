@@ -6,19 +6,21 @@
  * a browser bundle.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
 import { IdMap, readItemMap } from '../data/id_map';
 import { Crc32Function, useNativeCrc32 } from './crc32';
-import { GeneratorInfo, GeneratorRunner } from './generator_runner';
-import { loadGenerator } from './load_generator';
+import { limitedListener } from './connection_limit';
+import { GeneratorInfo } from './generator_runner';
 import { createServiceMetrics, type ServiceMetrics } from './metrics';
-import { MicroBatcher } from './micro_batcher';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
-import { GeneratorRow, parseParametersRequest } from './requests';
+import { parseParametersRequest } from './requests';
 import { ServeError } from './serve_error';
+import { ModelSource, resolveModelSource, sourceIdentity } from './versions/model_versions';
+import { ServedModel, ServedModelOptions } from './versions/served_model';
 
 type HttpModule = typeof import('node:http');
 
@@ -33,10 +35,19 @@ export interface CorsOptions {
 /** Options of {@link createServer}. */
 export interface ServerOptions {
   /**
-   * The model: a directory saved with {@link saveDuet} holding a full DUET model or a generator
-   * (Node), or an in-memory LayersModel of either kind. Required.
+   * The model: a directory saved with {@link saveDuet} holding a full DUET model or a generator,
+   * or a directory of numbered version folders (`1/`, `2/`, …; the highest complete one is
+   * served) (Node), or an in-memory LayersModel of either kind. Required.
    */
   model: string | tfl.LayersModel;
+  /** Serve this version of a versioned model directory, not the newest. Default: the newest. */
+  version?: number;
+  /**
+   * Check the model directory for a new version (or a replaced model folder) every this many
+   * seconds, and switch to it (loaded and warmed first). 0: only on {@link ServerHandle.reload}
+   * (SIGHUP in `duet-tf serve`). Default 0.
+   */
+  pollSeconds?: number;
   /** Port {@link ServerHandle.listen} uses when given none; 0 picks a free one. Default 8080. */
   port?: number;
   /** Host {@link ServerHandle.listen} binds when given none. Default `'127.0.0.1'`. */
@@ -51,6 +62,17 @@ export interface ServerOptions {
   maxWaitMs?: number;
   /** Most sequences waiting for the generator; beyond it requests get 503. Default 4096. */
   maxQueue?: number;
+  /**
+   * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it at
+   * the measured cost per sequence); beyond it requests get 503 `overloaded` with `Retry-After`,
+   * at once, before their body is read. Default 500.
+   */
+  maxQueueMs?: number;
+  /**
+   * Most open connections ({@link ServerHandle.listen} only); past it a new connection gets a
+   * 503 and is closed. Default: no limit.
+   */
+  maxConnections?: number;
   /** Largest accepted request body in bytes; larger ones get 413. Default 1 MiB. */
   maxBodyBytes?: number;
   /** Most sequences in one request. Default 256. */
@@ -77,7 +99,10 @@ export interface ServerOptions {
   token?: string;
   /** Cross-origin requests from browsers. Default: none allowed (no CORS headers). */
   cors?: CorsOptions;
-  /** How long {@link ServerHandle.close} waits for in-flight requests, in ms. Default 10000. */
+  /**
+   * How long {@link ServerHandle.close} waits for in-flight requests, in ms (and how long an old
+   * model version is kept for its requests after a switch). Default 10000.
+   */
   shutdownTimeoutMs?: number;
   /** Where the server reports events (listening, errors). Default: nowhere. */
   log?: (message: string) => void;
@@ -97,8 +122,10 @@ export interface ServerHandle {
   listen(port?: number, host?: string): Promise<ServerAddress>;
   /** The address once listening, else null. */
   readonly address: ServerAddress | null;
-  /** What the generator accepts and produces (fingerprint, layout, length, vocabulary). */
+  /** What the served generator accepts and produces (fingerprint, layout, length, vocabulary). */
   readonly info: GeneratorInfo;
+  /** The served version (numbered version folders), else null. */
+  readonly version: number | null;
   /**
    * The request handler, to mount the service in an existing Node server
    * (`http.createServer(handle.handler)` or a framework's raw handler).
@@ -115,19 +142,54 @@ export interface ServerHandle {
    */
   readonly metricsRegistry: ServiceMetrics;
   /**
-   * Stops accepting connections, finishes in-flight requests (up to `shutdownTimeoutMs`, then
-   * drops what is left) and releases the model if the server loaded it. Idempotent.
+   * Loads and warms a model version (the newest, or `version`) beside the served one, without
+   * switching: {@link PreparedModel.activate} switches. Used to switch several processes together.
+   */
+  prepare(options?: { version?: number }): Promise<PreparedModel>;
+  /**
+   * Serves the newest version (or `version`) if it differs from the served one: loads and warms
+   * it, switches atomically (new requests go to it, requests in flight finish on the old one),
+   * then releases the old one. A version that fails to load or warm is not switched to: the
+   * error is thrown and the served model stays.
+   */
+  reload(options?: { version?: number }): Promise<ReloadResult>;
+  /**
+   * Drains and stops: new parameter requests get 503 `shutting_down` with `Connection: close`
+   * (also on kept-alive connections), requests in flight finish (up to `shutdownTimeoutMs`, then
+   * the rest are dropped), idle connections are closed, the model is released if the server
+   * loaded it. Idempotent.
    */
   close(): Promise<void>;
+}
+
+/** A loaded and warmed model version, not yet served (see {@link ServerHandle.prepare}). */
+export interface PreparedModel {
+  readonly version: number | null;
+  readonly fingerprint: string;
+  /** Whether it is what the server serves already (same version and fingerprint). */
+  readonly current: boolean;
+  /** Switches to it (no-op when {@link PreparedModel.current}). */
+  activate(): void;
+  /** Releases it without switching. */
+  discard(): Promise<void>;
+}
+
+/** The outcome of {@link ServerHandle.reload}. */
+export interface ReloadResult {
+  /** Whether another model is now served. */
+  switched: boolean;
+  version: number | null;
+  fingerprint: string;
 }
 
 const ROUTES: Record<string, readonly string[]> = {
   '/v1/parameters': ['POST'],
   '/v1/model': ['GET', 'HEAD'],
   '/healthz': ['GET', 'HEAD'],
+  '/readyz': ['GET', 'HEAD'],
   '/metrics': ['GET', 'HEAD'],
 };
-const OPEN_ROUTES = new Set(['/healthz']);
+const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
 const FORMAT_HEADER = 'x-duet-format';
 const FINGERPRINT_HEADER = 'X-Duet-Fingerprint';
 
@@ -213,13 +275,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const textEncoder = new TextEncoder();
 
-/** Waits for `promise`, at most `ms` milliseconds, leaving no timer behind. */
-async function withTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([promise, new Promise((resolve) => { timer = setTimeout(resolve, ms); })]);
-  clearTimeout(timer);
-}
-
 function parseJson(body: Uint8Array): unknown {
   let text: string;
   try {
@@ -291,18 +346,32 @@ function requestUrl(target: string): RequestUrl {
  *   `X-Duet-Format` header; its format is that one, else `defaultFormat`. So a `curl` in a
  *   terminal reads JSON, and the device runtime gets the compact payload.
  *   Concurrent requests share generator calls (micro-batching).
- * - `GET /v1/model`: fingerprint, layout, sequence length, accepted request kinds, `ids`
+ * - `GET /v1/model`: version, fingerprint, layout, sequence length, accepted request kinds, `ids`
  *   (`'original'` with an item map, else `'internal'`) and `items` (the map's size or null).
- * - `GET /healthz`: `{ status: "ok" }` (503 `draining` during shutdown).
+ * - `GET /healthz` (liveness, cheap, answered under any load): `{ status: "ok" }` (503
+ *   `draining` during shutdown).
+ * - `GET /readyz` (readiness): 200 `{ status: "ready" }`; 503 `overloaded` while requests are
+ *   being refused for load (and for a second after), 503 `draining` during shutdown.
  * - `GET /metrics`: Prometheus text format.
+ *
+ * Admission: a request that would wait longer than `maxQueueMs` for the generator, or push the
+ * queue past `maxQueue` sequences, gets 503 `overloaded` with `Retry-After` at once (before its
+ * body is read, when the queue is already full); the event loop runs between generator calls,
+ * so health checks and refusals are answered within one call's time under any load.
+ *
+ * Versions: given a directory of numbered version folders, the highest complete one is served;
+ * {@link ServerHandle.reload} (or `pollSeconds`) loads and warms a newer one, then switches;
+ * requests in flight finish on the old one. Loading refuses a model with non-finite weights
+ * (naming the layer) and runs one warm-up call before serving.
  *
  * The body is JSON; `Content-Type` may be missing, `application/json`, `text/plain` or
  * `application/x-www-form-urlencoded` (what `curl -d` sends), anything else gets 415.
  *
  * Every error is `{ "error": { "code", "message" } }` with a 4xx status: malformed JSON, wrong
  * types, unknown ids, empty sequences (400), missing token (401), oversized bodies (413),
- * unknown routes (404), wrong methods (405), a full queue (503); malformed HTTP itself gets a
- * JSON 400 and the connection closes.
+ * unknown routes (404), wrong methods (405), overload (503 `overloaded`, `Retry-After`),
+ * shutdown (503 `shutting_down`, `Connection: close`); malformed HTTP itself gets a JSON 400
+ * and the connection closes.
  *
  * @example
  * ```ts
@@ -320,6 +389,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const maxBody = checkOption(options.maxBodyBytes, 'maxBodyBytes', 1, 1 << 20);
   const maxSequences = checkOption(options.maxSequences, 'maxSequences', 1, 256);
   const shutdownTimeout = checkOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', 0, 10_000);
+  const maxQueueMs = checkOption(options.maxQueueMs, 'maxQueueMs', 0, 500);
+  const maxConnections = options.maxConnections === undefined ? Infinity :
+    checkOption(options.maxConnections, 'maxConnections', 1, 0);
+  const pollSeconds = options.pollSeconds ?? 0;
+  if (typeof pollSeconds !== 'number' || !(pollSeconds >= 0) || !Number.isFinite(pollSeconds)) {
+    throw new Error(`'pollSeconds' passed to 'createServer' must be a number >= 0, got ` +
+      `${String(options.pollSeconds)}`);
+  }
+  if (options.version !== undefined) checkOption(options.version, 'version', 0, 0);
   const defaultFormat = options.defaultFormat ?? 'f32';
   if (!PAYLOAD_FORMATS.includes(defaultFormat)) {
     throw new Error(`'defaultFormat' passed to 'createServer' must be one of 'f32', 'f16', ` +
@@ -338,40 +416,83 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const zlib = (await nodeRequire())('node:zlib') as { crc32?: Crc32Function };
   if (typeof zlib.crc32 === 'function') useNativeCrc32(zlib.crc32);
 
-  const ownsModel = typeof options.model === 'string';
-  const generator = await loadGenerator(options.model);
-  const runner = new GeneratorRunner(generator, {
-    sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
-  });
-  const info = runner.info;
-  const items = options.items === undefined ?
-    (typeof options.model === 'string' ? await readItemMap(options.model) : null) :
-    options.items === null || options.items instanceof IdMap ? options.items : new IdMap(options.items);
+  // The metrics are created once the first model is loaded (its fingerprint labels them).
+  let metrics!: ServiceMetrics;
+
   const unknownIds = options.unknownIds ?? 'error';
   if (unknownIds !== 'error' && unknownIds !== 'skip') {
     throw new Error(`'unknownIds' passed to 'createServer' must be 'error' or 'skip', got ` +
       `${JSON.stringify(unknownIds)}`);
   }
-  const limits = { ...runner.limits, maxSequences, items, unknownIds };
+  // The item map: given, or each model folder's own items.tsv (versions may differ).
+  const givenItems = options.items === undefined ? undefined :
+    options.items === null || options.items instanceof IdMap ? options.items : new IdMap(options.items);
 
-  const metrics = await createServiceMetrics({ fingerprint: info.fingerprint });
-  const { requests, latency, errors, batchSizes, batchSeconds, sequences } = metrics;
-  const inflightGauge = metrics.inflight;
-
-  const batcher = new MicroBatcher<GeneratorRow>((rows) => runner.generate(rows), info.total, {
+  const modelOptions: ServedModelOptions = {
+    sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
     maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxQueue: options.maxQueue,
+    maxQueueMs,
     onBatch: (rows, seconds) => {
-      batchSizes.observe(rows);
-      batchSeconds.observe(seconds);
+      metrics.batchSizes.observe(rows);
+      metrics.batchSeconds.observe(seconds);
     },
+  };
+  const root = typeof options.model === 'string' ? options.model : null;
+  const loadFrom = async (version?: number): Promise<ServedModel> => {
+    if (root === null) {
+      const served = await ServedModel.load({ model: options.model as tfl.LayersModel }, modelOptions);
+      served.items = givenItems ?? null;
+      return served;
+    }
+    let source: ModelSource;
+    try {
+      source = await resolveModelSource(root, version);
+    } catch (e) {
+      throw new Error(`'createServer': ${(e as Error).message}`);
+    }
+    const items = givenItems !== undefined ? givenItems : await readItemMap(source.path);
+    const served = await ServedModel.load({ source }, modelOptions);
+    served.items = items;
+    return served;
+  };
+  // Versions are pinned only when asked: later reloads go to the newest.
+  let current = await loadFrom(options.version);
+  metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
+  const { requests, latency, errors, sequences, modelInfo } = metrics;
+  const inflightGauge = metrics.inflight;
+  const registers = [metrics.registry];
+  // Read when scraped. Summed over --workers: queued sequences; the others are not sums.
+  new metrics.prom.Gauge({
+    name: 'duet_generator_queue_sequences', help: 'Sequences waiting for the generator.',
+    registers, collect() { this.set(current.batcher.pending); },
   });
+  new metrics.prom.Gauge({
+    name: 'duet_generator_queue_wait_estimate_seconds',
+    help: 'Expected wait of a new sequence for the generator (admission control).',
+    registers, aggregator: 'max', collect() { this.set(current.batcher.estimatedWaitMs / 1000); },
+  });
+  new metrics.prom.Gauge({
+    name: 'duet_ready', help: 'Whether /readyz answers ready (1) or not (0: overloaded, draining).',
+    registers, aggregator: 'min', collect() { this.set(readiness() === 'ready' ? 1 : 0); },
+  });
+  new metrics.prom.Gauge({
+    name: 'duet_model_version', help: 'The served model version (-1: an unversioned folder or a model in memory).',
+    registers, aggregator: 'max', collect() { this.set(current.version ?? -1); },
+  });
+  const reloads = new metrics.prom.Counter({
+    name: 'duet_model_reloads_total', help: 'Model reloads, by outcome (switched, unchanged, failed).',
+    labelNames: ['outcome'], registers,
+  });
+  let lastIdentity = root === null ? null : await sourceIdentity(root).catch(() => null);
 
   let inflight = 0;
   let idleWaiters: Array<() => void> = [];
   let draining = false;
   let server: Server | null = null;
+  let listener: NetServer | null = null;
   let address: ServerAddress | null = null;
   let closing: Promise<void> | null = null;
+  let pollTimer: ReturnType<typeof setInterval> | null = null;
 
   const corsOrigin = (req: IncomingMessage): string | null => {
     const origin = req.headers.origin;
@@ -387,6 +508,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     const all: Record<string, string | number> = {
       'Content-Type': type, 'Content-Length': data.length, 'Cache-Control': 'no-store', ...headers,
     };
+    // Draining: every answer closes its connection, kept-alive ones included.
     if (draining) all.Connection = 'close';
     res.writeHead(status, all);
     res.end(data);
@@ -404,6 +526,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     errors.inc({ code: e.code });
     const headers: Record<string, string> = {};
     if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+    if (e.retryAfterSeconds !== null) headers['Retry-After'] = String(e.retryAfterSeconds);
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
@@ -428,6 +551,18 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
 
   const parameters = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
+    if (draining) {
+      throw new ServeError(503, 'shutting_down', `the service is shutting down; retry on ` +
+        `another instance`, { retryAfterSeconds: 1 });
+    }
+    // One model for the whole request, even if a reload switches meanwhile.
+    const served = current;
+    served.begin();
+    (res as ModelResponse)[SERVED_BY] = served; // released when the response closes
+    const info = served.info;
+    // A full queue refuses before the body is read: refusing stays cheap under any load.
+    const early = served.batcher.refusal(1);
+    if (early !== null) throw early;
     const format = formatOf(url, req);
     const type = req.headers['content-type'];
     // The body is read as JSON whatever the type says, among those a JSON body plausibly comes
@@ -437,8 +572,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       throw new ServeError(415, 'unsupported_media_type', `the body must be JSON ` +
         `(Content-Type application/json), got '${type}'`);
     }
-    const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)), limits);
-    const values = await batcher.submit(rows);
+    const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)),
+      { ...served.runner.limits, maxSequences, items: served.items, unknownIds });
+    const values = await served.batcher.submit(rows);
     if (!wantsBinary(url, req)) {
       checkFinite(values);
       sequences.inc({ kind: rows[0].kind }, rows.length);
@@ -459,29 +595,43 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         `${(e as Error).message}`);
     }
     sequences.inc({ kind: rows[0].kind }, rows.length);
-    send(res, 200, bytes, 'application/octet-stream', binaryHeaders[format]);
+    send(res, 200, bytes, 'application/octet-stream', binaryHeaders(served, format));
   };
 
-  // Built once: the binary answer's extra headers per format.
-  const binaryHeaders: Record<string, Record<string, string>> = Object.fromEntries(
-    PAYLOAD_FORMATS.map((f) => [f, { [FINGERPRINT_HEADER]: info.fingerprint, 'X-Duet-Format': f }]));
+  // Built once per model: the binary answer's extra headers per format.
+  const binaryHeaders = (served: ServedModel, format: PayloadFormat) =>
+    (served.headers[format] ??= { [FINGERPRINT_HEADER]: served.info.fingerprint, 'X-Duet-Format': format });
+
+  const readiness = () => draining ? 'draining' : current.batcher.overloaded ? 'overloaded' : 'ready';
 
   const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: RequestUrl) =>
       void | Promise<void>> = {
     '/v1/parameters': parameters,
-    '/v1/model': (_req, res) => sendJson(res, 200, {
-      fingerprint: info.fingerprint, layout: info.layout, total: info.total,
-      sequenceLength: info.sequenceLength, vocabSize: info.vocabSize,
-      embeddingDim: info.embeddingDim, formats: PAYLOAD_FORMATS, payloadVersion: PAYLOAD_VERSION,
-      ids: items === null ? 'internal' : 'original', items: items?.size ?? null, unknownIds,
-      requests: [
-        ...(info.vocabSize !== null ? ['sequence', 'sequences'] : []),
-        ...(info.embeddingDim !== null ? ['embeddings', 'embeddingSequences'] : []),
-      ],
-    }),
+    '/v1/model': (_req, res) => {
+      const info = current.info;
+      const items = current.items;
+      sendJson(res, 200, {
+        version: current.version, fingerprint: info.fingerprint, layout: info.layout,
+        total: info.total, sequenceLength: info.sequenceLength, vocabSize: info.vocabSize,
+        embeddingDim: info.embeddingDim, formats: PAYLOAD_FORMATS, payloadVersion: PAYLOAD_VERSION,
+        ids: items === null ? 'internal' : 'original', items: items?.size ?? null, unknownIds,
+        requests: [
+          ...(info.vocabSize !== null ? ['sequence', 'sequences'] : []),
+          ...(info.embeddingDim !== null ? ['embeddings', 'embeddingSequences'] : []),
+        ],
+      });
+    },
     '/healthz': (_req, res) => draining ?
-      sendJson(res, 503, { status: 'draining', fingerprint: info.fingerprint }) :
-      sendJson(res, 200, { status: 'ok', fingerprint: info.fingerprint }),
+      sendJson(res, 503, { status: 'draining', fingerprint: current.info.fingerprint }) :
+      sendJson(res, 200, { status: 'ok', fingerprint: current.info.fingerprint }),
+    '/readyz': (_req, res) => {
+      const status = readiness();
+      sendJson(res, status === 'ready' ? 200 : 503, {
+        status, version: current.version, fingerprint: current.info.fingerprint,
+        queuedSequences: current.batcher.pending,
+        estimatedWaitMs: Math.round(current.batcher.estimatedWaitMs),
+      });
+    },
     '/metrics': async (_req, res) => send(res, 200, await metrics.text(), metrics.contentType),
   };
 
@@ -528,13 +678,16 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const began = performance.now();
-    inflight++;
-    inflightGauge.inc();
     const url = requestUrl(req.url ?? '/');
+    // Requests refused for shutdown do not hold the drain up.
+    const counted = !draining;
+    if (counted) inflight++;
+    inflightGauge.inc();
     const routeLabel = ROUTES[url.pathname] !== undefined ? url.pathname : 'unmatched';
     // 'close' follows every response, finished or aborted (Node ≥ 16): one listener suffices.
     res.once('close', () => {
-      inflight--;
+      (res as ModelResponse)[SERVED_BY]?.end();
+      if (counted) inflight--;
       inflightGauge.dec();
       requests.inc({ route: routeLabel, method: ROUTE_METHODS.has(req.method ?? '') ?
         String(req.method) : 'other', status: String(res.statusCode) });
@@ -560,20 +713,110 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     });
   });
 
+  // Switching: new requests take `current` at their start; the old model finishes its own.
+  let switching: Promise<unknown> = Promise.resolve();
+  const prepare = async ({ version }: { version?: number } = {}): Promise<PreparedModel> => {
+    if (closing !== null) throw new Error(`'ServerHandle.prepare': the server is closed`);
+    if (root === null) {
+      throw new Error(`'ServerHandle.prepare': the server was given a model in memory; there ` +
+        `is no folder to load another version from`);
+    }
+    const next = await loadFrom(version);
+    const isCurrent = next.version === current.version &&
+      next.info.fingerprint === current.info.fingerprint;
+    let done = false;
+    return {
+      version: next.version,
+      fingerprint: next.info.fingerprint,
+      current: isCurrent,
+      activate() {
+        if (done) return;
+        done = true;
+        if (isCurrent || closing !== null) {
+          void next.retire();
+          return;
+        }
+        const old = current;
+        current = next;
+        modelInfo.set({ fingerprint: old.info.fingerprint }, 0);
+        modelInfo.set({ fingerprint: next.info.fingerprint }, 1);
+        log(`duet-tf serve: now serving ${next.version === null ? 'the model' :
+          `version ${next.version}`} (generator ${next.info.fingerprint}); the previous ` +
+          `${old.version === null ? 'model' : `version ${old.version}`} finishes its requests`);
+        void old.retire(shutdownTimeout);
+      },
+      async discard() {
+        if (done) return;
+        done = true;
+        await next.retire();
+      },
+    };
+  };
+  const reload = (request: { version?: number } = {}): Promise<ReloadResult> => {
+    // One reload at a time: a second waits for the first, then checks again.
+    const run = switching.catch(() => undefined).then(async () => {
+      let prepared: PreparedModel;
+      try {
+        prepared = await prepare(request);
+      } catch (e) {
+        reloads.inc({ outcome: 'failed' });
+        throw e;
+      }
+      const switched = !prepared.current;
+      reloads.inc({ outcome: switched ? 'switched' : 'unchanged' });
+      prepared.activate();
+      if (root !== null) lastIdentity = await sourceIdentity(root).catch(() => null);
+      return { switched, version: prepared.version, fingerprint: prepared.fingerprint };
+    });
+    switching = run;
+    return run;
+  };
+
+  if (root !== null && pollSeconds > 0) {
+    let failedIdentity: string | null = null;
+    pollTimer = setInterval(() => {
+      void (async () => {
+        let identity: string;
+        try {
+          identity = await sourceIdentity(root);
+        } catch {
+          return; // nothing servable right now: keep serving what is loaded
+        }
+        if (identity === lastIdentity || identity === failedIdentity || closing !== null) return;
+        try {
+          await reload();
+        } catch (e) {
+          failedIdentity = identity; // reported once, not every poll
+          log(`duet-tf serve: not switching: ${(e as Error).message}`);
+        }
+      })();
+    }, pollSeconds * 1000);
+    pollTimer.unref?.();
+  }
+
   const handle: ServerHandle = {
-    info,
+    get info() {
+      return current.info;
+    },
+    get version() {
+      return current.version;
+    },
     handler,
     get address() {
       return address;
     },
     metrics: () => metrics.text(),
-    metricsRegistry: metrics,
-    listen(port = options.port ?? 8080, host = options.host ?? '127.0.0.1') {
+    get metricsRegistry() {
+      return metrics;
+    },
+    prepare,
+    reload,
+    async listen(port = options.port ?? 8080, host = options.host ?? '127.0.0.1') {
       if (server !== null) {
-        return Promise.reject(new Error(`'ServerHandle.listen': the server is already listening`));
+        throw new Error(`'ServerHandle.listen': the server is already listening`);
       }
       if (closing !== null) {
-        return Promise.reject(new Error(`'ServerHandle.listen': the server is closed`));
+        throw new Error(`'ServerHandle.listen': the server is closed`);
       }
       const s = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, handler);
       // Broken HTTP (bad framing, huge headers, timeouts) gets a JSON error too, then the
@@ -594,18 +837,21 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
           `charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n` +
           new TextDecoder().decode(body));
       });
+      const l = await limitedListener(s, maxConnections, () => errors.inc({ code: 'overloaded' }));
       server = s;
+      listener = l;
       return new Promise<ServerAddress>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(port, host, () => {
-          s.off('error', reject);
-          s.on('error', (e) => log(`duet-tf serve: server error: ${e.message}`));
-          const a = s.address();
+        l.once('error', reject);
+        l.listen(port, host, () => {
+          l.off('error', reject);
+          l.on('error', (e) => log(`duet-tf serve: server error: ${e.message}`));
+          const a = l.address();
           const actualPort = typeof a === 'object' && a !== null ? a.port : port;
           const urlHost = host.includes(':') ? `[${host}]` : host;
           address = { host, port: actualPort, url: `http://${urlHost}:${actualPort}` };
-          log(`duet-tf serve: listening on ${address.url} (generator ${info.fingerprint}, ` +
-            `${info.total} parameters per user)`);
+          log(`duet-tf serve: listening on ${address.url} (${current.version === null ? '' :
+            `version ${current.version}, `}generator ${current.info.fingerprint}, ` +
+            `${current.info.total} parameters per user)`);
           resolve(address);
         });
       });
@@ -613,32 +859,48 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     close() {
       closing ??= (async () => {
         draining = true;
+        if (pollTimer !== null) clearInterval(pollTimer);
         const s = server;
-        const closed = s === null ? Promise.resolve() :
-          new Promise<void>((resolve) => s.close(() => resolve()));
-        s?.closeIdleConnections();
+        const l = listener;
+        // No new connections; kept-alive ones stay open for now, so a request arriving on one
+        // gets a 503 `shutting_down` (and its connection closes) rather than a reset.
+        const stopped = l === null ? Promise.resolve() :
+          new Promise<void>((resolve) => l.close(() => resolve()));
         const deadline = performance.now() + shutdownTimeout;
-        await withTimeout(batcher.drain(), shutdownTimeout);
+        await switching.catch(() => undefined);
+        // Queued rows run now, without waiting for their batching delay.
+        void current.batcher.drain();
         await waitIdle(Math.max(0, deadline - performance.now()));
-        s?.closeIdleConnections();
-        const force = setTimeout(() => s?.closeAllConnections(),
-          Math.max(0, deadline - performance.now()));
-        await closed;
-        clearTimeout(force);
-        runner.dispose();
-        if (ownsModel) {
-          try {
-            generator.dispose();
-          } catch {
-            // Already released: nothing left to free.
+        await current.retire(Math.max(0, deadline - performance.now()));
+        if (s !== null) {
+          // Connections still open are idle or hold refused requests: give clients that are
+          // about to reuse one a moment to see its 503 and close it, then close the rest.
+          const grace = Math.min(DRAIN_GRACE_MS, Math.max(0, deadline - performance.now()));
+          const end = performance.now() + grace;
+          while (performance.now() < end && await openConnections(s) > 0) {
+            s.closeIdleConnections?.();
+            await new Promise((r) => setTimeout(r, 20));
           }
+          s.closeAllConnections?.();
         }
+        await stopped;
         address = null;
       })();
       return closing;
     },
   };
   return handle;
+}
+
+/** The model a parameters request uses, set on its response. */
+const SERVED_BY = Symbol('servedBy');
+type ModelResponse = ServerResponse & { [SERVED_BY]?: ServedModel };
+
+/** How long, at most, a drain waits after its last request for kept-alive clients, in ms. */
+const DRAIN_GRACE_MS = 500;
+
+function openConnections(s: Server): Promise<number> {
+  return new Promise((resolve) => s.getConnections((error, count) => resolve(error ? 0 : count)));
 }
 
 const ROUTE_METHODS = new Set(['GET', 'HEAD', 'POST', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);

@@ -70,3 +70,41 @@ export function installShutdownHandlers(target: Closable, options: ShutdownOptio
     for (const [s, listener] of listeners) proc.off(s, listener);
   };
 }
+
+/** Something that can reload its model, like a {@link ServerHandle}. */
+export interface Reloadable {
+  reload(): Promise<unknown>;
+}
+
+/**
+ * On `signal` (default SIGHUP), reloads `target` (the newest model version, loaded and warmed
+ * before the switch); a failure is logged and the served model stays. Without a handler, SIGHUP
+ * would end the process. Returns a function removing the handler.
+ *
+ * @example
+ * ```ts
+ * installReloadHandler(server, { log: console.error }); // kill -HUP <pid> reloads
+ * ```
+ */
+export function installReloadHandler(target: Reloadable,
+    options: { signal?: string; log?: (message: string) => void } = {}): () => void {
+  const proc = (globalThis as { process?: ProcessLike }).process;
+  if (proc === undefined || typeof proc.on !== 'function') {
+    throw new Error(`'installReloadHandler' needs Node.js (it listens for process signals)`);
+  }
+  if (typeof target?.reload !== 'function') {
+    throw new Error(`'target' passed to 'installReloadHandler' must have a reload() method`);
+  }
+  const signal = options.signal ?? 'SIGHUP';
+  const log = options.log ?? (() => undefined);
+  const listener = () => {
+    log(`duet-tf serve: ${signal} received, reloading the model`);
+    target.reload().then(() => log('duet-tf serve: reload done'),
+      (e: unknown) => log(`duet-tf serve: reload failed, still serving the previous model: ` +
+        `${(e as Error)?.message ?? String(e)}`));
+  };
+  proc.on(signal, listener);
+  return () => {
+    proc.off(signal, listener);
+  };
+}

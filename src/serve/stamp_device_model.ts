@@ -5,6 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { DynamicDense } from '../layers/dynamic_dense';
+import { isLayerClass } from '../layers/layer_class';
 import { DEVICE_METADATA_KEY, DeviceMetadata } from './device_metadata';
 import { GeneratorRunner } from './generator_runner';
 
@@ -43,7 +44,7 @@ export function stampDeviceModel(parts: { generator: tfl.LayersModel; device: tf
     const meta: DeviceMetadata = {
       version: 1, fingerprint: runner.info.fingerprint, layout: runner.info.layout,
     };
-    const dynamic = parts.device.layers.filter((l) => l instanceof DynamicDense) as DynamicDense[];
+    const dynamic = parts.device.layers.filter((l) => isLayerClass(l, DynamicDense)) as DynamicDense[];
     if (dynamic.some((l) => !l.residual)) meta.baseParameters = Array.from(runner.baseParameters());
     const items = options.items;
     if (items !== undefined && items !== null) {

@@ -122,7 +122,15 @@ export interface ObjectiveSpec {
   options?: Record<string, unknown>;
 }
 
-type ObjectiveFactory = (options: Record<string, unknown>) => TrainingObjective;
+/**
+ * Builds an objective from its plain-JSON options (what {@link registerObjective} takes).
+ *
+ * @example
+ * ```ts
+ * const factory: ObjectiveFactory = (options) => createObjective({ name: 'pointwiseBce', options });
+ * ```
+ */
+export type ObjectiveFactory = (options: Record<string, unknown>) => TrainingObjective;
 
 const REGISTRY = new Map<string, ObjectiveFactory>();
 

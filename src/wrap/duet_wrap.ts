@@ -6,6 +6,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 
 import { getActivation } from '../layers/activations';
 import { DynamicDense } from '../layers/dynamic_dense';
+import { isLayerClass } from '../layers/layer_class';
 import { DynamicLayerSpec, paramLayout } from '../layers/param_layout';
 import { ParameterGenerator, ParameterGeneratorArgs } from '../layers/parameter_generator';
 import { SequenceMask } from '../layers/sequence_mask';
@@ -293,7 +294,7 @@ export function duetWrap(model: tfl.LayersModel, options: DuetWrapOptions): tfl.
   // Weights: copies get the originals'; targets' weights seed the static part.
   for (const [original, copy] of copies) {
     const weights = original.getWeights();
-    if (copy instanceof DynamicDense) {
+    if (isLayerClass(copy, DynamicDense)) {
       if (residual) copy.setWeights(weights);
       else generator.setStaticWeights(original.name, weights[0], weights[1]);
     } else {

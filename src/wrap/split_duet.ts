@@ -3,6 +3,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
+import { isLayerClass } from '../layers/layer_class';
 import { ParamSlice } from '../layers/param_layout';
 import { ParameterGenerator } from '../layers/parameter_generator';
 import { withDirectPredict } from './direct_forward';
@@ -53,7 +54,7 @@ export const PARAMS_INPUT_NAME = 'duetParams';
 export function splitDuet(model: tfl.LayersModel): DuetParts {
   const nodes = modelNodes(model, 'splitDuet');
   const ends = modelEnds(model, 'splitDuet');
-  const generatorNodes = nodes.filter((n) => n.layer instanceof ParameterGenerator);
+  const generatorNodes = nodes.filter((n) => isLayerClass(n.layer, ParameterGenerator));
   if (generatorNodes.length !== 1) {
     throw new Error(`'splitDuet' needs a model with exactly one ParameterGenerator call, ` +
       `model '${model.name}' has ${generatorNodes.length}`);

@@ -140,6 +140,9 @@ describe.skipIf(!hasChromium)(title, () => {
   });
 
   it('ranks with parameters from the service, and the top 5 changes as items are clicked', async () => {
+    // The page creates its runtime without a 'fetch' option: requests go through Chromium's own
+    // fetch, the default every app gets (called as a method of another object, it throws).
+    expect(fs.readFileSync(path.join(__dirname, '../../examples/browser/page/app.ts'), 'utf8')).not.toMatch(/\bfetch:/);
     expect(await page.evaluate(() => document.body.dataset.ready)).toBe('true');
     // Chromium has WebAssembly: the page ranks on tfjs' wasm backend (checked against cpu below).
     expect(await page.evaluate(() => document.body.dataset.backend)).toBe('wasm');

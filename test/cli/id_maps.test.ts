@@ -34,11 +34,11 @@ describe('id maps through prepare and train', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(fs.readFileSync(path.join(model, 'items.tsv'), 'utf8')).toBe(fs.readFileSync(path.join(data, 'items.tsv'), 'utf8'));
 
-    // Retrained into the same folder on data without a map: the stale map goes.
+    // Retrained into the same folder (--force) on data without a map: the stale map goes.
     const bare = path.join(dir, 'bare');
     await writeDuetSplit(bare, synthetic({ users: 8, items: 20, clickLength: 5, triggerLength: 2, testNeg: 2 }));
     expect((await cli('train', '--model', 'gru4rec', '--data', bare, '--epochs', '1', '--batch', '64',
-      '--dim', '4', '--backend', 'cpu', '--out', model)).code).toBe(0);
+      '--dim', '4', '--backend', 'cpu', '--out', model, '--force')).code).toBe(0);
     expect(fs.existsSync(path.join(model, 'items.tsv'))).toBe(false);
   }, 60_000);
 });

@@ -54,6 +54,23 @@ describe('duet-tf train and eval', () => {
     // Without --json: key: value lines.
     const human = await cli('eval', '--model-dir', out, '--data', data, '--backend', 'cpu');
     expect(human.stdout).toMatch(/^model: gru4rec\nvariant: base\n/);
+
+    // Training into an existing model is refused before any work, unless --force.
+    const weights = fs.readFileSync(path.join(out, 'weights.bin'));
+    const refused = await cli('train', '--model', 'gru4rec', ...tiny, '--seed', '5', '--out', out);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(`duet-tf: train: --out '${out}' already holds a model (model.json, ${MODEL_INFO_FILE}); ` +
+      'pass --force to replace it, or choose another folder\n');
+    expect(fs.readFileSync(path.join(out, 'weights.bin')).equals(weights)).toBe(true);
+    const forced = await cli('train', '--model', 'gru4rec', ...tiny, '--seed', '5', '--out', out, '--force');
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'weights.bin')).equals(weights)).toBe(false);
+    expect(fs.readdirSync(path.dirname(out)).filter((f) => f.startsWith('.base'))).toEqual([]);
+    // A folder of model versions is not a model folder: refused before training, with a hint.
+    fs.mkdirSync(path.join(dir, 'versions', '4'), { recursive: true });
+    const root = await cli('train', '--model', 'gru4rec', ...tiny, '--out', path.join(dir, 'versions'));
+    expect(root.code).toBe(2);
+    expect(root.stderr).toContain(`holds folders (4); write the model into a folder of its own (for a new version, e.g. '${path.join(dir, 'versions', '5')}')`);
   });
 
   it('trains DUET from scratch, from a base it trains first (--duet-from base), or from a saved base (--from-base)', async () => {

@@ -33,8 +33,8 @@ describe('duet-tf/device is browser-safe', () => {
     const { files, bare } = importGraph(entry);
     expect(bare.sort()).toEqual(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers']);
     for (const f of files) {
-      // From wrap/ only the two-tower analysis and the helpers it uses (TF.js only).
-      expect(f, f).toMatch(/^(device|layers|wrap\/(two_tower|graph|weight_version)|serve\/(payload|crc32|half|device_metadata))[/.]/);
+      // From wrap/ only the two-tower analysis, the weight checks and the helpers they use (TF.js only).
+      expect(f, f).toMatch(/^(device|layers|wrap\/(two_tower|graph|weight_version|finite_weights)|serve\/(payload|crc32|half|device_metadata))[/.]/);
       expect(f).not.toMatch(/^(train|eval|data|backend|cli)\//);
       // Code only: comments may name what the code avoids.
       const text = fs.readFileSync(path.join(src, f), 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -11,6 +12,7 @@ import { FetchLike } from '../../src/device/fetch_parameters';
 import { everyN } from '../../src/device/policies';
 import { generatorEmbeddingTable } from '../../src/serve/embedding_table';
 import { generatorFingerprint } from '../../src/serve/fingerprint';
+import { encodePayload, payloadByteLength } from '../../src/serve/payload';
 import { createServer, ServerHandle } from '../../src/serve/server';
 import { stampDeviceModel } from '../../src/serve/stamp_device_model';
 import { createModel, type CreateModelOptions } from '../../src/models/create_model';
@@ -265,6 +267,14 @@ describe('createDeviceRuntime: loading and checks', () => {
     expect(Array.from(p.values).some((v) => v !== 0)).toBe(true);
   });
 
+  it('refuses a device model with NaN weights, naming the layer', async () => {
+    const { device: bad } = tinyDuet({ seed: 6 });
+    const hidden = bad.getLayer('hidden');
+    hidden.setWeights(hidden.getWeights().map((w, i) => (i === 0 ? tf.fill(w.shape, NaN) : w)));
+    await expect(createDeviceRuntime({ model: bad, serviceUrl: 'http://x.test', fingerprint: 'aaaaaaaaaaaaaaaa' }))
+      .rejects.toThrow(/'createDeviceRuntime': layer 'hidden' of model .* has non-finite weights/);
+  });
+
   it('rejects bad options with errors naming them', async () => {
     const unstamped = tinyDuet({ seed: 5 }).device;
     await expect(createDeviceRuntime({ model: unstamped, serviceUrl: 'http://x.test' })).rejects.toThrow("needs the generator's 'fingerprint'");
@@ -413,5 +423,141 @@ describe('DeviceRuntime on a two-tower device model (SASRec, GRU4Rec)', () => {
     const rt = await createDeviceRuntime({ model: device, serviceUrl: 'http://x.test', fetch: offline });
     expect(rt.scoring.path).toBe('tiled');
     expect(rt.scoring.reason).toMatch(/is not two-tower: it has no input named 'target' \(its inputs are 'features', 'duetParams'\)/);
+  });
+});
+
+/** A loopback HTTP server answering every request with `answer`. */
+async function fakeService(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  const server = http.createServer(answer);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    }),
+  };
+}
+
+describe('DeviceRuntime against a faulty or hostile service', () => {
+  const runtime = (url: string, extra: Partial<DeviceRuntimeOptions> = {}) => createDeviceRuntime({
+    model: device, serviceUrl: url, format: 'f32', inputs: (c) => [features(c)], retryAfterMs: 0, ...extra,
+  });
+  const expected = payloadByteLength(meta.layout, { format: 'f32' });
+
+  it('the default fetch is called as a plain function (browsers refuse it as another object\'s method)', async () => {
+    const server = await createServer({ model: generator });
+    const { url } = await server.listen(0);
+    const real = globalThis.fetch;
+    let calls = 0;
+    // What a browser's fetch does when called with another object as `this`.
+    const strict = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
+      if (this !== undefined && this !== globalThis) {
+        return Promise.reject(new TypeError("Failed to execute 'fetch' on 'Window': Illegal invocation"));
+      }
+      calls++;
+      return real(input, init);
+    };
+    globalThis.fetch = strict as typeof fetch;
+    try {
+      const rt = await runtime(url); // no 'fetch' option: the global one
+      rt.observe('u', [4, 9]);
+      const p = await rt.parameters('u');
+      expect(p.message).toBeNull();
+      expect(p).toMatchObject({ source: 'service', reason: null, requested: true });
+      expect(calls).toBe(1);
+      expect(rt.stats().bytesReceived).toBe(expected);
+    } finally {
+      globalThis.fetch = real;
+      await server.close();
+    }
+  });
+
+  it('an answer larger than the payload is abandoned unread: streamed, or refused by Content-Length', async () => {
+    let written = 0;
+    let closedEarly = false;
+    const total = 256 << 20; // 256 MB if the device kept reading
+    const flood = await fakeService((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream' }); // chunked: no length up front
+      const chunk = Buffer.alloc(64 << 10, 7);
+      res.on('close', () => { closedEarly = written < total; });
+      const pump = () => {
+        while (written < total) {
+          written += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    });
+    try {
+      const rt = await runtime(flood.url, { timeoutMs: 20_000 });
+      rt.observe('u', [1, 2]);
+      const p = await rt.parameters('u');
+      expect(p).toMatchObject({ source: 'base', reason: 'payload' });
+      expect(p.message).toContain(`at most ${expected} bytes`);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(closedEarly).toBe(true);
+      expect(written).toBeLessThan(total / 4);
+    } finally {
+      await flood.close();
+    }
+    let bodyRead = false;
+    const declared = await fakeService((_req, res) => {
+      res.writeHead(200, { 'Content-Length': String(400 << 20) });
+      res.write(Buffer.alloc(1024), () => { bodyRead = true; });
+    });
+    try {
+      const rt = await runtime(declared.url);
+      rt.observe('u', [1]);
+      const p = await rt.parameters('u');
+      expect(p).toMatchObject({ source: 'base', reason: 'payload' });
+      expect(p.message).toContain(`the answer is ${400 << 20} bytes (Content-Length)`);
+    } finally {
+      await declared.close();
+    }
+    expect(bodyRead).toBe(true); // the server did start sending: the refusal is the device's
+    // A hand-written fetch without a body stream: measured once read, still refused.
+    const big: FetchLike = async () => ({ ok: true, status: 200, text: async () => '',
+      arrayBuffer: async () => new ArrayBuffer(expected + 1) });
+    const rt = await runtime('http://127.0.0.1:9', { fetch: big });
+    rt.observe('u', [1]);
+    expect(await rt.parameters('u')).toMatchObject({ source: 'base', reason: 'payload' });
+  });
+
+  it('finite but extreme parameters that make the scores non-finite fall back to the static model, reason payload', async () => {
+    // A well-formed payload from the right generator whose values overflow the device model.
+    const values = new Float32Array(meta.layout.reduce((n, l) => n + l.inputDim * l.outputDim + l.outputDim, 0))
+      .map((_, i) => (i % 2 === 0 ? 3e38 : -3e38));
+    const bytes = encodePayload(values, { layout: meta.layout, fingerprint: meta.fingerprint, format: 'f32' });
+    let requests = 0;
+    const hostile = await fakeService((_req, res) => {
+      requests++;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length });
+      res.end(bytes);
+    });
+    try {
+      const rt = await runtime(hostile.url, { retryAfterMs: 60_000 });
+      rt.observe('u', [3, 4]);
+      const { scores, parameters } = await rt.score('u', [features(CANDIDATES)]);
+      expect(parameters).toMatchObject({ source: 'base', reason: 'payload', requested: true });
+      expect(parameters.message).toContain('non-finite scores');
+      expect(Array.from(scores).every(Number.isFinite)).toBe(true);
+      const out = tf.tidy(() => device.predict([features(CANDIDATES), tf.zeros([CANDIDATES.length, values.length])]) as tf.Tensor);
+      expect(maxDiff(scores, out.dataSync())).toBeLessThan(1e-6);
+      out.dispose();
+      // Not cached: the next call uses the static model too, without asking again (retryAfterMs).
+      const again = await rt.score('u', [features(CANDIDATES)]);
+      expect(again.parameters).toMatchObject({ source: 'base', reason: 'payload', requested: false });
+      expect(requests).toBe(1);
+      expect(rt.stats()).toMatchObject({ requests: 1, successes: 0 });
+      expect(rt.stats().failures.payload).toBe(1);
+    } finally {
+      await hostile.close();
+    }
   });
 });

@@ -9,14 +9,16 @@ export interface RawResponse {
 const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
 /** One HTTP request over loopback with node:http (any method, raw body, chunked or not). */
-export function request(url: string, { method = 'GET', headers = {}, body, chunked = false, timeoutMs = 10_000 }: {
+export function request(url: string, { method = 'GET', headers = {}, body, chunked = false, timeoutMs = 10_000, fresh = false }: {
   method?: string; headers?: Record<string, string>; body?: string | Uint8Array; chunked?: boolean; timeoutMs?: number;
+  /** A new connection, not one from the shared keep-alive pool. */
+  fresh?: boolean;
 } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const h: Record<string, string> = { ...headers };
     if (body !== undefined && !chunked) h['Content-Length'] = String(Buffer.byteLength(body));
-    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: h, agent }, (res) => {
+    const req = http.request({ host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: h, agent: fresh ? false : agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));

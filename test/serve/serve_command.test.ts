@@ -20,11 +20,13 @@ describe('parseServeArgs', () => {
       '--model-dir=m', '--port', '0', '--host=0.0.0.0', '--workers', '4', '--max-batch', '32', '--max-wait-ms=0',
       '--max-queue', '100', '--max-body-bytes', '2048', '--max-sequences', '3', '--format', 'int8',
       '--sequence-length', '20', '--vocab-size', '500', '--token', 't', '--cors-origin', 'http://a.test',
-      '--cors-origin', 'http://b.test', '--shutdown-timeout-ms', '500',
+      '--cors-origin', 'http://b.test', '--shutdown-timeout-ms', '500', '--max-queue-ms', '250',
+      '--max-connections', '1000', '--poll-seconds', '30',
     ])).toEqual({
       modelDir: 'm', port: 0, host: '0.0.0.0', workers: 4, maxBatch: 32, maxWaitMs: 0, maxQueue: 100,
       maxBodyBytes: 2048, maxSequences: 3, defaultFormat: 'int8', sequenceLength: 20, vocabSize: 500, token: 't',
-      cors: { origins: ['http://a.test', 'http://b.test'] }, shutdownTimeoutMs: 500,
+      cors: { origins: ['http://a.test', 'http://b.test'] }, shutdownTimeoutMs: 500, maxQueueMs: 250,
+      maxConnections: 1000, pollSeconds: 30,
     });
     expect(parseServeArgs(['--model-dir', 'm', '--cors-origin', '*']).cors).toEqual({ origins: '*' });
     expect(parseServeArgs(['--model-dir', 'm'], { DUET_SERVE_TOKEN: 'env' }).token).toBe('env');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatorFingerprint } from '../../src/serve/fingerprint';
 import { decodePayload, PayloadFormat, payloadByteLength } from '../../src/serve/payload';
 import { createServer, ServerHandle } from '../../src/serve/server';
-import { installShutdownHandlers } from '../../src/serve/shutdown';
+import { installReloadHandler, installShutdownHandlers } from '../../src/serve/shutdown';
 import { saveDuet } from '../../src/wrap/file_io';
 import { json, post, request } from './http_client';
 import { direct, LENGTH, maxDiff, tinyDuet } from './tiny_duet';
@@ -305,6 +305,25 @@ describe('installShutdownHandlers', () => {
     await new Promise((r) => setTimeout(r, 5));
     expect(closes).toBe(1);
     expect(messages).toEqual(['duet-tf serve: SIGUSR2 received, finishing in-flight requests', 'duet-tf serve: closed']);
+    remove();
+    expect(process.listenerCount('SIGUSR2')).toBe(0);
+  });
+
+  it('installReloadHandler: the signal reloads; a failed reload is reported and the process lives on', async () => {
+    const messages: string[] = [];
+    let reloads = 0;
+    const remove = installReloadHandler({ reload: async () => {
+      reloads++;
+      if (reloads === 2) throw new Error('version 3 has non-finite weights');
+    } }, { signal: 'SIGUSR2', log: (m) => messages.push(m) });
+    process.emit('SIGUSR2' as never);
+    await new Promise((r) => setTimeout(r, 5));
+    process.emit('SIGUSR2' as never);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(reloads).toBe(2);
+    expect(messages).toEqual(['duet-tf serve: SIGUSR2 received, reloading the model', 'duet-tf serve: reload done',
+      'duet-tf serve: SIGUSR2 received, reloading the model',
+      'duet-tf serve: reload failed, still serving the previous model: version 3 has non-finite weights']);
     remove();
     expect(process.listenerCount('SIGUSR2')).toBe(0);
   });

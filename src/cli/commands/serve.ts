@@ -55,6 +55,13 @@ export async function serveCliCommand(argv: string[], io: CliIO): Promise<number
     throw e;
   }
   io.stderr(`duet-tf serve: listening on ${running.address.url}\n`);
-  // The process now lives until a signal closes the server (handlers installed by the service).
-  return new Promise<number>(() => undefined);
+  // The process now lives until a signal closes the server (handlers installed by the service),
+  // or until the service has to stop (a cluster worker that cannot start): then exit non-zero.
+  try {
+    await running.closed;
+    return 0;
+  } catch (e) {
+    io.stderr(`duet-tf serve: ${(e as Error).message}\n`);
+    return 1;
+  }
 }

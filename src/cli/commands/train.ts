@@ -21,14 +21,17 @@ import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
-import { loadModelDir, type ModelInfo, type RecordedRun, saveModelDir } from '../model_dir';
+import {
+  checkOutputFolder, loadModelDir, type ModelInfo, type RecordedRun, saveModelDir,
+} from '../model_dir';
 import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...TRAINING_OPTIONS,
   variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET' },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
-  out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json)' },
+  out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json); written crash-safe' },
+  force: { type: 'boolean', help: 'replace a model already in --out (refused without it)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
 };
 
@@ -56,6 +59,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   modelOptions('train', o, 1, 1); // bad model options fail before any work
   const backend = await useBackend(o.backend as BackendChoice);
   const data = await loadData('train', String(o.data), o['max-train-rows'] as number);
+  checkOutputFolder('train', String(o.out), Boolean(o.force)); // before any training
   const clickLength = data.train.clickLength;
   io.stderr(`train: ${data.train.size} training rows, ${data.numItems} items, backend ${backend}\n`);
 
@@ -129,7 +133,7 @@ async function saveTrained(io: CliIO, o: Record<string, unknown>, model: tfl.Lay
     training: run,
     ...(fields.base === undefined ? {} : { base: fields.base }),
   };
-  await saveModelDir(String(o.out), model, info, data.items);
+  await saveModelDir(String(o.out), model, info, data.items, { overwrite: Boolean(o.force) });
   const last = info.training.history[info.training.history.length - 1];
   printResult(io, {
     model: config.model, variant: config.variant, backend: fields.backend, epochs: run.epochs,

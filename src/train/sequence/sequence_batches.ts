@@ -184,7 +184,7 @@ export function buildSequenceBatch(table: SequenceTable, users: Int32Array, loss
 /**
  * One epoch of sequence-level batches over the users of `split` that have a training target
  * (users whose training sequence s_1..s_{n-2} has at least 2 items), each user once, in an order
- * that depends only on `(seed, epoch)` (see {@link epochUserBatches}, {@link buildSequenceBatch}).
+ * that depends only on `(seed, epoch)` (the order of `epochUserBatches`, each batch built by `buildSequenceBatch`).
  * The validation and test targets (s_{n-1}, s_n) never appear. With a loss that samples
  * negatives, each batch carries them (for `bce`, drawn outside the user's training sequence).
  *

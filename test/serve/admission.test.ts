@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+
+import { QueueAdmission } from '../../src/serve/admission';
+import { MicroBatcher } from '../../src/serve/micro_batcher';
+import { ServeError } from '../../src/serve/serve_error';
+
+describe('QueueAdmission', () => {
+  it('refuses past the sequence count, and past the expected wait once calls were measured', () => {
+    const a = new QueueAdmission({ maxQueue: 100, maxQueueMs: 50, maxBatch: 10 });
+    expect(a.refusal(0, 100)).toBeNull();
+    const full = a.refusal(95, 6, 1000);
+    expect(full).toBeInstanceOf(ServeError);
+    expect(full).toMatchObject({ status: 503, code: 'overloaded', retryAfterSeconds: 1 });
+    expect(full!.message).toContain('95 sequences are waiting for the generator (limit 100)');
+    // No call measured yet: the time bound cannot refuse.
+    expect(a.refusal(80, 10)).toBeNull();
+    a.observeBatch(10, 0.01); // 1 ms per sequence in full calls
+    expect(a.estimatedWaitMs(35, 1)).toBeCloseTo(36, 6);
+    expect(a.refusal(39, 10)).toBeNull();                // 49 ms
+    const slow = a.refusal(45, 15, 2000);                // 60 ms > 50
+    expect(slow!.message).toContain('45 sequences are waiting for the generator, about 60 ms of work (limit 50 ms)');
+    // What fits in one call (maxBatch 10) always goes, however slow calls are.
+    a.observeBatch(10, 10);
+    expect(a.refusal(4, 6)).toBeNull();
+    expect(a.refusal(4, 7, 2000)).not.toBeNull();
+    // Readiness remembers the refusal for a second.
+    expect(a.overloaded(2500)).toBe(true);
+    expect(a.overloaded(3001)).toBe(false);
+  });
+
+  it('small calls do not inflate the estimate; Retry-After is the time to drain, 1..30 s', () => {
+    const a = new QueueAdmission({ maxQueue: 1e6, maxQueueMs: 100, maxBatch: 100 });
+    a.observeBatch(100, 0.1); // 1 ms per sequence
+    for (let i = 0; i < 50; i++) a.observeBatch(1, 0.02); // 20 ms for one: overhead
+    expect(a.estimatedWaitMs(99, 1)).toBeCloseTo(100, 6);
+    expect(a.refusal(5000, 1)!.retryAfterSeconds).toBe(5); // 5 s of work to drain
+    expect(a.refusal(900_000, 1)!.retryAfterSeconds).toBe(30);
+  });
+});
+
+describe('MicroBatcher between calls', () => {
+  it('lets the event loop run between two generator calls (I/O and timers are not starved)', async () => {
+    const order: string[] = [];
+    // Synchronous work per call, as a real forward pass is.
+    const b = new MicroBatcher(async (rows: number[]) => {
+      order.push(`call ${rows[0]}`);
+      return Float32Array.from(rows);
+    }, 1, { maxBatch: 1, maxWaitMs: 0 });
+    const all = Promise.all(Array.from({ length: 20 }, (_, i) => b.submit([i])));
+    // Queued after the submissions: without a turn of the loop between calls, all 20 calls
+    // would run before it.
+    setImmediate(() => order.push('immediate'));
+    await all;
+    const at = order.indexOf('immediate');
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(5);
+  });
+
+  it('refuses by expected wait (maxQueueMs) with a 503 naming the queue', async () => {
+    // Each call busy-waits 20 ms for its rows (a slow generator).
+    const b = new MicroBatcher(async (rows: number[]) => {
+      const end = performance.now() + 20;
+      while (performance.now() < end) { /* the forward pass */ }
+      return Float32Array.from(rows);
+    }, 1, { maxBatch: 4, maxWaitMs: 0, maxQueue: 10_000, maxQueueMs: 100 });
+    await b.submit([1, 2, 3, 4]); // one measured full call: ≥ 5 ms per row
+    const queued = b.submit(Array.from({ length: 16 }, (_, i) => i)); // ≥ 80 ms of work
+    const refused = b.submit(Array.from({ length: 16 }, (_, i) => i)).then(() => null, (e: ServeError) => e);
+    const e = await refused;
+    expect(e).toBeInstanceOf(ServeError);
+    expect(e).toMatchObject({ status: 503, code: 'overloaded' });
+    expect(e!.message).toMatch(/16 sequences are waiting for the generator, about \d+ ms of work \(limit 100 ms\)/);
+    expect(b.overloaded).toBe(true);
+    expect(b.refusal(16)).not.toBeNull();
+    await queued;
+    expect(b.refusal(1)).toBeNull();
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * The service under more load than it can take, in one process and bounded: a small queue
+ * (held full by a long batching delay) shows refusals, readiness and liveness without timing
+ * assertions; a long queue of one-row calls shows that health checks are answered between
+ * generator calls.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { decodePayload } from '../../src/serve/payload';
+import { createServer, ServerHandle } from '../../src/serve/server';
+import { RawConnection } from './raw_http';
+import { direct, maxDiff, tinyDuet } from './tiny_duet';
+
+const { generator } = tinyDuet({ seed: 11 });
+const servers: ServerHandle[] = [];
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+async function start(options: Omit<Parameters<typeof createServer>[0], 'model'>, model: tfl.LayersModel = generator) {
+  const server = await createServer({ model, ...options });
+  servers.push(server);
+  const { port, url } = await server.listen(0);
+  return { server, port, url };
+}
+
+const body = (n: number) => JSON.stringify({ sequences: Array.from({ length: n }, (_, i) => [1 + (i % 20), 2]) });
+const generatorCalls = async (server: ServerHandle) =>
+  Number(/^duet_generator_batch_size_count (\d+)$/m.exec(await server.metrics())?.[1] ?? 0);
+
+describe('admission control', () => {
+  it('a full queue: 503 overloaded with Retry-After and a JSON error, before the body is read; /healthz ok, /readyz not ready', async () => {
+    // A batching delay of a minute keeps the admitted rows queued: the queue stays full.
+    const { server, port } = await start({ maxWaitMs: 60_000, maxQueue: 8, maxBatch: 64 });
+    const holder = await RawConnection.open(port);
+    holder.send('POST', '/v1/parameters?format=f32', body(8));
+    while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
+    // Wait until the 8 rows are queued (the body has been read and parsed).
+    const ready = await RawConnection.open(port);
+    for (;;) {
+      ready.send('GET', '/readyz');
+      const r = await ready.answer();
+      if (JSON.parse(r.body.toString()).queuedSequences === 8) break;
+    }
+
+    const one = await RawConnection.open(port);
+    one.send('POST', '/v1/parameters?format=f32', body(1));
+    const refused = await one.answer();
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(refused.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(refused.body.toString()).error).toMatchObject({ code: 'overloaded' });
+    expect(JSON.parse(refused.body.toString()).error.message).toContain('8 sequences are waiting for the generator (limit 8)');
+
+    // Headers only, the body never sent: the refusal does not wait for it.
+    const partial = await RawConnection.open(port);
+    partial.write('POST /v1/parameters HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"sequ');
+    const early = await partial.answer();
+    expect(early.status).toBe(503);
+    expect(JSON.parse(early.body.toString()).error.code).toBe('overloaded');
+
+    const live = await RawConnection.open(port);
+    live.send('GET', '/healthz');
+    expect((await live.answer()).status).toBe(200);
+    live.send('GET', '/readyz');
+    const notReady = await live.answer();
+    expect(notReady.status).toBe(503);
+    expect(JSON.parse(notReady.body.toString())).toMatchObject({ status: 'overloaded', queuedSequences: 8 });
+
+    // The admitted request is answered correctly once the queue runs (close drains it).
+    const answered = holder.answer();
+    await server.close();
+    const ok = await answered;
+    expect(ok.status).toBe(200);
+    const p = decodePayload(new Uint8Array(ok.body));
+    expect(p.batch).toBe(8);
+    expect(maxDiff(p.values.subarray(0, p.total), direct(generator, [1, 2]))).toBeLessThan(1e-6);
+    expect(await server.metrics()).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
+    [holder, ready, one, partial, live].forEach((c) => c.close());
+  });
+
+  it('/healthz and refusals are answered between generator calls, however long the queue', async () => {
+    // 300 one-row calls queued by one request (maxBatch 1); no limit refuses them.
+    const { server, port } = await start({ maxBatch: 1, maxQueue: 1000, maxQueueMs: 1e9, maxSequences: 300 });
+    const before = await generatorCalls(server);
+    const big = await RawConnection.open(port);
+    big.send('POST', '/v1/parameters?format=f32', body(300));
+    while (await generatorCalls(server) === before) await new Promise((r) => setImmediate(r));
+    const probe = await RawConnection.open(port);
+    probe.send('GET', '/healthz');
+    const health = await probe.answer();
+    const callsAtAnswer = await generatorCalls(server) - before;
+    expect(health.status).toBe(200);
+    // Answered while the queue was still running: not after all 300 calls.
+    expect(callsAtAnswer).toBeLessThan(150);
+    const done = await big.answer();
+    expect(done.status).toBe(200);
+    expect(decodePayload(new Uint8Array(done.body)).batch).toBe(300);
+    [big, probe].forEach((c) => c.close());
+  });
+
+  it('a connection limit: past it a new connection gets a 503 and is closed; freed, it serves again', async () => {
+    const { port } = await start({ maxConnections: 2 });
+    const a = await RawConnection.open(port);
+    const b = await RawConnection.open(port);
+    a.send('GET', '/healthz');
+    expect((await a.answer()).status).toBe(200);
+    const c = await RawConnection.open(port);
+    c.send('GET', '/healthz');
+    const refused = await c.answer();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.connection).toBe('close');
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(JSON.parse(refused.body.toString()).error.code).toBe('overloaded');
+    b.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const d = await RawConnection.open(port);
+    d.send('POST', '/v1/parameters?format=f32', body(1));
+    expect((await d.answer()).status).toBe(200);
+    [a, c, d].forEach((x) => x.close());
+  });
+});
+
+describe('drain', () => {
+  it('requests arriving on kept-alive connections during shutdown get 503 shutting_down and Connection: close; in-flight ones finish', async () => {
+    const { server, port } = await start({ maxWaitMs: 60_000 });
+    const idle = await RawConnection.open(port);
+    idle.send('GET', '/healthz'); // a kept-alive connection, idle when the drain starts
+    expect((await idle.answer()).headers.connection).not.toBe('close');
+    const busy = await RawConnection.open(port);
+    busy.send('POST', '/v1/parameters?format=f32', body(2));
+    while (!/^duet_http_inflight_requests 1$/m.test(await server.metrics())) await new Promise((r) => setTimeout(r, 5));
+    const pending = busy.answer();
+    const closed = server.close();
+    idle.send('POST', '/v1/parameters?format=f32', body(1));
+    const refused = await idle.answer();
+    expect(refused.status).toBe(503);
+    expect(refused.headers.connection).toBe('close');
+    expect(JSON.parse(refused.body.toString()).error.code).toBe('shutting_down');
+    const finished = await pending;
+    expect(finished.status).toBe(200);
+    expect(decodePayload(new Uint8Array(finished.body)).batch).toBe(2);
+    await closed;
+    expect(idle.error).toBeNull(); // closed after its answer, never reset
+    [idle, busy].forEach((c) => c.close());
+  });
+});
+
+describe('load-time sanity', () => {
+  it('refuses a model with NaN or infinite weights, naming the layer', async () => {
+    const { generator: bad } = tinyDuet({ seed: 12 });
+    const layer = bad.layers.find((l) => l.weights.length > 0 && l.name !== 'features')!;
+    const weights = layer.getWeights();
+    const values = weights[0].dataSync().slice();
+    values[3] = NaN;
+    layer.setWeights([tf.tensor(values, weights[0].shape), ...weights.slice(1)]);
+    await expect(createServer({ model: bad })).rejects.toThrow(
+      new RegExp(`layer '${layer.name}' of model '${bad.name}' has non-finite weights: .* holds 1 of \\d+ values NaN or infinite`));
+  });
+
+  it('refuses a generator that gives non-finite parameters in its warm-up call', async () => {
+    const { generator: bad } = tinyDuet({ seed: 13 });
+    // Finite decoder weights whose products overflow float32 (the condition is normalised, so
+    // rows of alternating sign keep its sum from cancelling).
+    const [kernel, bias] = bad.getLayer('duetGenerator').weights.slice(-2);
+    const [rows, cols] = kernel.shape as number[];
+    kernel.write(tf.tensor2d(Array.from({ length: rows * cols }, (_, i) => (Math.floor(i / cols) % 2 === 0 ? 3e38 : -3e38)), [rows, cols]));
+    bias.write(tf.fill(bias.shape as number[], 3e38));
+    await expect(createServer({ model: bad })).rejects.toThrow(/gives non-finite parameters .* for a one-item warm-up sequence/);
+  });
+});
