@@ -1,15 +1,20 @@
 /**
  * The cloud side's cost: latency of `splitDuet`'s generator at batch 1 (p50, p99) and its
  * throughput at batch 256 (users/s), for each DUET model and each ParameterGenerator encoder.
- * A call covers what a server does per request: ids → tensor → predict → read the parameters.
+ * Throughput is measured on the two paths users take: `generator.predict` (ids tensor → predict →
+ * read the parameters) and the generation service's `GeneratorRunner.generate` (request rows →
+ * parameters, what `duet-tf serve` runs per micro-batch). Each record also gives users per CPU
+ * second of this process and the fastest batch, less sensitive to other load than wall time.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
-import { type DuetDataset, type EncoderKind, type ModelKind, splitDuet } from '../src/index';
 import {
-  type BenchContext, type BenchRecord, buildModel, ENCODERS, freeModel, MODEL_KINDS, modelLabel,
-  perSecond, record, summarize, tick, timeCalls,
+  type DuetDataset, type EncoderKind, GeneratorRunner, type ModelKind, splitDuet,
+} from '../src/index';
+import {
+  type BenchContext, type BenchRecord, buildModel, ENCODERS, freeModel, measure, MODEL_KINDS,
+  modelLabel, perSecond, record, round, summarize, tick, timeCalls,
 } from './common';
 
 /** A DUET model and generator encoder to measure. */
@@ -73,7 +78,41 @@ async function generate(generator: tfl.LayersModel, ds: DuetDataset, start: numb
   tf.dispose([x, params]);
 }
 
-/** Generator latency (batch 1) and throughput (batch 256) per target. */
+/** Rows `[start, start + n)` (wrapping) of `ds.click` as service request rows (padding dropped). */
+function requestRows(ds: DuetDataset, start: number, n: number): Array<{ kind: 'ids'; ids: number[] }> {
+  const L = ds.clickLength;
+  return Array.from({ length: n }, (_, i) => {
+    const r = (start + i) % ds.size;
+    const ids = Array.from(ds.click.subarray(r * L, r * L + L)).filter((id) => id > 0);
+    return { kind: 'ids' as const, ids: ids.length > 0 ? ids : [1] };
+  });
+}
+
+/** Throughput of `call` (one batch of `batch` users per call): wall, per CPU second, fastest batch. */
+async function throughput(call: (i: number) => Promise<unknown>, calls: number, batch: number):
+    Promise<Record<string, unknown>> {
+  let i = 0;
+  await timeCalls(() => call(i++), 2);
+  const times: number[] = [];
+  const { ms, cpuMs } = await measure(async () => {
+    for (let c = 0; c < calls; c++) {
+      const started = performance.now();
+      await call(i++);
+      times.push(performance.now() - started);
+    }
+  });
+  const s = summarize(times);
+  return {
+    usersPerSecond: perSecond(calls * batch, ms),
+    usersPerCpuSecond: perSecond(calls * batch, cpuMs),
+    msPerBatchP50: s.p50Ms,
+    msPerBatchMin: s.minMs,
+    usersPerSecondFastestBatch: perSecond(batch, s.minMs),
+    cpuShare: round(cpuMs / ms),
+  };
+}
+
+/** Generator latency (batch 1) and throughput (batch 256, predict and the service runner) per target. */
 export async function benchGenerator(ctx: BenchContext,
     overrides: Partial<GeneratorBenchOptions> = {}): Promise<BenchRecord[]> {
   const o = { ...generatorBenchDefaults(ctx.quick), ...overrides };
@@ -93,16 +132,22 @@ export async function benchGenerator(ctx: BenchContext,
       const times = await timeCalls(() => generate(generator, ds, row++, 1), o.latencyCalls, o.warmup);
       out.push(record(ctx, 'generator-latency', { ...params, batchSize: 1 }, summarize(times)));
       await tick();
-      ctx.log(`generator ${label}: ${o.throughputCalls} calls at batch ${o.throughputBatch}`);
-      let start = 0;
-      const next = () => generate(generator, ds, (start += o.throughputBatch), o.throughputBatch);
-      const batchTimes = await timeCalls(next, o.throughputCalls, 2);
-      const ms = batchTimes.reduce((a, b) => a + b, 0);
-      out.push(record(ctx, 'generator-throughput', { ...params, batchSize: o.throughputBatch,
-        calls: o.throughputCalls }, {
-        usersPerSecond: perSecond(o.throughputCalls * o.throughputBatch, ms),
-        msPerBatchP50: summarize(batchTimes).p50Ms,
-      }));
+      const batch = o.throughputBatch;
+      ctx.log(`generator ${label}: ${o.throughputCalls} calls at batch ${batch}, predict and runner`);
+      out.push(record(ctx, 'generator-throughput', { ...params, path: 'predict', batchSize: batch,
+        calls: o.throughputCalls }, await throughput((i) => generate(generator, ds, i * batch, batch),
+        o.throughputCalls, batch)));
+      await tick();
+      const runner = new GeneratorRunner(generator);
+      try {
+        // Rows are parsed requests; building them is the parser's cost, not timed here.
+        const rows = Array.from({ length: 4 }, (_, k) => requestRows(ds, k * batch, batch));
+        out.push(record(ctx, 'generator-throughput', { ...params, path: 'runner', batchSize: batch,
+          calls: o.throughputCalls }, await throughput((i) => runner.generate(rows[i % rows.length]),
+          o.throughputCalls, batch)));
+      } finally {
+        runner.dispose();
+      }
       await tick();
     } finally {
       freeModel(duet);

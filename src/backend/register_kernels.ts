@@ -4,6 +4,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
+import {
+  ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, simdAttention, simdAttentionGrad,
+} from './kernels/AttentionSimd';
+import { simdBroadcastBinary } from './kernels/BroadcastBinarySimd';
+import { simdCompare } from './kernels/CompareSimd';
 import { identityWasmConfig } from './kernels/IdentityWasm';
 import { rowGather } from './kernels/GatherV2Wasm';
 import { transpositionFreeMatMul } from './kernels/MatMulWasm';
@@ -14,6 +19,9 @@ import { heapStridedSlice } from './kernels/StridedSliceWasm';
 import { columnSum } from './kernels/SumWasm';
 import { simdTanh } from './kernels/TanhWasm';
 import { GRU_SEQUENCE_KERNEL, simdGruSequence } from './kernels/GruSequenceSimd';
+import {
+  LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, simdLayerNorm, simdLayerNormGrad,
+} from './kernels/LayerNormSimd';
 import { heapUnpack } from './kernels/UnpackWasm';
 import { unsortedSegmentSumCpuConfig } from './kernels/UnsortedSegmentSumCpu';
 import { unsortedSegmentSumWasmConfig } from './kernels/UnsortedSegmentSumWasm';
@@ -27,8 +35,8 @@ const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHo
  * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
  * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
  * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose;
- * batched matMuls, weight gradients, Tanh and duet-tf's GRU recurrence through duet-tf's SIMD
- * kernels (`kernels/simd/`).
+ * batched matMuls, weight gradients, Tanh, duet-tf's GRU recurrence, layer norm and attention, row- or column-broadcast
+ * Add/Sub/Multiply/RealDiv and comparisons (masks) through duet-tf's SIMD kernels (`kernels/simd/`).
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
   [tf.BatchMatMul, transpositionFreeMatMul],
@@ -41,6 +49,16 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
   [tf.Sum, columnSum],
   [tf.Tanh, simdTanh],
   [GRU_SEQUENCE_KERNEL, simdGruSequence],
+  [LAYER_NORM_KERNEL, simdLayerNorm],
+  [LAYER_NORM_GRAD_KERNEL, simdLayerNormGrad],
+  [ATTENTION_KERNEL, simdAttention],
+  [ATTENTION_GRAD_KERNEL, simdAttentionGrad],
+  [tf.Add, simdBroadcastBinary],
+  [tf.Sub, simdBroadcastBinary],
+  [tf.Multiply, simdBroadcastBinary],
+  [tf.RealDiv, simdBroadcastBinary],
+  ...[tf.Equal, tf.NotEqual, tf.Greater, tf.GreaterEqual, tf.Less, tf.LessEqual]
+    .map((name) => [name, simdCompare] as const),
 ];
 /** Kernels that replace tfjs-backend-cpu's own (too slow). */
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { ParameterGenerator } from '../layers/parameter_generator';
+import { directForward } from '../wrap/direct_forward';
 import { findParameterGenerator } from './find_generator';
 import { generatorFingerprint } from './fingerprint';
 import { PayloadLayer } from './payload';
@@ -101,8 +102,10 @@ export class GeneratorRunner {
         throw new Error(`'${caller}': cannot tell the vocabulary size of the ids input; pass ` +
           `'vocabSize'`);
       }
-      // One pass per call: predict's default batchSize (32) would split a micro-batch.
-      this.runIds = ([ids]) => generator.predict(ids, { batchSize: ids.shape[0] }) as tf.Tensor;
+      // One pass per call (predict's default batchSize, 32, would split a micro-batch), the
+      // layers run directly on the tensors: predict's values without its bookkeeping.
+      const forward = directForward(generator);
+      this.runIds = (inputs) => forward(inputs)[0];
       this.twin = this.embeddingsTwin(generator, sequenceLength);
       embeddingDim = this.twin === null ? null : this.layer.options.embeddingDim;
       const twin = this.twin;
@@ -113,8 +116,8 @@ export class GeneratorRunner {
       sequenceLength = lengthOf(shapes[0]);
       embeddingDim = shapes[0][2];
       this.runIds = null;
-      this.runEmbeddings = (inputs) =>
-        generator.predict(inputs, { batchSize: inputs[0].shape[0] }) as tf.Tensor;
+      const forward = directForward(generator);
+      this.runEmbeddings = (inputs) => forward(inputs)[0];
     } else {
       throw new Error(`'${caller}' needs a generator with one ids input [batch, time] or two ` +
         `inputs [embeddings [batch, time, dim], mask [batch, time]], got ` +

@@ -69,11 +69,13 @@ describe('bench suite (smoke)', () => {
       targets: [{ model: 'sasrec', encoder: 'mean' }], latencyCalls: 5, warmup: 1,
       throughputBatch: 4, throughputCalls: 2,
     });
-    expect(generator.map((r) => r.bench)).toEqual(['generator-latency', 'generator-throughput']);
+    expect(generator.map((r) => r.bench)).toEqual(['generator-latency', 'generator-throughput', 'generator-throughput']);
+    expect(generator.slice(1).map((r) => (r.params as { path: string }).path)).toEqual(['predict', 'runner']);
     const latency = checkShape(generator[0], 'generator-latency', ['p50Ms', 'p99Ms', 'calls']);
     expect(latency.calls).toBe(5);
     expect(latency.p99Ms as number).toBeGreaterThanOrEqual(latency.p50Ms as number);
-    checkShape(generator[1], 'generator-throughput', ['usersPerSecond']);
+    checkShape(generator[1], 'generator-throughput', ['usersPerSecond', 'usersPerCpuSecond', 'msPerBatchMin']);
+    checkShape(generator[2], 'generator-throughput', ['usersPerSecond']);
 
     const [device] = await benchDeviceForward(ctx, { models: ['sasrec'], candidates: 5, calls: 3, warmup: 1 });
     checkShape(device, 'device-forward', ['p50Ms', 'p99Ms']);

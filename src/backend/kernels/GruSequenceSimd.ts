@@ -47,7 +47,7 @@ export function simdGruSequence(original: tf.KernelConfig): tf.KernelConfig {
     const out = backend.makeOutput([batch, units], 'float32');
     if (batch === 0) return out;
     const wasm = backend.wasm as unknown as { _malloc(n: number): number; _free(p: number): void };
-    const scratch = wasm._malloc(5 * units * 4);
+    const scratch = wasm._malloc(16 * units * 4);
     try {
       simd.gru_sequence(heapOffset(backend, x), heapOffset(backend, recurrent), heapOffset(backend, mask),
         heapOffset(backend, out), scratch, batch, time, units);

@@ -1,13 +1,16 @@
 /**
- * Sum over leading or middle axes for tfjs-backend-wasm as a column sum on the heap. wasm's own
- * kernel sums innermost axes only, so it first transposes the input (a full copy, slow for a tall
- * matrix): 25–38 ms for a bias gradient, the sum of [30720, 128] over axis 0. Float32 values only;
- * sums over innermost axes, over non-adjacent axes and of int32 values go to the original kernel.
+ * Sum over leading or middle axes for tfjs-backend-wasm as a column sum on the heap, in the SIMD
+ * module (`sum_middle`) or, without it, in JavaScript; both add in float64, as the cpu backend.
+ * wasm's own kernel sums innermost axes only, so it first transposes the input (a full copy, slow
+ * for a tall matrix): 25–38 ms for a bias gradient, the sum of [30720, 128] over axis 0. Float32
+ * values only; sums over innermost axes, over non-adjacent axes and of int32 values go to the
+ * original kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
 import { type FastPath, withFastPath } from './fast_path';
 import { heapOffset } from './heap_copy';
+import { simdKernels } from './simd/simd_module';
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
@@ -81,6 +84,11 @@ const fastSum: FastPath = ({ inputs: { x }, backend, attrs }) => {
     ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d))
     : x.shape.filter((_, i) => i < first || i > last);
   const out = backend.makeOutput(outShape, 'float32');
+  const simd = simdKernels(backend);
+  if (simd !== null) {
+    simd.sum_middle(heapOffset(backend, x), heapOffset(backend, out), outer, reduce, inner);
+    return out;
+  }
   // Views after makeOutput: growing the heap detaches earlier views.
   const heap = (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
   const src = heapOffset(backend, x) >>> 2;

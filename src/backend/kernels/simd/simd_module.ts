@@ -24,9 +24,39 @@ export interface SimdKernels {
   gemm_tn(x: number, y: number, out: number, r: number, m: number, n: number): void;
   /** Element-wise tanh of `n` floats. */
   tanh_f32(x: number, out: number, n: number): void;
-  /** A masked GRU recurrence (forward, last state); `units` a multiple of 4, `scratch` 5·units floats. */
+  /** A masked GRU recurrence (forward, last state); `units` a multiple of 4, `scratch` 16·units floats. */
   gru_sequence(x: number, recurrent: number, mask: number, out: number, scratch: number,
     batch: number, time: number, units: number): void;
+  /**
+   * Copies rows `ids[i]` of `table` (rows of `row` 32-bit words) to `out`; returns −1, or the
+   * position of the first id outside `[0, rows)` (then nothing is copied).
+   */
+  gather_rows(table: number, ids: number, out: number, count: number, rows: number, row: number): number;
+  /**
+   * `out (rows × cols) = x op v` (`op`: 0 add, 1 sub, 2 mul, 3 div), `v` per column (`perRow` 0)
+   * or per row (1); `swap` 1 computes `v op x`.
+   */
+  bcast_binary(x: number, v: number, out: number, rows: number, cols: number, op: number,
+    perRow: number, swap: number): void;
+  /**
+   * `out[i] = a[i] op b[i]` (`bStep` 1) or `a[i] op b[0]` (0) as bytes 0/1; `op` 0 equal,
+   * 1 not equal, 2 greater, 3 greater-equal, 4 less, 5 less-equal; `isInt` 1 for int32 values.
+   */
+  compare(a: number, b: number, out: number, n: number, bStep: number, op: number, isInt: number): void;
+  /** Layer norm over `rows` rows of `d` floats (`d` a multiple of 4). */
+  layer_norm(x: number, gamma: number, beta: number, y: number, rows: number, d: number, epsilon: number): void;
+  /** The gradient of `layer_norm` (statistics recomputed); `acc` holds `2·d` float64 values. */
+  layer_norm_grad(dy: number, x: number, gamma: number, dx: number, dgamma: number, dbeta: number,
+    acc: number, rows: number, d: number, epsilon: number): void;
+  /** Fused multi-head attention forward (see kernels.c); mask and keep 0 when absent. */
+  attention_forward(q: number, k: number, v: number, mask: number, keep: number, out: number, scratch: number,
+    b: number, tq: number, tv: number, h: number, dk: number, scale: number, causal: number): void;
+  /** Its gradient, probabilities recomputed. */
+  attention_backward(dy: number, q: number, k: number, v: number, mask: number, keep: number, dq: number,
+    dk: number, dv: number, scratch: number, b: number, tq: number, tv: number, h: number, keyDim: number,
+    scale: number, causal: number): void;
+  /** `out[o, c] = Σ_r x[o, r, c]`, in float64 in row order (as the cpu backend). */
+  sum_middle(x: number, out: number, outer: number, reduce: number, inner: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
