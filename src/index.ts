@@ -33,7 +33,7 @@ export type { DynamicLayerSpec, ParamSlice } from './layers/param_layout';
 export { duetWrap, GENERATOR_NAME } from './wrap/duet_wrap';
 export type { DuetCondition, DuetWrapOptions } from './wrap/duet_wrap';
 export { PARAMS_INPUT_NAME, splitDuet } from './wrap/split_duet';
-export { withDirectPredict } from './wrap/direct_forward';
+export { directForward, withDirectPredict, type DirectForward } from './wrap/direct_forward';
 export {
   dotItems, itemTowerOutputs, scoreTwoTower, splitTwoTower, twoTowerReason, userTowerOutputs,
 } from './wrap/two_tower';
