@@ -5,6 +5,7 @@
 import { nodeBuiltins } from '../backend/node_builtins';
 import { checkDataset } from './check_dataset.js';
 import { IdMap, ITEM_MAP_FILE, readIdMap, USER_MAP_FILE, writeIdMap } from './id_map.js';
+import { writeLines } from './line_writer.js';
 import { readDuetFile } from './read_duet_file.js';
 import { markTestSet } from './test_marks.js';
 import type { DuetDataset, DuetProtocol, DuetSplit } from './types.js';
@@ -37,25 +38,8 @@ function formatRow(ds: DuetDataset, r: number): string {
  * ```
  */
 export async function writeDuetFile(file: string, ds: DuetDataset): Promise<void> {
-  const { fs, events: { once }, streamPromises: { finished } } = await nodeBuiltins('writeDuetFile');
   checkDataset(ds, 'writeDuetFile');
-  const out = fs.createWriteStream(file, { encoding: 'utf8' });
-  out.on('error', () => {}); // surfaced by once() / finished() below
-  try {
-    let chunk = '';
-    for (let r = 0; r < ds.size; r++) {
-      chunk += formatRow(ds, r) + '\n';
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await once(out, 'drain');
-        chunk = '';
-      }
-    }
-    out.end(chunk);
-    await finished(out);
-  } catch (e) {
-    out.destroy();
-    throw new Error(`'writeDuetFile' cannot write '${file}': ${(e as Error).message}`);
-  }
+  await writeLines(file, ds.size, (r) => formatRow(ds, r), 'writeDuetFile');
 }
 
 /**

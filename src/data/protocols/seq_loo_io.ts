@@ -6,6 +6,7 @@ import { nodeBuiltins } from '../../backend/node_builtins';
 import { Growable } from '../growable.js';
 import { IdMap, ITEM_MAP_FILE, readIdMap, USER_MAP_FILE, writeIdMap } from '../id_map.js';
 import { lineError, readLines } from '../line_reader.js';
+import { writeLines } from '../line_writer.js';
 import {
   SEQ_LOO_MIN_INTERACTIONS, SEQ_LOO_PROTOCOL, type SeqLooProtocol, type SeqLooSplit,
 } from './seq_loo.js';
@@ -39,30 +40,15 @@ export const SEQ_LOO_FILES = {
  */
 export async function writeSeqLooSplit(dir: string, split: SeqLooSplit): Promise<void> {
   const fn = 'writeSeqLooSplit';
-  const { fs, path, events: { once }, streamPromises: { finished } } = await nodeBuiltins(fn);
+  const { fs, path } = await nodeBuiltins(fn);
   if (split === null || typeof split !== 'object' || !(split.items instanceof Int32Array) ||
       !(split.offsets instanceof Int32Array) || split.offsets.length !== split.numUsers + 1) {
     throw new Error(`'split' passed to '${fn}' must be a seq-loo-v1 split (from buildSeqLooSplit)`);
   }
   await fs.promises.mkdir(dir, { recursive: true });
   const file = path.join(dir, SEQ_LOO_FILES.sequences);
-  const out = fs.createWriteStream(file, { encoding: 'utf8' });
-  out.on('error', () => {}); // surfaced by once() / finished() below
-  try {
-    let chunk = '';
-    for (let u = 1; u <= split.numUsers; u++) {
-      chunk += `${u} ${split.items.subarray(split.offsets[u - 1], split.offsets[u]).join(' ')}\n`;
-      if (chunk.length > 1 << 20) {
-        if (!out.write(chunk)) await once(out, 'drain');
-        chunk = '';
-      }
-    }
-    out.end(chunk);
-    await finished(out);
-  } catch (e) {
-    out.destroy();
-    throw new Error(`'${fn}' cannot write '${file}': ${(e as Error).message}`);
-  }
+  await writeLines(file, split.numUsers, (i) =>
+    `${i + 1} ${split.items.subarray(split.offsets[i], split.offsets[i + 1]).join(' ')}`, fn);
   await writeIdMap(path.join(dir, ITEM_MAP_FILE), split.itemMap);
   await writeIdMap(path.join(dir, USER_MAP_FILE), split.userMap);
   await fs.promises.writeFile(path.join(dir, SEQ_LOO_FILES.protocol),
