@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { buildSeqLooSplit, seqLooTrainSequence, type SeqLooSplit } from '../../src/data/protocols/seq_loo';
 import { createRng } from '../../src/data/rng';
@@ -164,6 +164,21 @@ describe('trainSequence', () => {
     const controller = new AbortController();
     controller.abort();
     expect((await trainSequence(build(), split, { signal: controller.signal })).stopped).toBe('aborted');
+  });
+
+  it('draws progress, with the thread count, on stderr when it is a terminal', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const tty = Object.getOwnPropertyDescriptor(process.stderr, 'isTTY');
+    try {
+      Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
+      await trainSequence(build(), split, { maxEpochs: 2, batchSize: 32, progress: true, threads: 1 });
+      const text = stderr.mock.calls.map((c) => String(c[0])).join('');
+      expect(text).toMatch(/epoch 2 \[=+\] 2\/2 loss \d\.\d{4} best ndcg@10 \d\.\d{4} \(epoch [12]\), 1 thread(?!s)/);
+    } finally {
+      stderr.mockRestore();
+      if (tty) Object.defineProperty(process.stderr, 'isTTY', tty);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
   });
 
   it('refuses what it cannot train', async () => {

@@ -226,7 +226,7 @@ describe('train', () => {
       expect(stderr).not.toHaveBeenCalled();
       Object.defineProperty(process.stderr, 'isTTY', { value: true, configurable: true });
       await train(tinyModel(DIMS), { train: data }, { epochs: 2, batchSize: 64, progress: true });
-      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/epoch 2\/2 \[=+\] 4\/4 loss \d/);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/epoch 2\/2 \[=+\] 4\/4 loss \d\.\d{4} \d+ rows\/s, 1 thread(?!s)/);
       expect(stdout).not.toHaveBeenCalled();
     } finally {
       if (tty) Object.defineProperty(process.stderr, 'isTTY', tty);

@@ -243,7 +243,8 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
           positions += stepLoss.count;
           step++;
           bar.update(`epoch ${epoch}`, step, steps, () => `loss ${(lossSum / Math.max(1, positions)).toFixed(4)}` +
-            (best === null ? '' : ` best ndcg@10 ${best.report['ndcg@10'].toFixed(4)} (epoch ${best.epoch})`), step === steps);
+            (best === null ? '' : ` best ndcg@10 ${best.report['ndcg@10'].toFixed(4)} (epoch ${best.epoch})`) +
+            `, ${threads} thread${threads === 1 ? '' : 's'}`, step === steps);
         });
         if (aborted) {
           if (bar.active) bar.finish();
