@@ -24,7 +24,7 @@ import type { CliIO } from '../output';
 /** The options only seq-loo-v1 folders read (shown in the help of train and compare). */
 export const LOO_OPTIONS: Record<string, OptionSpec> = {
   loss: { type: 'string', default: 'ce', choices: ['ce', 'sampled', 'bce'], help: 'seq-loo-v1: sequence loss (full softmax, sampled softmax, one negative per position)' },
-  'max-epochs': { type: 'integer', default: 200, min: 1, help: 'seq-loo-v1: most epochs (--epochs is for duet-seq-v1 folders)' },
+  'max-epochs': { type: 'integer', default: 200, min: 1, help: 'seq-loo-v1: most epochs (duet-seq-v1: --epochs)' },
   patience: { type: 'integer', default: 10, min: 1, help: 'seq-loo-v1: stop after this many epochs without a better validation NDCG@10' },
   'max-minutes': { type: 'number', defaultText: 'no budget', help: 'seq-loo-v1: training budget per model in minutes; the best epoch so far is kept' },
 };
