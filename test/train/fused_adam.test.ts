@@ -43,7 +43,7 @@ describe('FusedAdam', () => {
     const fusedVars = make(`fused-${backend}-`);
     const refVars = make(`ref-${backend}-`);
     const fused = new FusedAdam(0.01);
-    const reference = tf.train.adam(0.01);
+    const reference: tf.Optimizer = tf.train.adam(0.01);
     const before = tf.memory().numTensors;
     let worst = 0;
     for (let step = 0; step < 6; step++) {
@@ -116,8 +116,8 @@ describe('Stepper with the fused Adam', () => {
       .flatMap((l) => l.trainableWeights.map((w) => (w.read() as tf.Variable).name)));
     expect(generatorNames.size).toBeGreaterThan(0);
     const variables = copy.trainableWeights.map((w) => w.read() as tf.Variable);
-    const adam = tf.train.adam(options.learningRate);
-    const generatorAdam = tf.train.adam(options.generatorLearningRate);
+    const adam: tf.Optimizer = tf.train.adam(options.learningRate);
+    const generatorAdam: tf.Optimizer = tf.train.adam(options.generatorLearningRate);
     let clipped = 0;
     for (let step = 0; step < 5; step++) {
       const profile = await tf.profile(() => stepper.minimize(lossOf(model, inputs, labels)).dispose());
