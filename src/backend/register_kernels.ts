@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
+import { ADAM_KERNEL, simdAdam } from './kernels/AdamSimd';
 import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, simdAttention, simdAttentionGrad,
 } from './kernels/AttentionSimd';
@@ -35,7 +36,7 @@ const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHo
  * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
  * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
  * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose;
- * batched matMuls, weight gradients, Tanh, duet-tf's GRU recurrence, layer norm and attention, row- or column-broadcast
+ * batched matMuls, weight gradients, Tanh, duet-tf's GRU recurrence, layer norm, attention and Adam, row- or column-broadcast
  * Add/Sub/Multiply/RealDiv and comparisons (masks) through duet-tf's SIMD kernels (`kernels/simd/`).
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
@@ -53,6 +54,7 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
   [LAYER_NORM_GRAD_KERNEL, simdLayerNormGrad],
   [ATTENTION_KERNEL, simdAttention],
   [ATTENTION_GRAD_KERNEL, simdAttentionGrad],
+  [ADAM_KERNEL, simdAdam],
   [tf.Add, simdBroadcastBinary],
   [tf.Sub, simdBroadcastBinary],
   [tf.Multiply, simdBroadcastBinary],

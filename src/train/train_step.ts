@@ -8,6 +8,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { forwardLogits } from '../eval/model_inputs';
 import { ParameterGenerator } from '../layers/parameter_generator';
 import type { DuetBatch } from './batches';
+import { FusedAdam, fusedAdamAvailable } from './optim/fused_adam';
 
 /**
  * Mean binary cross-entropy of logits, in the stable form
@@ -45,19 +46,38 @@ export function bceWithLogits(labels: tf.Tensor, logits: tf.Tensor): tf.Scalar {
  * ```
  */
 export function clipByGlobalNorm(grads: tf.NamedTensorMap, clipNorm: number): tf.NamedTensorMap {
-  if (!(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
-    throw new Error(`'clipNorm' passed to 'clipByGlobalNorm' must be a positive finite number, got ${String(clipNorm)}`);
-  }
+  checkClipNorm(clipNorm, 'clipByGlobalNorm');
   const names = Object.keys(grads);
   return tf.tidy(() => {
     if (names.length === 0) return {};
-    const squares = names.map((n) => tf.sum(tf.square(grads[n])));
-    const norm = tf.sqrt(tf.addN(squares));
-    const scale = tf.div(tf.scalar(clipNorm), tf.maximum(norm, tf.scalar(clipNorm)));
+    const scale = globalNormScale(grads, clipNorm);
     const out: tf.NamedTensorMap = {};
     for (const n of names) out[n] = tf.mul(grads[n], scale);
     return out;
   });
+}
+
+function checkClipNorm(clipNorm: number, caller: string): void {
+  if (!(typeof clipNorm === 'number' && clipNorm > 0 && Number.isFinite(clipNorm))) {
+    throw new Error(`'clipNorm' passed to '${caller}' must be a positive finite number, got ${String(clipNorm)}`);
+  }
+}
+
+/** `clipNorm / max(‖grads‖, clipNorm)`: the factor {@link clipByGlobalNorm} multiplies by (grads non-empty). */
+function globalNormScale(grads: tf.NamedTensorMap, clipNorm: number): tf.Scalar {
+  return tf.tidy(() => {
+    const squares = Object.values(grads).map((g) => tf.sum(tf.square(g)));
+    const norm = tf.sqrt(tf.addN(squares));
+    return tf.div(tf.scalar(clipNorm), tf.maximum(norm, tf.scalar(clipNorm))) as tf.Scalar;
+  });
+}
+
+/** An Adam: `tf.train.adam`, or the fused one (which takes the clipping factor itself). */
+type Adam = { fused: true; optimizer: FusedAdam } | { fused: false; optimizer: tf.Optimizer };
+
+function createAdam(learningRate: number): Adam {
+  return fusedAdamAvailable() ? { fused: true, optimizer: new FusedAdam(learningRate) }
+    : { fused: false, optimizer: tf.train.adam(learningRate) };
 }
 
 /** Settings of a {@link Stepper}. */
@@ -83,16 +103,17 @@ export interface StepperOptions {
  */
 export class Stepper {
   private readonly variables: tf.Variable[];
-  private readonly optimizer: tf.Optimizer;
+  private readonly adam: Adam;
   /** The generators' own Adam and the names of the variables it updates; null when one Adam does all. */
-  private readonly generator: { optimizer: tf.Optimizer; names: Set<string> } | null = null;
+  private readonly generator: { adam: Adam; names: Set<string> } | null = null;
 
   constructor(private readonly model: tfl.LayersModel, private readonly options: StepperOptions, caller: string) {
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     if (this.variables.length === 0) {
       throw new Error(`'model' passed to '${caller}' has no trainable weights`);
     }
-    this.optimizer = tf.train.adam(options.learningRate);
+    if (options.clipNorm !== undefined) checkClipNorm(options.clipNorm, caller);
+    this.adam = createAdam(options.learningRate);
     const rate = options.generatorLearningRate;
     if (rate !== undefined) {
       const names = new Set(model.layers.filter((l) => l instanceof ParameterGenerator)
@@ -101,7 +122,7 @@ export class Stepper {
         throw new Error(`'generatorLearningRate' passed to '${caller}' needs a model with a ` +
           `ParameterGenerator; this one has none`);
       }
-      if (rate !== options.learningRate) this.generator = { optimizer: tf.train.adam(rate), names };
+      if (rate !== options.learningRate) this.generator = { adam: createAdam(rate), names };
     }
   }
 
@@ -115,25 +136,39 @@ export class Stepper {
     return tf.variableGrads(f, this.variables);
   }
 
-  /** Clips `grads` (with `clipNorm`) and applies them with Adam (the generators' own, if any); disposes them. */
+  /**
+   * Clips `grads` (with `clipNorm`) and applies them with Adam (the generators' own, if any);
+   * disposes them. With the fused Adam the clipping factor is applied inside its kernel.
+   */
   apply(grads: tf.NamedTensorMap): void {
+    const clip = this.options.clipNorm;
+    const groups = this.split(grads);
+    if (this.adam.fused) {
+      const scale = clip === undefined || Object.keys(grads).length === 0 ? undefined : globalNormScale(grads, clip);
+      try {
+        for (const [adam, group] of groups) (adam.optimizer as FusedAdam).applyGradients(group, scale);
+      } finally {
+        scale?.dispose();
+        tf.dispose(Object.values(grads));
+      }
+      return;
+    }
     let applied = grads;
-    if (this.options.clipNorm !== undefined) {
-      applied = clipByGlobalNorm(grads, this.options.clipNorm);
+    if (clip !== undefined) {
+      applied = clipByGlobalNorm(grads, clip);
       tf.dispose(Object.values(grads));
     }
-    if (this.generator === null) {
-      this.optimizer.applyGradients(applied);
-    } else {
-      const own: tf.NamedTensorMap = {};
-      const rest: tf.NamedTensorMap = {};
-      for (const [name, g] of Object.entries(applied)) {
-        (this.generator.names.has(name) ? own : rest)[name] = g;
-      }
-      this.optimizer.applyGradients(rest);
-      this.generator.optimizer.applyGradients(own);
-    }
+    for (const [adam, group] of this.split(applied)) (adam.optimizer as tf.Optimizer).applyGradients(group);
     tf.dispose(Object.values(applied));
+  }
+
+  /** `grads` split between the Adams: the generators' own first (if any), then the rest. */
+  private split(grads: tf.NamedTensorMap): Array<[Adam, tf.NamedTensorMap]> {
+    if (this.generator === null) return [[this.adam, grads]];
+    const own: tf.NamedTensorMap = {};
+    const rest: tf.NamedTensorMap = {};
+    for (const [name, g] of Object.entries(grads)) (this.generator.names.has(name) ? own : rest)[name] = g;
+    return [[this.adam, rest], [this.generator.adam, own]];
   }
 
   /** One Adam step on the batch's mean BCE; returns the loss before the step (caller disposes). */
@@ -152,7 +187,7 @@ export class Stepper {
   }
 
   dispose(): void {
-    this.optimizer.dispose();
-    this.generator?.optimizer.dispose();
+    this.adam.optimizer.dispose();
+    this.generator?.adam.optimizer.dispose();
   }
 }

@@ -871,3 +871,43 @@ void attention_backward(const float *dy, const float *q, const float *k, const f
     }
   }
 }
+
+/*
+ * One Adam step over n values (DuetAdam), into wo, mo, vo (not aliasing the inputs), each
+ * operation rounded to float32 in tf.train.adam's order:
+ *   g' = g·scale, m' = m·b1 + g'·omb1, v' = v·b2 + g'²·omb2, w' = (m'/c1) / (√(v'/c2) + eps) · neglr + w.
+ */
+static inline void adam4(const float *w, const float *g, const float *m, const float *v, float *wo, float *mo,
+                         float *vo, v128_t s, v128_t b1, v128_t omb1, v128_t b2, v128_t omb2, v128_t c1,
+                         v128_t c2, v128_t eps, v128_t neglr) {
+  v128_t gi = wasm_f32x4_mul(wasm_v128_load(g), s);
+  v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m), b1), wasm_f32x4_mul(gi, omb1));
+  v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v), b2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), omb2));
+  v128_t denom = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vi, c2)), eps);
+  v128_t step = wasm_f32x4_mul(wasm_f32x4_div(wasm_f32x4_div(mi, c1), denom), neglr);
+  wasm_v128_store(wo, wasm_f32x4_add(step, wasm_v128_load(w)));
+  wasm_v128_store(mo, mi);
+  wasm_v128_store(vo, vi);
+}
+
+EXPORT(adam_update)
+void adam_update(const float *w, const float *g, const float *m, const float *v, float *wo, float *mo, float *vo,
+                 int n, float scale, float b1, float omb1, float b2, float omb2, float c1, float c2, float eps,
+                 float neglr) {
+  v128_t S = wasm_f32x4_splat(scale), B1 = wasm_f32x4_splat(b1), OMB1 = wasm_f32x4_splat(omb1);
+  v128_t B2 = wasm_f32x4_splat(b2), OMB2 = wasm_f32x4_splat(omb2), C1 = wasm_f32x4_splat(c1);
+  v128_t C2 = wasm_f32x4_splat(c2), EPS = wasm_f32x4_splat(eps), NEGLR = wasm_f32x4_splat(neglr);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    adam4(w + i, g + i, m + i, v + i, wo + i, mo + i, vo + i, S, B1, OMB1, B2, OMB2, C1, C2, EPS, NEGLR);
+  }
+  for (; i < n; i++) {
+    float gi = g[i] * scale;
+    float mi = m[i] * b1 + gi * omb1;
+    float vi = v[i] * b2 + (gi * gi) * omb2;
+    float denom = __builtin_sqrtf(vi / c2) + eps;
+    wo[i] = (mi / c1) / denom * neglr + w[i];
+    mo[i] = mi;
+    vo[i] = vi;
+  }
+}

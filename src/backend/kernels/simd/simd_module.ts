@@ -55,6 +55,13 @@ export interface SimdKernels {
   attention_backward(dy: number, q: number, k: number, v: number, mask: number, keep: number, dq: number,
     dk: number, dv: number, scratch: number, b: number, tq: number, tv: number, h: number, keyDim: number,
     scale: number, causal: number): void;
+  /**
+   * One Adam step over `n` values into `wo`, `mo`, `vo` (not aliasing the inputs), the gradient
+   * multiplied by `scale` first; the constants as `adamConstants` gives them.
+   */
+  adam_update(w: number, g: number, m: number, v: number, wo: number, mo: number, vo: number, n: number,
+    scale: number, b1: number, omb1: number, b2: number, omb2: number, c1: number, c2: number, eps: number,
+    negLr: number): void;
   /** `out[o, c] = Σ_r x[o, r, c]`, in float64 in row order (as the cpu backend). */
   sum_middle(x: number, out: number, outer: number, reduce: number, inner: number): void;
 }
