@@ -94,6 +94,25 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(lastJson(v.stdout)['ndcg@10']).toBeCloseTo(info.training.history[0].validation['ndcg@10'], 5);
   }, 120_000);
 
+  it("runs the README's seq-loo-v1 commands as printed", async () => {
+    const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
+    const at = readme.indexOf("\n## The field's benchmark on your own sequences (seq-loo-v1)\n");
+    expect(at).toBeGreaterThan(0);
+    const block = /```sh\n([\s\S]*?)```/.exec(readme.slice(at))?.[1] ?? '';
+    const commands = block.split('\n').filter((l) => l.startsWith('npx duet-tf '));
+    expect(commands.map((c) => c.split(' ')[2])).toEqual(['prepare', 'compare', 'train', 'eval']);
+    const work = path.join(dir, 'readme');
+    fs.mkdirSync(work);
+    fs.copyFileSync(sequenceFile(), path.join(work, 'sequences.txt'));
+    // The commands' relative paths, taken from a folder holding sequences.txt.
+    const local = (a: string) => (/^(sequences\.txt|data\/|models\/)/.test(a) ? path.join(work, a) : a);
+    for (const command of commands) {
+      const r = await cli(...command.split(' ').slice(2).map(local));
+      expect(r.code, `${command}\n${r.stderr}`).toBe(0);
+    }
+    expect(fs.existsSync(path.join(work, 'models/loo-duet/model.json'))).toBe(true);
+  }, 240_000);
+
   it('refuses what does not apply to a seq-loo-v1 folder, and loo options on a duet-seq-v1 one', async () => {
     const epochs = await cli('compare', '--model', 'sasrec', '--data', out, '--epochs', '2');
     expect(epochs.stderr).toBe('duet-tf: compare: --epochs does not apply to a seq-loo-v1 folder (use --max-epochs, --patience and --max-minutes)\n');
