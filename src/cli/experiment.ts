@@ -20,10 +20,10 @@ import type { CliIO } from './output';
 export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   model: { type: 'string', required: true, choices: MODEL_KINDS, help: 'architecture' },
   data: { type: 'string', required: true, help: "split folder (train.txt, test.txt) or 'synthetic'" },
-  epochs: { type: 'integer', required: true, min: 1, help: 'passes over the training rows' },
-  batch: { type: 'integer', default: 1024, min: 1, help: 'rows per optimisation step' },
-  lr: { type: 'number', default: 0.001, help: 'Adam learning rate' },
-  dim: { type: 'integer', default: 32, min: 1, help: 'item embedding size D' },
+  epochs: { type: 'integer', min: 1, defaultText: 'required on a duet-seq-v1 folder; a seq-loo-v1 folder takes --max-epochs', help: 'passes over the training rows' },
+  batch: { type: 'integer', min: 1, defaultText: '1024; 128 on a seq-loo-v1 folder', help: 'rows (seq-loo-v1: users) per optimisation step' },
+  lr: { type: 'number', defaultText: '0.001; 0.002 on a seq-loo-v1 folder', help: 'Adam learning rate' },
+  dim: { type: 'integer', min: 1, defaultText: '32; 64 on a seq-loo-v1 folder', help: 'item embedding size D' },
   'model-options': { type: 'string', defaultText: "the model's", help: 'more model options as JSON, e.g. \'{"numBlocks":2}\'' },
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },
   'validation-fraction': { type: 'number', default: 0, help: 'hold out this fraction of training users to select the best epoch' },
@@ -50,7 +50,11 @@ export interface RunSettings {
 
 /** Reads and checks the optimisation options. */
 export function runSettings(command: string, o: ParsedOptions): RunSettings {
-  const lr = o.lr as number;
+  if (o.epochs === undefined) {
+    throw new UsageError(`${command}: --epochs is required (passes over the training rows; a ` +
+      'seq-loo-v1 folder from prepare --protocol loo takes --max-epochs instead)');
+  }
+  const lr = (o.lr as number | undefined) ?? 0.001;
   if (!(lr > 0)) throw new UsageError(`${command}: --lr must be a positive number, got ${lr}`);
   const fraction = o['validation-fraction'] as number;
   if (!(fraction >= 0 && fraction < 1)) {
@@ -66,7 +70,7 @@ export function runSettings(command: string, o: ParsedOptions): RunSettings {
   }
   return {
     epochs: o.epochs as number,
-    batch: o.batch as number,
+    batch: (o.batch as number | undefined) ?? 1024,
     lr,
     generatorLr,
     clipNorm: clip,
@@ -99,7 +103,7 @@ export function modelOptions(command: string, o: ParsedOptions, numItems: number
     clickLength: number, extra = parseModelOptions(command, o)): ResolvedConfig {
   const options = {
     ...extra, model: o.model as ModelKind, numItems, clickLength,
-    dim: o.dim as number, seed: o.seed as number, variant: 'base',
+    dim: (o.dim as number | undefined) ?? 32, seed: o.seed as number, variant: 'base',
   } as CreateModelOptions;
   try {
     return resolveModelOptions(options, command);

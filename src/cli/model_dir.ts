@@ -42,6 +42,20 @@ export interface RecordedRun {
   /** Training threads (`--threads`); absent in files written before it existed. */
   threads?: number;
   history: RecordedEpoch[];
+  /** `'seq-loo-v1'` for sequence-level training on a seq-loo-v1 folder (then `epochs` counts the epochs run). */
+  protocol?: 'seq-loo-v1';
+  /** seq-loo-v1: the sequence loss. */
+  loss?: string;
+  /** seq-loo-v1: `--max-epochs`. */
+  max_epochs?: number;
+  /** seq-loo-v1: `--patience`. */
+  patience?: number;
+  /** seq-loo-v1: `--max-minutes`, or null. */
+  max_minutes?: number | null;
+  /** seq-loo-v1: why training stopped (`'patience'`, `'time'`, `'max-epochs'`). */
+  stopped?: string;
+  /** seq-loo-v1: wall time of the training call (epochs and validations), in seconds. */
+  seconds?: number;
 }
 
 /** The contents of `duet-tf.json`. */

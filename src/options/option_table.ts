@@ -59,7 +59,12 @@ function defaultOf(spec: OptionSpec): string {
 function wrap(text: string, width: number): string[] {
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/).filter((w) => w !== '')) {
+  const words = text.split(/\s+/).filter((w) => w !== '');
+  // "(default X" stays on one line, so a default is never cut from its value.
+  for (let i = words.length - 2; i >= 0; i--) {
+    if (words[i] === '(default') words.splice(i, 2, `${words[i]} ${words[i + 1]}`);
+  }
+  for (const word of words) {
     if (line !== '' && line.length + 1 + word.length > width) {
       lines.push(line);
       line = word;

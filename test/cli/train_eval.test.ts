@@ -138,7 +138,7 @@ describe('duet-tf train and eval', () => {
     expect((await cli('train', '--model', 'bert', '--data', data, '--epochs', '1', '--out', dir)).stderr)
       .toBe("duet-tf: train: --model must be one of sasrec, gru4rec, din, got 'bert'\n");
     expect((await cli('train', '--model', 'din', '--data', data, '--out', dir)).stderr)
-      .toBe('duet-tf: train: --epochs is required (passes over the training rows)\n');
+      .toBe('duet-tf: train: --epochs is required (passes over the training rows; a seq-loo-v1 folder from prepare --protocol loo takes --max-epochs instead)\n');
     expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--lr', '0')).stderr)
       .toBe('duet-tf: train: --lr must be a positive number, got 0\n');
     expect((await cli('train', '--model', 'din', ...tiny, '--out', dir, '--generator-lr', '0')).stderr)

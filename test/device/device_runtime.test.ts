@@ -309,11 +309,20 @@ describe('DeviceRuntime on a two-tower device model (SASRec, GRU4Rec)', () => {
     throw new Error('offline');
   };
 
-  for (const kind of ['sasrec', 'gru4rec'] as const) {
-    it(`${kind}: the user side once, scores equal the tiled device model, shared 1-row click accepted`, async () => {
+  // The last: the seq-loo-v1 design (a GRU over SASRec's positionEmbedding output generates userTower1).
+  const kinds = [
+    ['sasrec', 'sasrec', { generator: { init: 'glorot', encoder: 'mean' } }],
+    ['gru4rec', 'gru4rec', { generator: { init: 'glorot', encoder: 'mean' } }],
+    ['sasrec, positions condition', 'sasrec', {
+      sequenceTransform: false, norm: 'pre', numBlocks: 2, dynamicLayers: ['userTower1'],
+      generator: { init: 'glorot', condition: 'positions', encoder: 'gru' },
+    }],
+  ] as const;
+  for (const [label, kind, extra] of kinds) {
+    it(`${label}: the user side once, scores equal the tiled device model, shared 1-row click accepted`, async () => {
       const { model: duet } = createModel({
         model: kind, variant: 'duet', itemBias: true, numItems: 30, clickLength: L, dim: 8, seed: 2,
-        generator: { init: 'glorot', encoder: 'mean' }, ...(kind === 'sasrec' ? { numHeads: 2 } : {}),
+        ...(kind === 'sasrec' ? { numHeads: 2 } : {}), ...extra,
       } as CreateModelOptions);
       duet.getLayer('itemBias').setWeights([tf.randomNormal([31, 1], 0, 1, 'float32', 3)]);
       const split = splitDuet(duet);

@@ -94,6 +94,21 @@ describe('resolveModelOptions', () => {
     expect(() => gru4rec(null as never)).toThrow("'gru4rec' needs an options object with at least 'numItems'");
     expect(() => createModel({ model: 'sasrec', numItems: 5, variant: 'duet', dynamicLayers: ['nope'] }))
       .toThrow("'duetWrap': model 'sasrec' has no layer named 'nope'");
+    expect(() => createModel({ model: 'gru4rec', numItems: 5, variant: 'duet', generator: { condition: 'positions' } }))
+      .toThrow("'generator.condition' passed to 'gru4rec' is 'positions', which reads the output of the 'positionEmbedding' layer; the model has none (only SASRec has one; use 'history' or 'ids')");
+  });
+
+  it("a 'positions' generator reads SASRec's positionEmbedding output, with or without sequenceTransform", () => {
+    for (const sequenceTransform of [false, true]) {
+      const { model } = createModel({
+        model: 'sasrec', numItems: 9, dim: 8, numHeads: 2, clickLength: 4, variant: 'duet', sequenceTransform,
+        generator: { condition: 'positions' },
+      });
+      const generator = model.layers.find((l) => l.getClassName() === 'DuetParameterGenerator');
+      const inbound = (generator as unknown as { inboundNodes: Array<{ inboundLayers: Array<{ name: string }> }> })
+        .inboundNodes[0].inboundLayers.map((l) => l.name);
+      expect(inbound[0]).toBe('positionEmbedding');
+    }
   });
 });
 

@@ -68,6 +68,16 @@ const VARIANTS: Array<[string, Record<string, unknown>]> = [
     model: 'sasrec', numHeads: 2, variant: 'duet',
     generator: { decoder: 'full', init: 'glorot', normalizeCondition: true },
   }],
+  // The seq-loo-v1 design: a GRU over SASRec's position-embedded items generates userTower1.
+  ['sasrec duet, positions condition, gru, full decoder, no sequenceTransform, pre-norm', {
+    model: 'sasrec', numHeads: 2, numBlocks: 2, norm: 'pre', sequenceTransform: false, dropout: 0.3,
+    variant: 'duet', dynamicLayers: ['userTower1'],
+    generator: { condition: 'positions', encoder: 'gru', decoder: 'full', init: 'glorot' },
+  }],
+  ['sasrec duet, positions condition, low-rank, both tower layers', {
+    model: 'sasrec', numHeads: 2, variant: 'duet',
+    generator: { condition: 'positions', decoder: 'lowrank', rank: 3, init: 'glorot' },
+  }],
   ['gru4rec duet, ids condition, matrix core', {
     model: 'gru4rec', variant: 'duet',
     generator: { condition: 'ids', decoder: 'lowrank', lowrankCore: 'matrix', rank: 2, init: 'glorot' },
@@ -92,6 +102,10 @@ describe('sequenceView', () => {
   it.each([
     ['sasrec', { model: 'sasrec', numHeads: 2, numBlocks: 2 }],
     ['gru4rec duet', { model: 'gru4rec', variant: 'duet', generator: { decoder: 'lowrank', init: 'glorot' } }],
+    ['sasrec duet, positions condition', {
+      model: 'sasrec', numHeads: 2, numBlocks: 2, sequenceTransform: false, variant: 'duet',
+      dynamicLayers: ['userTower1'], generator: { condition: 'positions', init: 'glorot' },
+    }],
   ])('%s: changing item t+1 leaves every position up to t unchanged', (_, extra) => {
     const model = build(extra);
     const changed = CLICK.map((row) => [...row]);

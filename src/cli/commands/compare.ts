@@ -24,6 +24,8 @@ import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
+import { compareLooCommand } from '../loo/compare_loo';
+import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { type CliIO, printResult } from '../output';
 
 export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
@@ -32,14 +34,19 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   'finetune-users': { type: 'integer', default: 0, min: 0, help: 'fine-tune a seeded subset of N test users, 0 = all' },
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
+  ...LOO_OPTIONS,
 };
 
 export const COMPARE_HELP: CommandHelp = {
   summary: 'Trains and evaluates base, per-user fine-tune and DUET for one architecture (DUET ' +
     'trains --epochs from scratch, as base does; with --duet-from base it starts from the trained ' +
-    'base and trains --epochs more); prints one result per variant (a JSON line each with --json).',
+    'base and trains --epochs more); prints one result per variant (a JSON line each with --json). ' +
+    'On a seq-loo-v1 folder (prepare --protocol loo): base and DUET (default --variants base,duet) ' +
+    'with sequence-level training, early stopping on validation NDCG@10 (--max-epochs, --patience, ' +
+    '--max-minutes per model), full ranking of the test targets, and a popularity row.',
   examples: [
     'compare --model sasrec --data data/mine --epochs 1',
+    'compare --model sasrec --data data/mine-loo --max-minutes 30 --json',
     'compare --model gru4rec --data synthetic --epochs 2 --variants base,duet --json',
   ],
 };
@@ -59,7 +66,12 @@ function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
 }
 
 export async function compareCommand(argv: string[], io: CliIO): Promise<number> {
+  if (await looData(argv)) return compareLooCommand(argv, io, COMPARE_OPTIONS);
   const o = parseOptions('compare', argv, COMPARE_OPTIONS);
+  const looOnly = Object.keys(LOO_OPTIONS).find((name) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)));
+  if (looOnly !== undefined) {
+    throw new UsageError(`compare: --${looOnly} applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);
+  }
   const settings = runSettings('compare', o);
   const wanted = String(o.variants).split(',').map((v) => v.trim()).filter((v) => v !== '');
   const unknown = wanted.find((v) => !VARIANTS.includes(v));

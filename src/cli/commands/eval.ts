@@ -9,20 +9,25 @@ import { type CommandHelp, type OptionSpec, parseOptions, UsageError } from '../
 import { loadData } from '../data_source';
 import { resultRow } from '../experiment';
 import { loadModelDir, readModelInfo } from '../model_dir';
+import { evalLooCommand } from '../loo/eval_loo';
+import { looData } from '../loo/loo_experiment';
 import { type CliIO, printResult } from '../output';
 
 export const EVAL_OPTIONS: Record<string, OptionSpec> = {
   'model-dir': { type: 'string', required: true, help: "a model folder written by 'duet-tf train'" },
   data: { type: 'string', required: true, help: "split folder (its test.txt is scored) or 'synthetic'" },
-  batch: { type: 'integer', default: 1024, min: 1, help: 'rows per forward pass' },
+  batch: { type: 'integer', default: 1024, min: 1, help: 'rows per forward pass (seq-loo-v1: users, at most 512)' },
+  part: { type: 'string', default: 'test', choices: ['test', 'validation'], help: 'seq-loo-v1: which held-out target to rank' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
 };
 
 export const EVAL_HELP: CommandHelp = {
   summary: "Evaluates a model saved by 'duet-tf train' on a split's test rows (AUC, UAUC, " +
-    'logloss, NDCG@K and HR@K for K = 5, 10, 20).',
-  examples: ['eval --model-dir models/duet --data data/mine', 'eval --model-dir models/duet --data data/mine --json'],
+    'logloss, NDCG@K and HR@K for K = 5, 10, 20). On a seq-loo-v1 folder: each user\'s test target ' +
+    'ranked against the whole catalogue (HR@K, NDCG@K), with the popularity floor.',
+  examples: ['eval --model-dir models/duet --data data/mine', 'eval --model-dir models/duet --data data/mine --json',
+    'eval --model-dir models/loo-duet --data data/mine-loo'],
 };
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
@@ -30,6 +35,10 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const dir = String(o['model-dir']);
   readModelInfo('eval', dir); // a clear error before choosing a backend or reading data
   const backend = await useBackend(o.backend as BackendChoice);
+  if (await looData(argv)) return evalLooCommand(o, io, backend);
+  if (argv.some((a) => a === '--part' || a.startsWith('--part='))) {
+    throw new UsageError(`eval: --part applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);
+  }
   const { model, info } = await loadModelDir('eval', dir);
   const data = await loadData('eval', String(o.data));
   if (data.test.clickLength !== info.clickLength) {

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { buildDuetSplit } from '../../data/build_duet_split';
 import { writeDuetSplit } from '../../data/duet_split_io';
 import { IdMap } from '../../data/id_map';
+import { buildSeqLooSplit } from '../../data/protocols/seq_loo';
+import { writeSeqLooSplit } from '../../data/protocols/seq_loo_io';
 import { type RatingsSummary, readRatingsTable } from '../../data/read_ratings';
 import { readSequenceFile } from '../../data/read_sequence_file';
 import { synthetic } from '../../data/synthetic';
@@ -23,7 +25,8 @@ export const PREPARE_OPTIONS: Record<string, OptionSpec> = {
   items: { type: 'integer', min: 2, defaultText: "synthetic()'s", help: '--synthetic: catalogue size' },
   clusters: { type: 'integer', min: 1, defaultText: "synthetic()'s", help: "--synthetic: item clusters, 'genres'" },
   out: { type: 'string', required: true, help: 'output folder' },
-  'max-len': { type: 'integer', default: 30, min: 1, help: 'click sequence length L' },
+  protocol: { type: 'string', default: 'duet', choices: ['duet', 'loo'], help: "the split: 'duet' (duet-seq-v1: sampled negatives, the DUET paper's) or 'loo' (seq-loo-v1: leave-one-out, ranked against the whole catalogue, as SASRec and its successors report; one sequences.txt, --seq or --ratings)" },
+  'max-len': { type: 'integer', min: 1, defaultText: '30; 50 with --protocol loo', help: 'click sequence length L (the history a model reads)' },
   'trigger-len': { type: 'integer', default: 10, min: 1, help: 'trigger sequence length T' },
   'train-neg': { type: 'integer', default: 1, min: 0, help: 'negatives per training positive' },
   'test-neg': { type: 'integer', default: 49, min: 0, help: 'negatives per test positive' },
@@ -40,6 +43,7 @@ export const PREPARE_OPTIONS: Record<string, OptionSpec> = {
 
 export const PREPARE_HELP: CommandHelp = {
   summary: 'Builds a duet-seq-v1 split (train.txt, test.txt, protocol.json) from interaction ' +
+    'data (with --protocol loo a seq-loo-v1 folder: sequences.txt, protocol.json, the id maps) ' +
     'data, with the id maps items.tsv and users.tsv (your ids <-> the indices 1..N the model ' +
     'uses). Ratings tables: rows rated below --min-rating are dropped (default: 4 of 5 stars on ' +
     'an explicit-feedback table; tables without varying ratings keep every row).',
@@ -47,6 +51,7 @@ export const PREPARE_HELP: CommandHelp = {
     'prepare --ratings my-ratings.csv --out data/mine',
     'prepare --ratings events.tsv --user-col visitor --item-col sku --time-col ts --rating-col none --out data/events',
     'prepare --seq sequences.txt --out data/seq',
+    'prepare --protocol loo --seq sequences.txt --out data/seq-loo',
     'prepare --synthetic --users 300 --items 120 --out data/demo',
   ],
 };
@@ -105,11 +110,21 @@ export async function prepareCommand(argv: string[], io: CliIO): Promise<number>
   }
   const minRating = minRatingOf(String(o['min-rating']));
   const out = String(o.out);
+  const loo = o.protocol === 'loo';
+  if (loo) {
+    if (o.synthetic) throw new UsageError('prepare: --protocol loo needs --seq FILE or --ratings FILE');
+    const duetOnly = ['trigger-len', 'train-neg', 'test-neg', 'max-test-users', 'max-train-rows', 'seed']
+      .find((name) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)));
+    if (duetOnly !== undefined) {
+      throw new UsageError(`prepare: --${duetOnly} does not apply to --protocol loo (every user is kept, nothing is sampled)`);
+    }
+  }
+  const maxLen = (o['max-len'] as number | undefined) ?? (loo ? 50 : 30);
   if (o.synthetic) {
     const data = synthetic({
       users: o.users as number | undefined, items: o.items as number | undefined,
       clusters: o.clusters as number | undefined, seed: o.seed as number,
-      clickLength: o['max-len'] as number, triggerLength: o['trigger-len'] as number,
+      clickLength: maxLen, triggerLength: o['trigger-len'] as number,
       trainNeg: o['train-neg'] as number, testNeg: o['test-neg'] as number,
       maxTestUsers: o['max-test-users'] as number,
       maxTrainRows: o['max-train-rows'] as number,
@@ -142,8 +157,24 @@ export async function prepareCommand(argv: string[], io: CliIO): Promise<number>
     throw new Error(`prepare: no usable users in '${source}': ${what}; a user needs at least 3 ` +
       'interactions');
   }
+  if (loo) {
+    const looSplit = buildSeqLooSplit(users, { maxLen, source: path.basename(source) });
+    if (read !== null) (looSplit.protocol as unknown as Record<string, unknown>).min_rating = read.minRating;
+    if (read !== null && read.minRating !== null) {
+      io.stderr(`prepare: kept ${read.kept} of ${read.rows} rows as positives (rated at least ` +
+        `${read.minRating}; --min-rating), dropped ${read.dropped}\n`);
+    }
+    const p = looSplit.protocol;
+    if (p.train_targets < MIN_POSITIVES || p.train_targets / Math.max(1, p.items) < MIN_POSITIVES_PER_ITEM) {
+      io.stderr(`prepare: warning: the training set is too small to learn from: ${p.users} users, ` +
+        `${p.train_targets} training targets for ${p.items} items; use more data\n`);
+    }
+    await writeSeqLooSplit(out, looSplit);
+    printResult(io, { out, ...p }, Boolean(o.json));
+    return 0;
+  }
   const split = buildDuetSplit(users, {
-    maxLen: o['max-len'] as number,
+    maxLen,
     triggerLen: o['trigger-len'] as number,
     trainNeg: o['train-neg'] as number,
     testNeg: o['test-neg'] as number,

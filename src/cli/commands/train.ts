@@ -24,6 +24,8 @@ import {
 import {
   checkOutputFolder, loadModelDir, type ModelInfo, type RecordedRun, saveModelDir,
 } from '../model_dir';
+import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
+import { trainLooCommand } from '../loo/train_loo';
 import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
@@ -33,6 +35,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json); written crash-safe' },
   force: { type: 'boolean', help: 'replace a model already in --out (refused without it)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
+  ...LOO_OPTIONS,
 };
 
 export const TRAIN_HELP: CommandHelp = {
@@ -40,15 +43,23 @@ export const TRAIN_HELP: CommandHelp = {
     "split's item map, items.tsv, so 'duet-tf serve' speaks your item ids). --variant duet trains " +
     'DUET from scratch; with --duet-from base a base model is trained first (same --epochs) and ' +
     'the DUET model is built from it (duetFromBase) and trained; --from-base MODEL_DIR builds it ' +
-    'from a saved base.',
+    'from a saved base. On a seq-loo-v1 folder (prepare --protocol loo): sequence-level training ' +
+    'with early stopping on validation NDCG@10 (--max-epochs, --patience, --max-minutes); the best ' +
+    'epoch is saved.',
   examples: [
+    'train --model sasrec --variant duet --data data/mine-loo --max-minutes 30 --out models/loo-duet',
     'train --model sasrec --variant duet --data data/mine --epochs 2 --out models/duet',
     'train --model gru4rec --data synthetic --epochs 1 --out models/base --json',
   ],
 };
 
 export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
+  if (await looData(argv)) return trainLooCommand(argv, io, TRAIN_OPTIONS);
   const o = parseOptions('train', argv, TRAIN_OPTIONS);
+  const looOnly = Object.keys(LOO_OPTIONS).find((name) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)));
+  if (looOnly !== undefined) {
+    throw new UsageError(`train: --${looOnly} applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);
+  }
   const settings = runSettings('train', o);
   const variant = o.variant as 'base' | 'duet';
   const fromBase = o['from-base'] as string | undefined;

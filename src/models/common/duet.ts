@@ -9,8 +9,8 @@ import { duetWrap } from '../../wrap/duet_wrap';
 import { CLICK_INPUT, TARGET_INPUT } from './blocks';
 import type { CommonConfig } from './options';
 
-/** The layer whose output, the embedded click history, a `'history'` generator reads. */
-const HISTORY_LAYER = 'sequenceTransform';
+/** The layer whose output a generator reads, by `generator.condition` (`'ids'` reads the click input). */
+const CONDITION_LAYERS = { history: 'sequenceTransform', positions: 'positionEmbedding' } as const;
 
 /** Throws unless `base` looks like a base model built from `config`. */
 function checkBase(base: tfl.LayersModel, config: CommonConfig, caller: string): void {
@@ -45,20 +45,21 @@ function checkBase(base: tfl.LayersModel, config: CommonConfig, caller: string):
  * The DUET variant of a base reference model: `config.dynamicLayers` become `DynamicDense`
  * layers generated from the `click` input by one `ParameterGenerator` (`duetWrap` with
  * `condition: { input: 'click' }`, or with `generator.condition: 'history'` the output of
- * `sequenceTransform` masked by `click`). The base model is left untouched; with the default
+ * `sequenceTransform`, with `'positions'` that of `positionEmbedding`, masked by `click`). The base model is left untouched; with the default
  * generator `init: 'zero'` the result starts out predicting exactly like it.
  */
 export function wrapBase(base: tfl.LayersModel, config: CommonConfig, caller: string):
     tfl.LayersModel {
   checkBase(base, config, caller);
   const g = config.generator;
-  if (g.condition === 'history' && !base.layers.some((l) => l.name === HISTORY_LAYER)) {
-    throw new Error(`'generator.condition' passed to '${caller}' is 'history', which reads the ` +
-      `output of the '${HISTORY_LAYER}' layer; the model has none (set sequenceTransform: true)`);
+  const layer = g.condition === 'ids' ? null : CONDITION_LAYERS[g.condition];
+  if (layer !== null && !base.layers.some((l) => l.name === layer)) {
+    throw new Error(`'generator.condition' passed to '${caller}' is '${g.condition}', which reads ` +
+      `the output of the '${layer}' layer; the model has none (` +
+      (g.condition === 'history' ? 'set sequenceTransform: true' : "only SASRec has one; use 'history' or 'ids'") + ')');
   }
   return duetWrap(base, {
-    condition: g.condition === 'history' ? { layer: HISTORY_LAYER, mask: CLICK_INPUT } :
-      { input: CLICK_INPUT },
+    condition: layer !== null ? { layer, mask: CLICK_INPUT } : { input: CLICK_INPUT },
     layers: config.dynamicLayers,
     residual: config.residual,
     generator: {

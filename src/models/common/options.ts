@@ -57,7 +57,11 @@ export interface GeneratorOptions {
    * the base model has already learnt, which makes one epoch of DUET training count (on MovieLens,
    * 1 + 1 epochs of SASRec: UAUC 0.837 against 0.831 with `'ids'`). `'history'` needs
    * `sequenceTransform: true`; `'ids'` gives a generator that serves embeddings requests too.
-   * Default `'history'`.
+   * `'positions'` (SASRec only): the output of its `positionEmbedding` layer (item plus position
+   * embeddings, masked by the click padding), so it works without `sequenceTransform`; with the
+   * `'gru'` encoder every position's conditioning vector reads only its prefix, which is what
+   * sequence-level training on seq-loo-v1 needs (the default of `duet-tf compare` there).
+   * Default `'history'` (`'ids'` without `sequenceTransform`).
    */
   condition?: GeneratorCondition;
   /** Size of the generator's own item embeddings (`condition: 'ids'` only). Default: the model's `dim`. */
@@ -110,16 +114,17 @@ export interface GeneratorOptions {
 }
 
 /**
- * What a reference model's generator reads: the click ids (`'ids'`) or the model's own embedded
- * click history (`'history'`).
+ * What a reference model's generator reads: the click ids (`'ids'`), the model's own embedded
+ * click history (`'history'`: after `sequenceTransform`) or SASRec's position-embedded history
+ * (`'positions'`: the output of `positionEmbedding`).
  *
  * @example
  * ```ts
  * const condition: GeneratorCondition = 'history';
  * ```
  */
-export type GeneratorCondition = 'ids' | 'history';
-export const GENERATOR_CONDITIONS: readonly GeneratorCondition[] = ['ids', 'history'];
+export type GeneratorCondition = 'ids' | 'history' | 'positions';
+export const GENERATOR_CONDITIONS: readonly GeneratorCondition[] = ['ids', 'history', 'positions'];
 
 /**
  * {@link GeneratorOptions} with every default filled in.
@@ -380,8 +385,8 @@ export class OptionReader {
       this.options.sequenceTransform === false ? 'ids' : 'history', g.condition);
     // Detaching only applies to the model's own history; an 'ids' generator trains its own table.
     const detachCondition = this.bool('generator.detachCondition',
-      condition === 'history' && (defaults.detachCondition ?? false), g.detachCondition);
-    if (detachCondition && condition !== 'history') {
+      condition !== 'ids' && (defaults.detachCondition ?? false), g.detachCondition);
+    if (detachCondition && condition === 'ids') {
       this.fail('generator.detachCondition', "false with condition 'ids'", detachCondition);
     }
     return {
