@@ -36,7 +36,7 @@ export const LOO_DEFAULTS = { batch: 128, lr: 0.002, dim: 64 } as const;
  * Model defaults on seq-loo-v1 per architecture, under `--model-options` (which wins). SASRec:
  * SASRec's own shape (2 blocks, 2 heads, pre-LayerNorm, dropout 0.5, no `sequenceTransform`).
  */
-const LOO_MODEL_DEFAULTS: Record<'sasrec' | 'gru4rec', Record<string, unknown>> = {
+export const LOO_MODEL_DEFAULTS: Record<'sasrec' | 'gru4rec', Record<string, unknown>> = {
   sasrec: { numBlocks: 2, numHeads: 2, norm: 'pre', dropout: 0.5, sequenceTransform: false },
   gru4rec: { dropout: 0.3 },
 };
