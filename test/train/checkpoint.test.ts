@@ -16,7 +16,7 @@ import { setTfAdamState, tfAdamState } from '../../src/train/checkpoint/optimize
 import { trainSequence } from '../../src/train/sequence/train_sequence';
 import { train, type TrainOptions } from '../../src/train/train';
 import { cloneModel, tinyData, tinyDuetModel, weightValues } from '../eval/models';
-import { CHECKPOINT_DIMS, CHECKPOINT_OPTIONS, checkpointData } from './fixtures/checkpoint_run';
+import { CHECKPOINT_DIMS, CHECKPOINT_OPTIONS, checkpointData } from './fixtures/checkpoint_fixture';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-ckpt-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
