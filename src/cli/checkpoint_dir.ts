@@ -26,6 +26,25 @@ export interface PhaseCheckpoint {
   resume: boolean;
 }
 
+/** The checkpoint options of `train` and `compare` (compare's folder has no default). */
+export const CHECKPOINT_OPTIONS = {
+  'checkpoint-dir': { type: 'string', help: 'folder of the per-epoch checkpoints (written crash-safe after each epoch, removed once the run has finished)' },
+  resume: { type: 'boolean', help: 'continue the interrupted run whose checkpoint is in --checkpoint-dir, exactly as if never stopped (same options required; --epochs may grow)' },
+} as const;
+
+/**
+ * `compare`'s checkpoints: none without `--checkpoint-dir` (then `--resume` is refused), else
+ * as {@link openCliCheckpoints}.
+ */
+export function optionalCliCheckpoints(command: string, o: Record<string, unknown>,
+    record: Record<string, unknown>): CliCheckpoints | null {
+  if (o['checkpoint-dir'] === undefined) {
+    if (o.resume) throw new UsageError(`${command}: --resume needs --checkpoint-dir, the folder to resume from`);
+    return null;
+  }
+  return openCliCheckpoints(command, o, record);
+}
+
 /** The checkpoints of one command run. */
 export interface CliCheckpoints {
   /** The folder. */
@@ -71,7 +90,7 @@ export function openCliCheckpoints(command: string, o: Record<string, unknown>,
   } else if (entries.length > 0) {
     if (!o.force) {
       throw new UsageError(`${command}: '${root}' holds the checkpoint of an interrupted run; pass --resume to ` +
-        'continue it, or --force to start over');
+        `continue it, or ${'force' in o ? '--force to start over' : 'remove the folder to start over'}`);
     }
     fs.rmSync(root, { recursive: true, force: true });
   }

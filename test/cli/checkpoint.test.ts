@@ -9,7 +9,7 @@ import type { CliIO } from '../../src/cli/output';
 import { synthetic } from '../../src/data/synthetic';
 import { writeDuetSplit } from '../../src/data/duet_split_io';
 import { loadDuet } from '../../src/wrap/file_io';
-import { cli } from './helpers';
+import { cli, lastJson } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-cli-ckpt-'));
 const data = path.join(dir, 'data');
@@ -92,5 +92,32 @@ describe('duet-tf train --checkpoint-dir / --resume', () => {
     const forced = await cli('train', ...run, '--epochs', '1', '--out', out, '--checkpoint-dir', ckpt, '--force');
     expect(forced.code, forced.stderr).toBe(0);
     expect(forced.stderr).toMatch(/base: epoch 1\/1/);
+  }, 120_000);
+});
+
+describe('duet-tf compare --checkpoint-dir / --resume', () => {
+  const compare = ['compare', '--model', 'gru4rec', '--variants', 'base,duet', '--duet-from', 'base', '--data', data,
+    '--epochs', '2', '--batch', '16', '--dim', '8', '--lr', '0.01', '--threads', '1', '--backend', 'cpu', '--json'];
+  const metrics = (stdout: string) => stdout.trim().split('\n').map((line) => {
+    const row = JSON.parse(line) as Record<string, unknown>;
+    return [row.variant, row.auc, row.logloss, row['ndcg@10'], row.best_epoch];
+  });
+
+  it('an interrupted compare resumes to the same results as an uninterrupted one', async () => {
+    const straight = await cli(...compare);
+    expect(straight.code, straight.stderr).toBe(0);
+    const ckpt = path.join(dir, 'compare-ckpt');
+    const first = await interrupted(/gru4rec duet: epoch 1\/2/, ...compare, '--checkpoint-dir', ckpt);
+    expect(first.code).not.toBe(0);
+    expect(fs.readdirSync(ckpt).sort()).toEqual(['base', 'cli.json', 'duet']);
+    const refused = await cli(...compare, '--checkpoint-dir', ckpt);
+    expect(refused.stderr).toContain('holds the checkpoint of an interrupted run; pass --resume to continue it, or remove the folder');
+    const resumed = await cli(...compare, '--checkpoint-dir', ckpt, '--resume');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).not.toMatch(/base: epoch/);
+    expect(metrics(resumed.stdout)).toEqual(metrics(straight.stdout));
+    expect(lastJson(resumed.stdout).variant).toBe('duet');
+    expect(fs.existsSync(ckpt)).toBe(false);
+    expect((await cli(...compare, '--resume')).stderr).toContain('compare: --resume needs --checkpoint-dir');
   }, 120_000);
 });
