@@ -1,5 +1,6 @@
 /**
- * Time to accuracy on the seq-loo-v1 protocol: trains SASRec with the sequence objective
+ * Time to accuracy on the seq-loo-v1 protocol: trains base SASRec, with the settings `duet-tf
+ * compare` uses on a seq-loo-v1 folder (src/cli/loo/), with the sequence objective
  * (`trainSequence`) on a folder written by `duet-tf prepare --protocol loo`, validating (full
  * ranking) after every epoch, and reports the seconds until validation NDCG@10 first reached
  * `--target` (default 0.0318, the published SASRec test figure on Beauty), beside the per-epoch
@@ -23,14 +24,15 @@ import {
   type BackendChoice, createModel, type CreateModelOptions, readSeqLooSplit, type SequenceEpochLog,
   type SequenceLossName, trainSequence, useBackend,
 } from '../src/index';
+import { LOO_DEFAULTS, LOO_MODEL_DEFAULTS } from '../src/cli/loo/loo_experiment';
 import { type BenchRecord, machineInfo, round } from './common';
 
 const USAGE = 'usage: npm run -s bench:time-to-accuracy -- --data DIR [--threads N] [--target 0.0318] ' +
   '[--max-minutes 60] [--max-epochs 200] [--patience 10] [--backend auto|wasm|cpu|tensorflow] ' +
   '[--batch 128] [--lr 0.002] [--dim 64] [--loss ce|sampled|bce] [--model-options JSON] [--seed 0]';
 
-/** SASRec as the seq-loo-v1 runs use it (issue 12's best validated base setting). */
-export const DEFAULT_SASREC_OPTIONS = { numBlocks: 2, numHeads: 2, dropout: 0.5, norm: 'pre' } as const;
+/** SASRec as `duet-tf compare`/`train` build it on a seq-loo-v1 folder (2 blocks, 2 heads, pre-LN, dropout 0.5, no sequenceTransform). */
+export const DEFAULT_SASREC_OPTIONS = LOO_MODEL_DEFAULTS.sasrec;
 
 /** Settings of {@link timeToAccuracy}. */
 export interface TimeToAccuracyOptions {
@@ -166,9 +168,9 @@ async function main(): Promise<void> {
     maxMinutes: number(values, 'max-minutes', 60, positive, 'a positive number'),
     maxEpochs: number(values, 'max-epochs', 200, positiveInt, 'a positive integer'),
     patience: number(values, 'patience', 10, positiveInt, 'a positive integer'),
-    batchSize: number(values, 'batch', 128, positiveInt, 'a positive integer'),
-    learningRate: number(values, 'lr', 0.002, positive, 'a positive number'),
-    dim: number(values, 'dim', 64, positiveInt, 'a positive integer'),
+    batchSize: number(values, 'batch', LOO_DEFAULTS.batch, positiveInt, 'a positive integer'),
+    learningRate: number(values, 'lr', LOO_DEFAULTS.lr, positive, 'a positive number'),
+    dim: number(values, 'dim', LOO_DEFAULTS.dim, positiveInt, 'a positive integer'),
     loss: values.loss as SequenceLossName,
     modelOptions,
     seed: number(values, 'seed', 0, Number.isInteger, 'an integer'),

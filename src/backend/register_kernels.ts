@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 import { registerNotDifferentiableGradients } from './gradients/not_differentiable';
+import { registerTileGradient } from './gradients/tile_grad';
 import { ADAM_KERNEL, simdAdam } from './kernels/AdamSimd';
 import {
   ATTENTION_GRAD_KERNEL, ATTENTION_KERNEL, simdAttention, simdAttentionGrad,
@@ -66,8 +67,8 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
 const CPU_REPLACEMENTS: readonly tf.KernelConfig[] = [unsortedSegmentSumCpuConfig];
 
 /**
- * Registers duet-tf's kernels for one backend, plus zero gradients for comparison ops (all
- * backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
+ * Registers duet-tf's kernels for one backend, plus zero gradients for comparison ops and a
+ * Tile gradient in one sum instead of tfjs's slice-and-add per repetition (all backends). wasm: adds the kernels tfjs-backend-wasm lacks for training (UnsortedSegmentSum,
  * the gradient of `tf.gather`), replaces its copying Identity by a zero-copy one and its OneHot
  * (which ignores `dtype` float32) by a correct one, and runs
  * transposed matMuls (every matMul gradient) as a transpose plus the fast untransposed kernel;
@@ -91,6 +92,7 @@ export function registerDuetKernels(backendName: BackendName): void {
     );
   }
   registerNotDifferentiableGradients();
+  registerTileGradient();
   if (backendName === 'wasm') {
     for (const config of WASM_MISSING) {
       if (tf.getKernel(config.kernelName, 'wasm') == null) tf.registerKernel(config);

@@ -78,6 +78,8 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(r.stderr).not.toMatch(/duet-tf:/);
     expect(r.code).toBe(0);
     expect(lastJson(r.stdout)).toMatchObject({ model: 'sasrec', variant: 'duet', protocol: 'seq-loo-v1', best_epoch: 1, epochs: 1 });
+    // The epoch line says how many threads trained.
+    expect(r.stderr).toMatch(/sasrec duet: epoch 1 loss \d\.\d{4} validation ndcg@10 .* positions\/s, 1 thread\)\n/);
     const info = JSON.parse(fs.readFileSync(path.join(model, 'duet-tf.json'), 'utf8'));
     expect(info.config.generator.condition).toBe('positions');
     expect(info.config.dynamicLayers).toEqual(['userTower1']);

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
+import { useBackend } from '../../src/backend/use_backend';
 import { createRng } from '../../src/data/rng';
 import { bceLoss } from '../../src/train/losses/bce';
-import { meanSoftmaxCrossEntropy } from '../../src/train/losses/common';
+import { meanSoftmaxCrossEntropy, meanSoftmaxCrossEntropyByOps } from '../../src/train/losses/common';
 import { createSequenceLoss } from '../../src/train/losses/create_loss';
 import { crossEntropyLoss } from '../../src/train/losses/cross_entropy';
 import { sampledSoftmaxLoss } from '../../src/train/losses/sampled_softmax';
@@ -35,6 +36,26 @@ function compute(loss: ReturnType<typeof createSequenceLoss>, targets: number[],
   })));
 }
 
+
+/** The hand-written full-softmax gradient against tfjs's autodiff of the plain formula. */
+function expectCeGradientOfPlainFormula(ce = meanSoftmaxCrossEntropy): void {
+  const users = tf.variable(tf.tensor2d([[0.3, -1.2, 0.5], [2, 0.1, -0.4], [-0.7, 0.9, 1.1], [0.2, 0.4, -0.9]]));
+  const table = tf.variable(tf.tensor2d(Array.from({ length: 18 }, (_, i) => Math.sin(i * 2.3)), [3, 6]));
+  const targets = tf.tensor1d([4, 0, 4, 5], 'int32'); // item 4 twice: its table column sums two rows
+  const fast = tf.variableGrads(() => ce(users as tf.Tensor2D, table as tf.Tensor2D, targets), [users, table]);
+  const plain = tf.variableGrads(() => {
+    const logits = tf.matMul(users, table);
+    return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(tf.oneHot(targets, 6), logits), 1))) as tf.Scalar;
+  }, [users, table]);
+  expect(fast.value.dataSync()[0]).toBeCloseTo(plain.value.dataSync()[0], 5);
+  for (const name of Object.keys(plain.grads)) {
+    const a = fast.grads[name].dataSync();
+    const b = plain.grads[name].dataSync();
+    a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+  }
+  tf.dispose([users, table, targets, fast.value, plain.value, ...Object.values(fast.grads), ...Object.values(plain.grads)]);
+}
+
 describe('sequence losses against a hand computation', () => {
   it.each([false, true])('ce (bias %s): mean of logsumexp over items 1..4 minus the target logit', (withBias) => {
     const targets = [3, 1];
@@ -45,22 +66,44 @@ describe('sequence losses against a hand computation', () => {
     expect(compute(crossEntropyLoss(), targets, withBias)).toBeCloseTo(expected, 5);
   });
 
-  it('ce: its hand-written gradient equals autodiff of the plain formula', () => {
-    const users = tf.variable(tf.tensor2d([[0.3, -1.2, 0.5], [2, 0.1, -0.4], [-0.7, 0.9, 1.1]]));
-    const table = tf.variable(tf.randomNormal([3, 6], 0, 1, 'float32', 9));
-    const targets = tf.tensor1d([4, 0, 5], 'int32');
-    const fast = tf.variableGrads(() => meanSoftmaxCrossEntropy(users as tf.Tensor2D, table as tf.Tensor2D, targets), [users, table]);
-    const plain = tf.variableGrads(() => {
-      const logits = tf.matMul(users, table);
-      return tf.mean(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(tf.oneHot(targets, 6), logits), 1))) as tf.Scalar;
-    }, [users, table]);
-    expect(fast.value.dataSync()[0]).toBeCloseTo(plain.value.dataSync()[0], 5);
-    for (const name of Object.keys(plain.grads)) {
-      const a = fast.grads[name].dataSync();
-      const b = plain.grads[name].dataSync();
-      a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+  it('ce: its hand-written gradient equals autodiff of the plain formula, repeated targets included', () => {
+    expectCeGradientOfPlainFormula();
+  });
+
+  it('ce: one kernel whose gradient keeps the softmax (one product forward, two backward); the op chain agrees', async () => {
+    expectCeGradientOfPlainFormula(meanSoftmaxCrossEntropyByOps);
+    const users = tf.variable(tf.ones([3, 2]));
+    const table = tf.variable(tf.ones([2, 5]));
+    const targets = tf.tensor1d([1, 1, 4], 'int32');
+    const profile = await tf.profile(() => {
+      const { value, grads } = tf.variableGrads(() => meanSoftmaxCrossEntropy(users as tf.Tensor2D, table as tf.Tensor2D, targets), [users, table]);
+      tf.dispose([value, ...Object.values(grads)]);
+    });
+    expect(profile.kernels.map((k) => k.name).filter((k) => k === 'DuetSoftmaxCrossEntropy' || k === 'Softmax' || k === 'BatchMatMul'))
+      .toEqual(['DuetSoftmaxCrossEntropy', 'BatchMatMul', 'BatchMatMul']);
+    expect(profile.newTensors).toBe(0);
+    expect(() => meanSoftmaxCrossEntropy(users as tf.Tensor2D, table as tf.Tensor2D, tf.tensor1d([1, 5, 0], 'int32')))
+      .toThrow(/target 5 of row 1 is outside \[0, 5\)/);
+    tf.dispose([users, table, targets]);
+  });
+
+  it('ce: so it does on wasm, leaving no tensor behind', async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+    expect(await useBackend('wasm')).toBe('wasm');
+    try {
+      expectCeGradientOfPlainFormula();
+      expectCeGradientOfPlainFormula(meanSoftmaxCrossEntropyByOps);
+      const users = tf.variable(tf.ones([3, 2]));
+      const table = tf.variable(tf.ones([2, 5]));
+      const targets = tf.tensor1d([1, 1, 4], 'int32');
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.variableGrads(() => meanSoftmaxCrossEntropy(users as tf.Tensor2D, table as tf.Tensor2D, targets), [users, table]);
+      tf.dispose([value, ...Object.values(grads)]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([users, table, targets]);
+    } finally {
+      await useBackend('cpu');
     }
-    tf.dispose([users, table, targets, fast.value, plain.value, ...Object.values(fast.grads), ...Object.values(plain.grads)]);
   });
 
   it('bce: −log σ(target) − log(1 − σ(negative)), averaged over rows', () => {

@@ -4,6 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import {
+  MIN_PROBABILITY, SOFTMAX_CROSS_ENTROPY, softmaxCrossEntropyKernelAvailable, softmaxCrossEntropyTableGrad,
+  softmaxCrossEntropyUsersGrad,
+} from './softmax_cross_entropy_kernel';
+
 /** Throws on option names a loss does not know; returns the options object. */
 export function checkLossOptions(options: unknown, known: readonly string[], loss: string): Record<string, unknown> {
   if (options === undefined) return {};
@@ -69,18 +74,34 @@ export const logSumExpRows = tf.customGrad(
     };
   }) as never) as (x: tf.Tensor) => tf.Tensor1D;
 
-/** Smallest probability the full-softmax loss takes the log of (float32 softmax can underflow to 0). */
-const MIN_PROBABILITY = 1e-30;
-
 /**
  * The mean over rows of `−log softmax(users · table)[i, target_i]`, with `table [dim, n]` (items
- * as columns) and `targets` int32 column indices, its gradient written by hand: with
- * `P = softmax(users · table)` and `G = P − onehot(targets)`, `d users = G · tableᵀ / rows` and
- * `d table = usersᵀ · G / rows`. No exp, no broadcast and no transpose over `[rows, n]` (on wasm
- * each of those costs as much as the product itself; XNNPACK's softmax costs a third of it).
- * The backward pass recomputes P from the inputs: a custom gradient may only keep its inputs.
+ * as columns) and `targets` int32 column indices, its gradient written by hand (see
+ * `softmaxCrossEntropyUsersGrad`, `softmaxCrossEntropyTableGrad`): on cpu and wasm one kernel whose gradient keeps the softmax
+ * (`DuetSoftmaxCrossEntropy`), elsewhere {@link meanSoftmaxCrossEntropyByOps}.
+ *
+ * @example
+ * ```ts
+ * const loss = meanSoftmaxCrossEntropy(users, table, targets); // a scalar
+ * ```
  */
-export const meanSoftmaxCrossEntropy = tf.customGrad(
+export function meanSoftmaxCrossEntropy(users: tf.Tensor2D, table: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  if (!softmaxCrossEntropyKernelAvailable()) return meanSoftmaxCrossEntropyByOps(users, table, targets);
+  const [value, p] = tf.engine().runKernel(SOFTMAX_CROSS_ENTROPY, { users, table, targets }) as tf.Tensor[];
+  p.dispose(); // the gradient keeps its own reference while a tape records
+  return value as tf.Scalar;
+}
+
+/**
+ * {@link meanSoftmaxCrossEntropy} as tensor ops with a custom gradient, for any backend. The
+ * backward pass recomputes P from the inputs: a custom gradient may only keep its inputs.
+ *
+ * @example
+ * ```ts
+ * const loss = meanSoftmaxCrossEntropyByOps(users, table, targets);
+ * ```
+ */
+export const meanSoftmaxCrossEntropyByOps = tf.customGrad(
   ((users: tf.Tensor, table: tf.Tensor, targets: tf.Tensor, save: tf.GradSaveFunc) => {
     const rows = users.shape[0];
     const indices = tf.stack([tf.range(0, rows, 1, 'int32'), targets], 1);
@@ -91,15 +112,9 @@ export const meanSoftmaxCrossEntropy = tf.customGrad(
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [u, t, target] = saved;
-        const idx = tf.stack([tf.range(0, rows, 1, 'int32'), target], 1);
         const p = tf.softmax(tf.matMul(u, t));
-        const g = tf.tensorScatterUpdate(p, idx, tf.sub(tf.gatherND(p, idx), 1));
-        const scale = tf.div(dy, rows);
-        return [
-          tf.mul(tf.matMul(g, t, false, true), scale),
-          tf.mul(tf.matMul(u, g, true, false), scale),
-          tf.zerosLike(target),
-        ];
+        return [softmaxCrossEntropyUsersGrad(dy, t, target, p), softmaxCrossEntropyTableGrad(dy, u, target, p),
+          tf.zerosLike(target)];
       },
     };
   }) as never) as (users: tf.Tensor2D, table: tf.Tensor2D, targets: tf.Tensor1D) => tf.Scalar;

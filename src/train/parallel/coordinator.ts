@@ -105,6 +105,7 @@ export class ParallelRunner implements EpochRunner {
       objective: spec,
       data: o.data,
       stepper: o.stepperOptions,
+      optimizer: o.stepper.exportState(),
       exchange: exchange.layout,
       batchSize: o.batchSize,
       seed: o.seed,
@@ -168,6 +169,8 @@ export class ParallelRunner implements EpochRunner {
         }
         const last = stop();
         this.exchange.requestStop(this.step, last);
+        await Promise.race([this.exchange.barrier.arriveAndWaitAsync(), this.failed]);
+        this.replica.reduceShare(this.step);
         await Promise.race([this.exchange.barrier.arriveAndWaitAsync(), this.failed]);
         onStep(this.replica.applyReduced(this.step));
         this.step++;

@@ -1,9 +1,12 @@
 /**
  * The shared memory of a data-parallel step: one gradient slot per shard (every trainable weight,
- * flat, in `model.trainableWeights` order) plus its loss sum and example count, double-buffered by
- * step parity so that a fast thread writing step k + 1 never overwrites what a slower one still
- * reads of step k. The all-reduce sums the slots in shard order, so every thread gets the very
- * same gradient, bit for bit, and applies the same update.
+ * flat, in `model.trainableWeights` order) plus its loss sum and example count, and the reduced
+ * (summed) gradient, all double-buffered by step parity so that a fast thread writing step k + 1
+ * never overwrites what a slower one still reads of step k. The all-reduce is a reduce-scatter
+ * then an all-gather: each thread sums its own 1/N of the vector over the slots (in shard order)
+ * into the shared reduced vector, and after a barrier every thread reads the whole of it. So each
+ * thread sums `size` values instead of `N · size`, and every thread gets the very same gradient,
+ * bit for bit, and applies the same update.
  */
 import { BARRIER_WORDS, SharedBarrier } from './barrier';
 
@@ -45,6 +48,8 @@ export class GradientExchange {
   private readonly losses: Float64Array[];
   /** Per step parity, per shard: the gradient slot. */
   private readonly slots: Float32Array[][];
+  /** Per step parity: the reduced gradient (each shard writes its own chunk). */
+  private readonly sums: Float32Array[];
 
   constructor(readonly layout: ExchangeLayout) {
     const { buffer, shards, size } = layout;
@@ -61,6 +66,11 @@ export class GradientExchange {
       offset += view.byteLength;
       return view;
     }));
+    this.sums = [0, 1].map(() => {
+      const view = new Float32Array(buffer, offset, size);
+      offset += view.byteLength;
+      return view;
+    });
   }
 
   /**
@@ -74,7 +84,7 @@ export class GradientExchange {
   static create(shards: number, size: number): GradientExchange {
     if (!Number.isInteger(shards) || shards < 1) throw new Error(`'shards' passed to 'GradientExchange' must be a positive integer, got ${shards}`);
     if (!Number.isInteger(size) || size < 0) throw new Error(`'size' passed to 'GradientExchange' must be a non-negative integer, got ${size}`);
-    const bytes = HEADER_WORDS * 4 + 2 * 2 * shards * 8 + 2 * shards * size * 4;
+    const bytes = HEADER_WORDS * 4 + 2 * 2 * shards * 8 + 2 * (shards + 1) * size * 4;
     return new GradientExchange({ buffer: new SharedArrayBuffer(bytes), shards, size });
   }
 
@@ -103,19 +113,38 @@ export class GradientExchange {
   }
 
   /**
-   * `scale · Σ_s slot_s` of step `step` into `out`, summed in shard order (every thread gets
-   * identical values).
+   * The part `[begin, end)` of the gradient vector that shard `shard` reduces: contiguous
+   * chunks covering it once, the first ones a value larger.
    */
-  reduce(step: number, scale: number, out: Float32Array): Float32Array {
+  chunk(shard: number): [number, number] {
+    const { shards, size } = this.layout;
+    const base = Math.floor(size / shards);
+    const extra = size % shards;
+    const begin = shard * base + Math.min(shard, extra);
+    return [begin, begin + base + (shard < extra ? 1 : 0)];
+  }
+
+  /**
+   * Reduce-scatter: `scale · Σ_s slot_s` of step `step` over shard `shard`'s {@link chunk}, summed
+   * in shard order (float32 after every addition), into the shared reduced vector. Every shard
+   * calls it for its own chunk after the step's barrier; after a second barrier {@link reduced}
+   * holds the whole sum.
+   */
+  reduceShare(step: number, shard: number, scale: number): void {
+    const [begin, end] = this.chunk(shard);
     const slots = this.slots[step & 1];
-    const n = this.layout.size;
-    out.set(slots[0]);
+    const out = this.sums[step & 1];
+    out.set(slots[0].subarray(begin, end), begin);
     for (let s = 1; s < slots.length; s++) {
       const slot = slots[s];
-      for (let i = 0; i < n; i++) out[i] += slot[i];
+      for (let i = begin; i < end; i++) out[i] += slot[i];
     }
-    if (scale !== 1) for (let i = 0; i < n; i++) out[i] *= scale;
-    return out;
+    if (scale !== 1) for (let i = begin; i < end; i++) out[i] *= scale;
+  }
+
+  /** The reduced gradient of step `step` (whole once every shard's {@link reduceShare} is done). */
+  reduced(step: number): Float32Array {
+    return this.sums[step & 1];
   }
 
   /**

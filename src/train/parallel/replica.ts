@@ -49,7 +49,6 @@ export function gradientSize(stepper: Stepper): number {
  */
 export class Replica {
   private readonly offsets: number[] = [];
-  private readonly reduced: Float32Array;
 
   constructor(
     readonly model: tfl.LayersModel,
@@ -68,7 +67,6 @@ export class Replica {
       throw new Error(`the gradient exchange holds ${exchange.layout.size} values per shard, ` +
         `but this replica has ${offset} trainable values: the replica's model differs from the original`);
     }
-    this.reduced = new Float32Array(exchange === undefined ? 0 : offset);
   }
 
   /** This replica's shares of epoch `epoch`'s batches (from 0), one per step. */
@@ -117,11 +115,23 @@ export class Replica {
     }
   }
 
-  /** Parallel, after step `step`'s barrier: applies the all-reduced mean gradient; returns the step's loss. */
+  /**
+   * Parallel, after step `step`'s barrier: sums this shard's chunk of every shard's gradient,
+   * scaled to the mean, into the shared reduced vector (the reduce-scatter half of the all-reduce).
+   */
+  reduceShare(step: number): void {
+    const exchange = this.exchange as GradientExchange;
+    exchange.reduceShare(step, this.shard.index, 1 / Math.max(exchange.totalLoss(step).count, 1));
+  }
+
+  /**
+   * Parallel, after every shard's {@link reduceShare} of step `step` (a second barrier): applies
+   * the whole reduced mean gradient (the all-gather half); returns the step's loss.
+   */
   applyReduced(step: number): StepLoss {
     const exchange = this.exchange as GradientExchange;
     const loss = exchange.totalLoss(step);
-    const mean = exchange.reduce(step, 1 / Math.max(loss.count, 1), this.reduced);
+    const mean = exchange.reduced(step);
     const grads: tf.NamedTensorMap = {};
     this.stepper.trainable.forEach((v, i) => {
       grads[v.name] = tf.tensor(mean.slice(this.offsets[i], this.offsets[i] + v.size), v.shape, 'float32');

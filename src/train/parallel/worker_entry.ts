@@ -59,12 +59,16 @@ async function init(message: InitMessage): Promise<void> {
   tf.dispose(values);
   exchange = new GradientExchange(message.exchange);
   const stepper = new Stepper(model, message.stepper, 'train');
+  stepper.importState(message.optimizer, 'the main thread');
   const objective = createObjective(message.objective);
   replica = new Replica(model, objective, message.data, stepper, message.shard, exchange);
   settings = { batchSize: message.batchSize, seed: message.seed };
 }
 
-/** One epoch in lockstep: contribute, wait for every shard, apply; stop when the main thread says. */
+/**
+ * One epoch in lockstep: contribute, wait for every shard, reduce this shard's chunk, wait again,
+ * apply; stop when the main thread says.
+ */
 function runEpoch({ epoch, firstStep }: EpochMessage): void {
   const r = replica as Replica;
   const x = exchange as GradientExchange;
@@ -76,6 +80,8 @@ function runEpoch({ epoch, firstStep }: EpochMessage): void {
     } finally {
       tf.dispose([...batch.inputs, ...batch.tensors]);
     }
+    x.barrier.arriveAndWait();
+    r.reduceShare(step);
     x.barrier.arriveAndWait();
     r.applyReduced(step);
     if (x.stopRequested(step)) break;
