@@ -114,7 +114,7 @@ export function modelOptions(command: string, o: ParsedOptions, numItems: number
 
 /** Trains `model`, writing one line per epoch to stderr; returns the result and its record. */
 export async function trainLogged(io: CliIO, label: string, model: tfl.LayersModel,
-    trainSet: DuetDataset, s: RunSettings, quiet: boolean):
+    trainSet: DuetDataset, s: RunSettings, quiet: boolean, checkpoint?: { dir: string; resume: boolean }):
     Promise<{ result: TrainResult; record: RecordedRun }> {
   // --generator-lr concerns DUET models only; compare trains its base with the same settings.
   const generatorLr = model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr : undefined;
@@ -122,6 +122,7 @@ export async function trainLogged(io: CliIO, label: string, model: tfl.LayersMod
     epochs: s.epochs, batchSize: s.batch, learningRate: s.lr, clipNorm: s.clipNorm, seed: s.seed,
     generatorLearningRate: generatorLr, threads: s.threads,
     validationFraction: s.validationFraction, progress: io.isTTY && !quiet,
+    ...(checkpoint === undefined ? {} : { checkpointDir: checkpoint.dir, resume: checkpoint.resume }),
     onEpoch: (log) => {
       const v = log.validation === undefined ? '' :
         ` validation auc ${log.validation.auc.toFixed(4)} ndcg@10 ${log.validation['ndcg@10'].toFixed(4)}`;

@@ -20,6 +20,8 @@ import { startRunner } from './start_runner';
 import { ProgressBar } from './progress';
 import { Stepper, type StepperOptions } from './train_step';
 import { ensureDuetKernels } from './ensure_kernels';
+import { dataFingerprint, modelFingerprint } from './checkpoint/fingerprint';
+import { openRunCheckpoint, restoreRun, saveRun } from './checkpoint/run_checkpoint';
 
 /**
  * What {@link train} trains on (`{ train, validation? }`, e.g. `{ train: split.train }`). There is deliberately no test set here: model selection only
@@ -105,6 +107,23 @@ export interface TrainOptions {
    * where `worker_threads` is absent, e.g. in browsers).
    */
   threads?: number;
+  /**
+   * A folder (Node only) to write a checkpoint to after each completed epoch, crash-safe: the
+   * weights, both Adams' moments and step, the epoch (the batch order and every sampled draw are
+   * keyed by seed and epoch, so that is the whole random state), the best epoch's weights and
+   * metric, and the history. A folder already holding a checkpoint is refused unless `resume`.
+   * Default: none.
+   */
+  checkpointDir?: string;
+  /**
+   * Continue from the checkpoint in `checkpointDir`: the result (weights, history, best epoch)
+   * is exactly that of a run never interrupted, for models without unseeded randomness (e.g.
+   * unseeded dropout). Refused, naming them, when options the run depends on differ (batch
+   * size, rates, clipping, seed, validation, data, architecture); `epochs` may grow, and
+   * `threads` may differ (the result is then equal up to float rounding; by default the
+   * checkpoint's thread count is kept). Default false.
+   */
+  resume?: boolean;
 }
 
 /**
@@ -132,7 +151,8 @@ export interface TrainResult {
 }
 
 const KNOWN_OPTIONS = new Set(['epochs', 'batchSize', 'learningRate', 'generatorLearningRate',
-  'clipNorm', 'seed', 'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads']);
+  'clipNorm', 'seed', 'validationFraction', 'selectBy', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads',
+  'checkpointDir', 'resume']);
 
 /** Validated settings shared by `train` and the fine-tune baseline (`{ epochs, batchSize, … }`). Internal. */
 export interface StepSettings {
@@ -278,6 +298,17 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
   const history: EpochLog[] = [];
   let bestEpoch = 0;
   let bestValue = NaN;
+  const checkpointDir = options.checkpointDir;
+  const runOptions: Record<string, unknown> = {
+    batchSize: settings.batchSize, learningRate: settings.learningRate,
+    generatorLearningRate: options.generatorLearningRate ?? null, clipNorm: settings.clipNorm ?? null,
+    seed: settings.seed, validationFraction: options.validationFraction ?? null, selectBy, restoreBest,
+    data: dataFingerprint(trainSet.size, [trainSet.user, trainSet.target, trainSet.trigger, trainSet.click, trainSet.label]),
+    validation: validation === undefined ? null :
+      dataFingerprint(validation.size, [validation.user, validation.target, validation.trigger, validation.click, validation.label]),
+    model: modelFingerprint(model),
+  };
+  const resumed = await openRunCheckpoint({ dir: checkpointDir, resume: options.resume ?? false }, fn, runOptions, fn);
   let best: tf.Tensor[] | undefined;
   let trainMs = 0;
   let trainRows = 0;
@@ -294,12 +325,20 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
   const bar = new ProgressBar(options.progress === true);
   let runner: EpochRunner | undefined;
   let threads = 1;
+  let firstEpoch = 1;
   try {
+    if (resumed !== null) {
+      best = restoreRun(resumed, model, stepper, checkpointDir as string) ?? undefined;
+      const p = resumed.progress as { history: EpochLog[]; bestEpoch: number; bestValue: number; trainMs: number; trainRows: number };
+      history.push(...p.history);
+      ({ bestEpoch, bestValue, trainMs, trainRows } = p);
+      firstEpoch = resumed.epoch + 1;
+    }
     runner = await startRunner({ model, objective, data: trainSet, stepper, stepperOptions,
-      threads: options.threads, batchSize: settings.batchSize, seed: settings.seed, epochs: settings.epochs, caller: fn });
+      threads: options.threads ?? resumed?.threads, batchSize: settings.batchSize, seed: settings.seed, epochs: settings.epochs, caller: fn });
     threads = runner.threads;
     const threadText = `${threads} thread${threads === 1 ? '' : 's'}`;
-    for (let epoch = 1; epoch <= settings.epochs && !aborted; epoch++) {
+    for (let epoch = firstEpoch; epoch <= settings.epochs && !aborted; epoch++) {
       if (signal?.aborted) { aborted = true; break; }
       const started = performance.now();
       let lossSum = 0;
@@ -337,6 +376,12 @@ export async function train(model: tfl.LayersModel, data: TrainData, options: Tr
       }
       history.push(log);
       bar.finish();
+      if (checkpointDir !== undefined) {
+        await saveRun(checkpointDir, {
+          trainer: fn, epoch, threads, options: runOptions, model, best: best ?? null, stepper,
+          progress: { history, bestEpoch, bestValue, trainMs, trainRows },
+        });
+      }
       await options.onEpoch?.(log);
     }
     if (aborted && bar.active) bar.finish();

@@ -8,6 +8,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { forwardLogits } from '../eval/model_inputs';
 import { ParameterGenerator } from '../layers/parameter_generator';
 import type { DuetBatch } from './batches';
+import {
+  type AdamState, checkAdamState, type OptimizerState, setTfAdamState, tfAdamState,
+} from './checkpoint/optimizer_state';
 import { FusedAdam, fusedAdamAvailable } from './optim/fused_adam';
 
 /**
@@ -106,6 +109,8 @@ export class Stepper {
   private readonly adam: Adam;
   /** The generators' own Adam and the names of the variables it updates; null when one Adam does all. */
   private readonly generator: { adam: Adam; names: Set<string> } | null = null;
+  /** Steps applied (each `apply`). */
+  private steps = 0;
 
   constructor(private readonly model: tfl.LayersModel, private readonly options: StepperOptions, caller: string) {
     this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -141,6 +146,7 @@ export class Stepper {
    * disposes them. With the fused Adam the clipping factor is applied inside its kernel.
    */
   apply(grads: tf.NamedTensorMap): void {
+    this.steps++;
     const clip = this.options.clipNorm;
     const groups = this.split(grads);
     if (this.adam.fused) {
@@ -184,6 +190,55 @@ export class Stepper {
     const { value, grads } = this.gradients(objective);
     this.apply(grads);
     return value;
+  }
+
+  /**
+   * A copy of the optimisers' state (moments by trainable-weight index, bias-correction products,
+   * steps), for a checkpoint; {@link Stepper.importState} puts it back.
+   */
+  exportState(): OptimizerState {
+    const of = (adam: Adam): AdamState => {
+      if (!adam.fused) return { ...tfAdamState(adam.optimizer, this.variables), steps: this.steps };
+      const { acc1, acc2, moments } = adam.optimizer.exportState();
+      const index = new Map(this.variables.map((v, i) => [v.name, i]));
+      return {
+        acc1, acc2, steps: this.steps,
+        moments: [...moments].map(([name, { m, v }]) => {
+          const at = index.get(name);
+          if (at === undefined) throw new Error(`the optimiser holds moments of '${name}', not a trainable weight`);
+          return { index: at, m, v };
+        }).sort((a, b) => a.index - b.index),
+      };
+    };
+    return { main: of(this.adam), generator: this.generator === null ? null : of(this.generator.adam) };
+  }
+
+  /**
+   * Replaces the optimisers' state with `state` (from {@link Stepper.exportState}, possibly of
+   * another process with the same architecture); `what` names its source in errors.
+   */
+  importState(state: OptimizerState, what: string): void {
+    if ((state.generator === null) !== (this.generator === null)) {
+      throw new Error(`${what}: its optimiser state has ${state.generator === null ? 'one Adam' : 'a generator Adam'}, ` +
+        `this run ${this.generator === null ? 'one Adam' : 'a generator Adam'} (generatorLearningRate differs)`);
+    }
+    checkAdamState(state.main, this.variables, what);
+    if (state.generator !== null) checkAdamState(state.generator, this.variables, what);
+    const put = (adam: Adam, saved: AdamState, inGroup: (v: tf.Variable) => boolean) => {
+      const group = this.variables.filter(inGroup);
+      if (adam.fused) {
+        adam.optimizer.importState({
+          acc1: saved.acc1, acc2: saved.acc2,
+          moments: new Map(saved.moments.map(({ index, m, v }) => [this.variables[index].name, { m, v }])),
+        });
+      } else {
+        setTfAdamState(adam.optimizer, saved, this.variables, group);
+      }
+    };
+    const generator = this.generator;
+    put(this.adam, state.main, (v) => generator === null || !generator.names.has(v.name));
+    if (generator !== null) put(generator.adam, state.generator as AdamState, (v) => generator.names.has(v.name));
+    this.steps = state.main.steps;
   }
 
   dispose(): void {

@@ -152,8 +152,20 @@ describe('admission control', () => {
     expect(refused.headers['retry-after']).toBe('1');
     expect(JSON.parse(refused.body.toString()).error.code).toBe('overloaded');
     b.close();
-    await new Promise((r) => setTimeout(r, 50));
-    const d = await RawConnection.open(port);
+    // The server frees the slot when it sees b's close, an event of its own: not after a fixed
+    // sleep (50 ms were not always enough on a loaded machine). Until then a new connection is
+    // refused as above; once freed, one is served.
+    let d: RawConnection;
+    for (const deadline = Date.now() + 10_000; ;) {
+      d = await RawConnection.open(port);
+      d.send('GET', '/healthz');
+      const r = await d.answer();
+      if (r.status === 200) break;
+      expect(JSON.parse(r.body.toString()).error.code).toBe('overloaded');
+      d.close();
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     d.send('POST', '/v1/parameters?format=f32', body(1));
     expect((await d.answer()).status).toBe(200);
     [a, c, d].forEach((x) => x.close());

@@ -26,6 +26,7 @@ import {
 } from '../experiment';
 import { compareLooCommand } from '../loo/compare_loo';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
+import { CHECKPOINT_OPTIONS, optionalCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 
 export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
@@ -35,6 +36,7 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
   ...LOO_OPTIONS,
+  ...CHECKPOINT_OPTIONS,
 };
 
 export const COMPARE_HELP: CommandHelp = {
@@ -99,11 +101,16 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   const common = { model: config.model, backend, epochs: settings.epochs };
 
   const fromScratch = o['duet-from'] === 'scratch';
+  const checkpoints = optionalCliCheckpoints('compare', o, {
+    protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
+    duet_from: o['duet-from'],
+  });
+  const phase = (name: string) => checkpoints?.phase(name);
   // A DUET-only run from scratch needs no base model: it is trained only when something reads it.
   const needsBase = wanted.includes('base') || wanted.includes('finetune') || !fromScratch;
   const base = needsBase ? createModel(config as CreateModelOptions).model : null;
   const baseRun = base === null ? null :
-    await trainLogged(io, `${config.model} base`, base, data.train, settings, json);
+    await trainLogged(io, `${config.model} base`, base, data.train, settings, json, phase('base'));
   const trainRate = baseRun?.result.trainSamplesPerSecond ?? null;
   if (base !== null && baseRun !== null && wanted.includes('base')) {
     const report = await evaluateModel(base, data.test, { batchSize: settings.batch });
@@ -132,7 +139,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     const duet = fromScratch || base === null ?
       createModel({ ...config, variant: 'duet' } as CreateModelOptions).model :
       duetFromBase(base, config as CreateModelOptions).model;
-    const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json);
+    const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json, phase('duet'));
     const report = await evaluateModel(duet, data.test, { batchSize: settings.batch });
     const timing = await timeGeneration(duet, data.test);
     emit(resultRow({
@@ -146,5 +153,6 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     }));
   }
   if (!json) printTable(io, results);
+  checkpoints?.finish();
   return 0;
 }

@@ -26,6 +26,7 @@ import {
 } from '../model_dir';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { trainLooCommand } from '../loo/train_loo';
+import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
@@ -33,7 +34,9 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET' },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
   out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json); written crash-safe' },
-  force: { type: 'boolean', help: 'replace a model already in --out (refused without it)' },
+  force: { type: 'boolean', help: 'replace a model already in --out (refused without it); also discards the checkpoint of an interrupted run' },
+  'checkpoint-dir': { type: 'string', defaultText: '.NAME.checkpoint beside --out NAME', help: 'folder of the per-epoch checkpoints (written crash-safe after each epoch, removed once the model is saved)' },
+  resume: { type: 'boolean', help: 'continue the interrupted run whose checkpoint is in --checkpoint-dir, exactly as if never stopped (same options required; --epochs may grow)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
   ...LOO_OPTIONS,
 };
@@ -75,10 +78,17 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   io.stderr(`train: ${data.train.size} training rows, ${data.numItems} items, backend ${backend}\n`);
 
   let config = modelOptions('train', o, data.numItems, clickLength);
+  const checkpoints = openCliCheckpoints('train', o, {
+    protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
+    variant, duet_from: o['duet-from'], from_base: fromBase ?? null,
+  });
+  if (o.resume) io.stderr(`train: resuming from '${checkpoints.root}'\n`);
   if (variant === 'duet' && fromBase === undefined && o['duet-from'] === 'scratch') {
     const built = createModel({ ...config, variant: 'duet' } as CreateModelOptions);
-    const run = (await trainLogged(io, `${config.model} duet`, built.model, data.train, settings, json)).record;
+    const run = (await trainLogged(io, `${config.model} duet`, built.model, data.train, settings, json,
+      checkpoints.phase('duet'))).record;
     await saveTrained(io, o, built.model, built.config, { clickLength, data, backend, run, json });
+    checkpoints.finish();
     return 0;
   }
   let baseModel;
@@ -105,7 +115,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     baseRun = { from: fromBase };
   } else {
     baseModel = createModel(config as CreateModelOptions).model;
-    baseRun = (await trainLogged(io, `${config.model} base`, baseModel, data.train, settings, json)).record;
+    baseRun = (await trainLogged(io, `${config.model} base`, baseModel, data.train, settings, json,
+      checkpoints.phase('base'))).record;
   }
 
   let model = baseModel;
@@ -115,11 +126,13 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     for (const w of new Set(baseModel.weights)) w.dispose();
     model = duet.model;
     config = duet.config;
-    run = (await trainLogged(io, `${config.model} duet`, model, data.train, settings, json)).record;
+    run = (await trainLogged(io, `${config.model} duet`, model, data.train, settings, json,
+      checkpoints.phase('duet'))).record;
   }
   await saveTrained(io, o, model, config, {
     clickLength, data, backend, run, json, ...(variant === 'duet' ? { base: baseRun } : {}),
   });
+  checkpoints.finish();
   return 0;
 }
 

@@ -11,6 +11,7 @@ import { popularityRanking } from '../../eval/full_ranking/popularity';
 import { createModel, type CreateModelOptions } from '../../models/create_model';
 import { parseOptions, UsageError } from '../args';
 import { parseModelOptions, round } from '../experiment';
+import { optionalCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import {
   loadLoo, looMetrics, looModelConfig, looSettings, refuseOnLoo, trainLooLogged,
@@ -55,6 +56,9 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   io.stderr(`compare: ${String(o.model)} on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ` +
     `${split.numItems} items, ${split.protocol.train_targets} training targets, L = ${split.protocol.max_len}, ` +
     `loss ${s.loss}, backend ${backend}\n`);
+  const checkpoints = optionalCliCheckpoints(command, o, {
+    protocol: 'seq-loo-v1', data: String(o.data), model: configs,
+  });
   const rows: Record<string, unknown>[] = [];
   const emit = (row: Record<string, unknown>) => {
     rows.push(row);
@@ -63,7 +67,8 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   for (const variant of wanted) {
     const config = configs[variant];
     const { model } = createModel(config as CreateModelOptions);
-    const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json);
+    const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json,
+      checkpoints?.phase(variant));
     const test = await evaluateFullRanking(model, split, { part: 'test' });
     emit({
       model: config.model, variant, protocol: 'seq-loo-v1', backend, ...looMetrics(test),
@@ -79,5 +84,6 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   const popularity = popularityRanking(split, 'test');
   emit({ model: 'popularity', variant: 'popularity', protocol: 'seq-loo-v1', ...looMetrics(popularity), users: popularity.users });
   if (!json) printTable(io, rows);
+  checkpoints?.finish();
   return 0;
 }

@@ -156,12 +156,14 @@ export function looMetrics(report: FullRankingReport): Record<string, number> {
 
 /** Trains `model` with `trainSequence`, one stderr line per epoch; the result and its record. */
 export async function trainLooLogged(io: CliIO, label: string, model: tfl.LayersModel, split: SeqLooSplit,
-    s: LooSettings, quiet: boolean): Promise<{ result: SequenceTrainResult; record: RecordedRun }> {
+    s: LooSettings, quiet: boolean, checkpoint?: { dir: string; resume: boolean }):
+    Promise<{ result: SequenceTrainResult; record: RecordedRun }> {
   const generatorLr = model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr : undefined;
   const result = await trainSequence(model, split, {
     loss: s.loss, maxEpochs: s.maxEpochs, patience: s.patience, maxMinutes: s.maxMinutes,
     batchSize: s.batch, learningRate: s.lr, generatorLearningRate: generatorLr, clipNorm: s.clipNorm,
     seed: s.seed, threads: s.threads, progress: io.isTTY && !quiet,
+    ...(checkpoint === undefined ? {} : { checkpointDir: checkpoint.dir, resume: checkpoint.resume }),
     onEpoch: (log) => {
       const v = log.validation;
       io.stderr(`${label}: epoch ${log.epoch} loss ${log.loss.toFixed(4)}` +

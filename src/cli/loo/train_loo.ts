@@ -9,6 +9,7 @@ import { createModel, type CreateModelOptions } from '../../models/create_model'
 import { type OptionSpec, parseOptions, UsageError } from '../args';
 import { parseModelOptions } from '../experiment';
 import { checkOutputFolder, type ModelInfo, saveModelDir } from '../model_dir';
+import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import { loadLoo, looMetrics, looModelConfig, looSettings, refuseOnLoo, trainLooLogged } from './loo_experiment';
 
@@ -31,14 +32,20 @@ export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<s
   checkOutputFolder(command, String(o.out), Boolean(o.force)); // before any training
   io.stderr(`train: ${config.model} ${variant} on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ` +
     `${split.numItems} items, ${split.protocol.train_targets} training targets, loss ${s.loss}, backend ${backend}\n`);
+  const checkpoints = openCliCheckpoints(command, o, {
+    protocol: 'seq-loo-v1', data: String(o.data), model: config, variant,
+  });
+  if (o.resume) io.stderr(`train: resuming from '${checkpoints.root}'\n`);
   const { model } = createModel(config as CreateModelOptions);
-  const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json);
+  const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json,
+    checkpoints.phase(variant));
   const info: ModelInfo = {
     format: 'duet-tf-model', version: 1, config, numItems: config.numItems, clickLength: config.clickLength,
     data: { source: String(o.data), train_rows: split.protocol.train_targets, max_train_rows: null },
     backend, training: record,
   };
   await saveModelDir(String(o.out), model, info, split.itemMap, { overwrite: Boolean(o.force) });
+  checkpoints.finish();
   printResult(io, {
     model: config.model, variant, protocol: 'seq-loo-v1', backend, best_epoch: result.bestEpoch,
     epochs: result.history.length, stopped: result.stopped, train_seconds: record.seconds ?? null,

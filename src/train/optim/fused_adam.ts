@@ -88,6 +88,35 @@ export class FusedAdam {
     this.acc2 = f(this.acc2 * f(this.beta2));
   }
 
+  /**
+   * The state a later step depends on: `beta1^t`, `beta2^t` (float32 products, exactly as kept)
+   * and copies of each variable's moments, by variable name. For checkpoints.
+   */
+  exportState(): { acc1: number; acc2: number; moments: Map<string, { m: Float32Array; v: Float32Array }> } {
+    const moments = new Map<string, { m: Float32Array; v: Float32Array }>();
+    for (const [name, { m, v }] of this.moments) {
+      moments.set(name, { m: Float32Array.from(m.dataSync() as Float32Array), v: Float32Array.from(v.dataSync() as Float32Array) });
+    }
+    return { acc1: this.acc1, acc2: this.acc2, moments };
+  }
+
+  /** Replaces the state with one from {@link FusedAdam.exportState} (moments by variable name, shapes from the variables). */
+  importState(state: { acc1: number; acc2: number; moments: Map<string, { m: Float32Array; v: Float32Array }> }): void {
+    const engine = tf.engine();
+    const fresh = new Map<string, { m: tf.Variable; v: tf.Variable }>();
+    for (const [name, { m, v }] of state.moments) {
+      const w = engine.registeredVariables[name];
+      if (w === undefined) throw new Error(`FusedAdam: no variable named '${name}'`);
+      fresh.set(name, tf.tidy(() => ({
+        m: tf.variable(tf.tensor(m, w.shape, 'float32'), false), v: tf.variable(tf.tensor(v, w.shape, 'float32'), false),
+      })));
+    }
+    this.dispose();
+    for (const [name, state2] of fresh) this.moments.set(name, state2);
+    this.acc1 = state.acc1;
+    this.acc2 = state.acc2;
+  }
+
   /** Frees the moments. */
   dispose(): void {
     for (const { m, v } of this.moments.values()) tf.dispose([m, v]);

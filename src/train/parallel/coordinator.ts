@@ -105,6 +105,7 @@ export class ParallelRunner implements EpochRunner {
       objective: spec,
       data: o.data,
       stepper: o.stepperOptions,
+      optimizer: o.stepper.exportState(),
       exchange: exchange.layout,
       batchSize: o.batchSize,
       seed: o.seed,

@@ -3,6 +3,7 @@
  * only: gradients travel through shared memory ({@link GradientExchange}), never in messages.
  */
 import type { ObjectiveShard, ObjectiveSpec } from '../objective';
+import type { OptimizerState } from '../checkpoint/optimizer_state';
 import type { StepperOptions } from '../train_step';
 import type { ExchangeLayout } from './gradient_exchange';
 
@@ -47,6 +48,8 @@ export interface InitMessage {
   data: unknown;
   /** Optimiser settings. */
   stepper: StepperOptions;
+  /** The optimisers' state to start from (the main thread's: fresh, or restored from a checkpoint). */
+  optimizer: OptimizerState;
   /** This worker's shard. */
   shard: ObjectiveShard;
   /** The shared gradient memory. */

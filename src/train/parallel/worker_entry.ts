@@ -59,6 +59,7 @@ async function init(message: InitMessage): Promise<void> {
   tf.dispose(values);
   exchange = new GradientExchange(message.exchange);
   const stepper = new Stepper(model, message.stepper, 'train');
+  stepper.importState(message.optimizer, 'the main thread');
   const objective = createObjective(message.objective);
   replica = new Replica(model, objective, message.data, stepper, message.shard, exchange);
   settings = { batchSize: message.batchSize, seed: message.seed };

@@ -23,6 +23,8 @@ import '../objectives/index';
 import { startRunner } from '../start_runner';
 import { Stepper } from '../train_step';
 import { trainableUsers } from './sequence_batches';
+import { dataFingerprint, modelFingerprint } from '../checkpoint/fingerprint';
+import { openRunCheckpoint, restoreRun, saveRun } from '../checkpoint/run_checkpoint';
 
 /**
  * What {@link trainSequence} reports after each epoch.
@@ -112,6 +114,21 @@ export interface SequenceTrainOptions {
    * thread). Default: every core for long enough runs (see `train`'s `threads`).
    */
   threads?: number;
+  /**
+   * A folder (Node only) to write a checkpoint to after each completed epoch, crash-safe: the
+   * weights, both Adams' state, the epoch (batch order and negatives are keyed by seed, epoch
+   * and step, so that is the whole random state), the best epoch's weights and metrics, the
+   * patience counter and the history. A folder already holding a checkpoint is refused unless
+   * `resume`. Default: none.
+   */
+  checkpointDir?: string;
+  /**
+   * Continue from the checkpoint in `checkpointDir`, exactly as if never interrupted (see
+   * `train`'s `resume`). Refused, naming them, when options the run depends on differ (loss,
+   * batch size, rates, clipping, seed, bucketing, validation, data, architecture); `maxEpochs`,
+   * `patience`, `maxMinutes` (a budget for this call) and `threads` may change. Default false.
+   */
+  resume?: boolean;
 }
 
 /**
@@ -141,7 +158,7 @@ export interface SequenceTrainResult {
 
 const KNOWN_OPTIONS = new Set(['loss', 'lossOptions', 'maxEpochs', 'patience', 'maxMinutes', 'batchSize',
   'learningRate', 'generatorLearningRate', 'clipNorm', 'seed', 'bucket', 'validate',
-  'validationBatchSize', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads']);
+  'validationBatchSize', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads', 'checkpointDir', 'resume']);
 
 function positive(value: number | undefined, fallback: number | undefined, name: string): number | undefined {
   const v = value ?? fallback;
@@ -221,14 +238,33 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
   let stopped: SequenceStop = 'max-epochs';
   let sinceBest = 0;
   let threads = 1;
+  let firstEpoch = 1;
+  const checkpointDir = options.checkpointDir;
+  const runOptions: Record<string, unknown> = {
+    loss: loss.name, lossOptions: loss.options, batchSize, learningRate, generatorLearningRate: generatorLearningRate ?? null,
+    clipNorm: clipNorm ?? null, seed, bucket: options.bucket ?? true, validate, restoreBest,
+    data: dataFingerprint(split.numUsers, [split.items, split.offsets, Int32Array.of(split.numItems)], 'users'),
+    model: modelFingerprint(model),
+  };
   try {
+    const resumed = await openRunCheckpoint({ dir: checkpointDir, resume: options.resume ?? false }, fn, runOptions, fn);
+    if (resumed !== null) {
+      const weights = restoreRun(resumed, model, stepper, checkpointDir as string);
+      const p = resumed.progress as { history: SequenceEpochLog[]; best: { epoch: number; report: FullRankingReport } | null; sinceBest: number };
+      history.push(...p.history);
+      best = p.best === null ? null : { ...p.best, weights };
+      if (best === null && weights !== null) tf.dispose(weights);
+      sinceBest = p.sinceBest;
+      firstEpoch = resumed.epoch + 1;
+    }
     const runner = await startRunner({
-      model, objective, data, stepper, stepperOptions, threads: options.threads, batchSize, seed,
+      model, objective, data, stepper, stepperOptions, threads: options.threads ?? resumed?.threads, batchSize, seed,
       epochs: maxEpochs, caller: fn,
     });
     threads = runner.threads;
     try {
-      for (let epoch = 1; epoch <= maxEpochs; epoch++) {
+      if (validate && sinceBest >= patience && firstEpoch > 1) stopped = 'patience';
+      for (let epoch = firstEpoch; epoch <= maxEpochs && stopped !== 'patience'; epoch++) {
         const epochStart = performance.now();
         let lossSum = 0;
         let positions = 0;
@@ -272,6 +308,12 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
         }
         history.push(log);
         if (bar.active) bar.finish();
+        if (checkpointDir !== undefined) {
+          await saveRun(checkpointDir, {
+            trainer: fn, epoch, threads, options: runOptions, model, best: best?.weights ?? null, stepper,
+            progress: { history, best: best === null ? null : { epoch: best.epoch, report: best.report }, sinceBest },
+          });
+        }
         await options.onEpoch?.(log);
         if (validate && sinceBest >= patience) { stopped = 'patience'; break; }
         if (performance.now() > deadline) { stopped = 'time'; break; }
