@@ -99,6 +99,11 @@ export interface TrainingObjective<D = unknown> {
   /** Optimisation steps in one epoch of `data` (the same for every shard). */
   steps(data: D, batchSize: number): number;
   /**
+   * Training targets one example contributes on average (default 1): a sequence trains on every
+   * position. The default thread count weighs a step's work by it, not by its example count.
+   */
+  targetsPerExample?(data: D): number;
+  /**
    * One epoch's batches, one per step in order (with a shard: that shard's share, possibly
    * empty). Tensors of a batch are disposed by the caller.
    */

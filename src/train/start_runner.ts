@@ -59,7 +59,9 @@ export interface RunnerOptions {
  */
 export async function startRunner(o: RunnerOptions): Promise<EpochRunner> {
   const steps = o.objective.steps(o.data, o.batchSize);
-  const threads = await resolveThreads(o.threads, { batchSize: o.batchSize, steps: steps * o.epochs }, o.caller);
+  // A step's work is its targets: a batch of 128 sequences trains on thousands of positions.
+  const examplesPerStep = o.batchSize * (o.objective.targetsPerExample?.(o.data) ?? 1);
+  const threads = await resolveThreads(o.threads, { batchSize: examplesPerStep, steps: steps * o.epochs }, o.caller);
   if (threads === 1) {
     return new LocalRunner(new Replica(o.model, o.objective, o.data, o.stepper, { index: 0, count: 1 }), o.batchSize, o.seed);
   }

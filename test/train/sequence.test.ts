@@ -69,6 +69,23 @@ describe('sequenceBatches', () => {
 });
 
 describe("the 'sequence' objective", () => {
+  it('counts the targets an example trains on as its batches do (what the default thread count weighs)', () => {
+    const split = cycleSplit(30, 4);
+    const { model } = createModel({ model: 'gru4rec', numItems: split.numItems, clickLength: 3, dim: 8, seed: 1 });
+    const objective = createObjective({ name: 'sequence', options: { loss: 'ce', clickLength: 3 } });
+    const data = { items: split.items, offsets: split.offsets, numUsers: split.numUsers, numItems: split.numItems, itemCounts: trainingCounts(split) };
+    let targets = 0;
+    let examples = 0;
+    for (const batch of objective.batches(model, data, { batchSize: 7, seed: 0, epoch: 0 })) {
+      targets += batch.tensors[0].shape[0];
+      examples += batch.examples;
+      tf.dispose([...batch.inputs, ...batch.tensors]);
+    }
+    expect(objective.targetsPerExample?.(data)).toBeCloseTo(targets / examples, 10);
+    // Sequences of 4–10 items with windows of 3: more than one target per example.
+    expect(targets / examples).toBeGreaterThan(1.5);
+  });
+
   it.each(['ce', 'sampled', 'bce'] as const)('%s: two shards of every batch sum to the whole batch', (name) => {
     const split = cycleSplit(30, 4);
     const { model } = createModel({ model: 'gru4rec', numItems: split.numItems, clickLength: 3, dim: 8, seed: 1 });

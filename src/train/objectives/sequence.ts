@@ -102,6 +102,15 @@ export class SequenceObjective implements TrainingObjective<SequenceData> {
     return Math.ceil(trainableUsers(data).length / batchSize);
   }
 
+  targetsPerExample(data: SequenceData): number {
+    const users = trainableUsers(data);
+    let targets = 0;
+    // The training part of a user's items is all but the last two (validation and test
+    // targets); its first item is input only.
+    for (const u of users) targets += Math.min(data.offsets[u] - data.offsets[u - 1] - 3, this.clickLength);
+    return users.length === 0 ? 1 : targets / users.length;
+  }
+
   *batches(_model: tfl.LayersModel, data: SequenceData, o: ObjectiveBatchOptions): Generator<ObjectiveBatch> {
     const steps = epochUserBatches(data, {
       clickLength: this.clickLength, batchSize: o.batchSize, seed: o.seed, epoch: o.epoch, bucket: this.bucket,

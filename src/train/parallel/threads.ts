@@ -4,7 +4,10 @@
  */
 import { isNode, nodeRequire } from '../../backend/node_env';
 
-/** Below this many examples per thread and step, one thread is faster than many (start-up, copying). */
+/**
+ * Below this many training targets per thread and step, one thread is faster than many (start-up,
+ * copying): a pointwise example is one target, a sequence one per position it trains on.
+ */
 export const MIN_EXAMPLES_PER_THREAD = 128;
 /** Runs shorter than this many steps train on one thread by default: starting workers costs ~1 s. */
 export const MIN_STEPS_FOR_THREADS = 8;
@@ -31,8 +34,8 @@ export async function availableCores(): Promise<number> {
 
 /**
  * The thread count for a run: `threads` itself when given (checked), else every core when each
- * thread would get at least {@link MIN_EXAMPLES_PER_THREAD} examples per step and the run has at
- * least {@link MIN_STEPS_FOR_THREADS} steps, else 1.
+ * thread would get at least {@link MIN_EXAMPLES_PER_THREAD} targets per step (`run.batchSize`: the
+ * step's targets) and the run has at least {@link MIN_STEPS_FOR_THREADS} steps, else 1.
  *
  * @example
  * ```ts
