@@ -46,8 +46,8 @@ function settingsOf(r: Row): string {
 export function groupLooRuns(rows: readonly Row[]): Row[][] {
   const groups = new Map<string, Row[]>();
   for (const r of rows) {
-    // Popularity is deterministic: one row whatever the seeds.
-    const key = r.variant === 'popularity' ? 'popularity' :
+    // Popularity is deterministic: one row whatever the seeds (one per candidate set).
+    const key = r.variant === 'popularity' ? `popularity ${String(r.candidates ?? '')}` :
       JSON.stringify([r.model, r.variant, r.candidates ?? null, r.loss ?? null, settingsOf(r)]);
     const group = groups.get(key) ?? [];
     if (r.variant !== 'popularity' || group.length === 0) group.push(r);
@@ -65,7 +65,9 @@ export function meanSd(runs: readonly Row[], key: string): { mean: number; sd: n
 }
 
 const nameOf = (r: Row) => {
-  if (r.variant === 'popularity') return 'popularity (the floor)';
+  if (r.variant === 'popularity') {
+    return r.candidates === undefined ? 'popularity (the floor)' : `popularity, ${String(r.candidates)} candidates`;
+  }
   const settings = settingsOf(r);
   const candidates = r.candidates === undefined ? '' : `, ${String(r.candidates)} candidates`;
   const name = `${r.variant === 'duet' ? 'DUET-' : 'base '}${String(r.model)}${candidates}`;

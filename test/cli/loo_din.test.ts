@@ -4,9 +4,10 @@ import * as path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { loadModelDir } from '../../src/cli/model_dir';
 import { readSeqLooSplit } from '../../src/data/protocols/seq_loo_io';
 import { sampleLooNegatives } from '../../src/eval/sampled/sampled_negatives';
-import { popularitySampled } from '../../src/eval/sampled/sampled_ranking';
+import { evaluateSampledRanking, popularitySampled } from '../../src/eval/sampled/sampled_ranking';
 import { cli, lastJson } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-cli-loo-din-'));
@@ -81,6 +82,28 @@ describe('compare --model din on a seq-loo-v1 folder', () => {
     const b = await cli(...args);
     expect(JSON.parse(b.stdout.trim().split('\n')[0])['ndcg@10']).toBe(row['ndcg@10']);
     expect(lastJson(a.stdout).variant).toBe('popularity');
+  }, 120_000);
+
+  it('eval --candidates sampled ranks a saved SASRec on the same candidates', async () => {
+    const model = path.join(dir, 'sasrec');
+    const t = await cli('train', '--model', 'sasrec', '--data', out, '--max-epochs', '1', '--dim', '8', '--batch', '16',
+      '--threads', '1', '--model-options', '{"numBlocks":1}', '--out', model, '--json');
+    expect(t.code).toBe(0);
+    const r = await cli('eval', '--model-dir', model, '--data', out, '--candidates', 'sampled', '--candidate-seed', '2', '--json');
+    expect(r.stderr).not.toMatch(/duet-tf:/);
+    const row = lastJson(r.stdout);
+    expect(row).toMatchObject({ model: 'sasrec', protocol: 'seq-loo-v1', part: 'test', candidates: '99-sampled', users: 33, candidate_seed: 2 });
+    const split = await readSeqLooSplit(out);
+    const candidates = sampleLooNegatives(split, 'test', { seed: 2 });
+    const expected = await evaluateSampledRanking((await loadModelDir('test', model)).model, split, candidates);
+    expect(row['ndcg@10']).toBeCloseTo(expected['ndcg@10'], 6);
+    expect((row.popularity as Record<string, number>)['hr@10']).toBeCloseTo(popularitySampled(split, candidates)['hr@10'], 6);
+    const full = await cli('eval', '--model-dir', model, '--data', out, '--json');
+    expect(lastJson(full.stdout).candidates).toBeUndefined(); // the default stays the whole catalogue
+    const seedOnly = await cli('eval', '--model-dir', model, '--data', out, '--candidate-seed', '2');
+    expect(seedOnly.stderr).toMatch(/^duet-tf: eval: --candidate-seed applies to --candidates sampled only/);
+    const notLoo = await cli('eval', '--model-dir', model, '--data', 'synthetic', '--candidates', 'sampled');
+    expect(notLoo.stderr).toMatch(/^duet-tf: eval: --candidates applies to seq-loo-v1 folders/);
   }, 120_000);
 
   it('refuses what does not apply, with the reason', async () => {

@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { type SeqLooSplit, seqLooHistory, seqLooTarget } from '../../data/protocols/seq_loo';
+import { ParameterGenerator } from '../../layers/parameter_generator';
+import { splitDuet } from '../../wrap/split_duet';
 import { trainingCounts } from '../full_ranking/popularity';
 import { FullRankingMetrics, type FullRankingReport } from '../full_ranking/ranks';
 import { checkLogitModel, forwardLogits } from '../model_inputs';
@@ -65,6 +67,32 @@ function inputLayout(model: tfl.LayersModel, fn: string): { target: number; clic
   return { target, click, width };
 }
 
+/**
+ * For a DUET model whose generator reads `click` alone: the logits with the parameters generated
+ * once per user (every candidate row of a user shares its history, so they are the same) and
+ * gathered to the user's rows, which equals running the whole model on every row. Null otherwise.
+ */
+function generateOncePerUser(model: tfl.LayersModel, layout: { target: number; click: number }):
+    { logits(xs: tf.Tensor[], users: number, rowsPerUser: number): tf.Tensor1D } | null {
+  if (!model.layers.some((l) => l instanceof ParameterGenerator)) return null;
+  const { generator, device } = splitDuet(model);
+  const generatorInputs = generator.inputs.map((t) => t.sourceLayer?.name);
+  if (generatorInputs.length !== 1 || generatorInputs[0] !== 'click') return null;
+  const deviceInputs = device.inputs.map((t) => t.sourceLayer?.name);
+  return {
+    logits: (xs, users, rowsPerUser) => tf.tidy(() => {
+      // The users' click rows are every rowsPerUser-th row.
+      const first = tf.range(0, users * rowsPerUser, rowsPerUser, 'int32');
+      const params = generator.apply(tf.gather(xs[layout.click], first), { training: false }) as tf.Tensor;
+      const perRow = tf.gather(params, tf.reshape(tf.tile(tf.reshape(tf.range(0, users, 1, 'int32'), [users, 1]), [1, rowsPerUser]), [-1]));
+      const inputs = deviceInputs.map((name, i) => (i === deviceInputs.length - 1 ? perRow :
+        name === 'target' ? xs[layout.target] : xs[layout.click]));
+      const out = device.apply(inputs, { training: false }) as tf.Tensor;
+      return tf.reshape(out, [-1]) as tf.Tensor1D;
+    }),
+  };
+}
+
 /** Checks that `candidates` were drawn for `split` and returns the users to rank. */
 function usersToRank(split: SeqLooSplit, candidates: SampledCandidates, users: ArrayLike<number> | undefined,
     fn: string): Int32Array {
@@ -119,6 +147,7 @@ export async function evaluateSampledRanking(model: tfl.LayersModel, split: SeqL
   const rowsPerUser = count + 1;
   const dtype = (i: number) => (model.inputs[i].dtype === 'int32' ? 'int32' : 'float32');
   const metrics = new FullRankingMetrics();
+  const generated = generateOncePerUser(model, layout);
   for (let start = 0; start < users.length; start += batchSize) {
     const batch = users.subarray(start, Math.min(start + batchSize, users.length));
     const time = Math.max(1, ...Array.from(batch, length));
@@ -138,7 +167,7 @@ export async function evaluateSampledRanking(model: tfl.LayersModel, split: SeqL
     xs[layout.click] = tf.tensor2d(dtype(layout.click) === 'int32' ? click : Float32Array.from(click), [rows, time], dtype(layout.click));
     let logits: tf.Tensor1D | undefined;
     try {
-      logits = forwardLogits(model, xs, false);
+      logits = generated === null ? forwardLogits(model, xs, false) : generated.logits(xs, batch.length, rowsPerUser);
       const values = await logits.data();
       for (let i = 0; i < batch.length; i++) metrics.add(sampledRank(values, i * rowsPerUser, count));
     } finally {
