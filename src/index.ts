@@ -80,6 +80,8 @@ export type {
   SeqLooIdMapping, SeqLooOptions, SeqLooPart, SeqLooProtocol, SeqLooSplit,
 } from './data/protocols/seq_loo';
 export { isSeqLooFolder, readSeqLooSplit, SEQ_LOO_FILES, writeSeqLooSplit } from './data/protocols/seq_loo_io';
+export { seqLooTrainingRows } from './data/protocols/seq_loo_rows';
+export type { SeqLooRowOptions } from './data/protocols/seq_loo_rows';
 export type { Rng } from './data/rng';
 export type {
   DuetDataset, DuetProtocol, DuetSplit, DuetSplitOptions, UserSequence,
@@ -169,6 +171,10 @@ export type { FullRankingOptions } from './eval/full_ranking/evaluate_full_ranki
 export { popularityRanking, trainingCounts } from './eval/full_ranking/popularity';
 export { FULL_RANKING_KS, FullRankingMetrics, targetRank } from './eval/full_ranking/ranks';
 export type { FullRankingReport } from './eval/full_ranking/ranks';
+export { SAMPLED_NEGATIVES, sampleLooNegatives } from './eval/sampled/sampled_negatives';
+export type { SampledCandidates, SampledNegativeOptions } from './eval/sampled/sampled_negatives';
+export { evaluateSampledRanking, popularitySampled, sampledRank } from './eval/sampled/sampled_ranking';
+export type { SampledRankingOptions } from './eval/sampled/sampled_ranking';
 export type { DuetColumn } from './eval/model_inputs';
 
 // The device–cloud split: parameter payloads and the generation service (Node).

@@ -20,6 +20,7 @@ import { heapSplitV } from './kernels/SplitVWasm';
 import { heapStridedSlice } from './kernels/StridedSliceWasm';
 import { columnSum } from './kernels/SumWasm';
 import { simdTanh } from './kernels/TanhWasm';
+import { GRU_ENCODE_KERNEL, simdGruEncode } from './kernels/GruEncodeSimd';
 import { GRU_SEQUENCE_KERNEL, simdGruSequence } from './kernels/GruSequenceSimd';
 import {
   LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, simdLayerNorm, simdLayerNormGrad,
@@ -37,7 +38,7 @@ const WASM_REPLACEMENTS: readonly tf.KernelConfig[] = [identityWasmConfig, oneHo
  * wasm kernels wrapped with a fast path for the common case (the original runs the rest):
  * transposed matMuls as a transpose plus the untransposed XNNPACK path, slices
  * that copy only the slice, not the whole input; row-copy gathers; column sums without transpose;
- * batched matMuls, weight gradients, Tanh, duet-tf's GRU recurrence, layer norm, attention and Adam, row- or column-broadcast
+ * batched matMuls, weight gradients, Tanh, duet-tf's GRU recurrence (alone and with its input projection fused), layer norm, attention and Adam, row- or column-broadcast
  * Add/Sub/Multiply/RealDiv and comparisons (masks) through duet-tf's SIMD kernels (`kernels/simd/`).
  */
 const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfig) => tf.KernelConfig]> = [
@@ -51,6 +52,7 @@ const WASM_FAST_PATHS: ReadonlyArray<readonly [string, (original: tf.KernelConfi
   [tf.Sum, columnSum],
   [tf.Tanh, simdTanh],
   [GRU_SEQUENCE_KERNEL, simdGruSequence],
+  [GRU_ENCODE_KERNEL, simdGruEncode],
   [LAYER_NORM_KERNEL, simdLayerNorm],
   [LAYER_NORM_GRAD_KERNEL, simdLayerNormGrad],
   [ATTENTION_KERNEL, simdAttention],

@@ -1,11 +1,16 @@
 /**
  * `RetryHold`: holds a client to the `Retry-After` it was given. After a 503 `overloaded` on a
- * connection, the next request on that connection is not looked at before the `Retry-After` has
- * passed. A client that honours `Retry-After` never notices; one that retries at once (a retry
- * storm) gets its answer no sooner than if it had waited, and costs the service one refusal per
- * connection per `Retry-After` instead of as many as its event loop can parse. That keeps the
- * event loop's turns short under a storm, and so the admitted requests' latency and the
- * generator's throughput.
+ * connection, the next request on that connection, if it comes before the `Retry-After` has
+ * passed (an early retry), is answered only once it has passed, and then with a 503 of its own:
+ * it is never admitted, since its answer would carry the hold in its latency. The request after
+ * that is handled as any other (admitted, or refused and held again), so a client that ignores
+ * `Retry-After` gets a chance once per `Retry-After` and is not refused forever.
+ *
+ * A client that honours `Retry-After` never notices. One that retries at once (a retry storm)
+ * costs the service at most two refusals per connection per `Retry-After` instead of as many as
+ * its event loop can parse, and a held request costs nothing while it waits (its body is not
+ * read). That keeps the event loop's turns short under a storm, and so the admitted requests'
+ * latency and the generator's throughput.
  */
 
 interface Held {
@@ -20,7 +25,9 @@ interface Held {
  * ```ts
  * const holds = new RetryHold();
  * holds.refused(socket, 1);          // a 503 with Retry-After: 1 went out on `socket`
- * await holds.wait(socket);          // the next request on it: resolves a second later
+ * const early = holds.wait(socket);  // the next request on it, sent at once: a promise
+ * await early;                       // a second later: answer that request with a 503
+ * holds.wait(socket);                // null: the request after it is handled as usual
  * holds.releaseAll();                // shutting down: nobody waits any more
  * ```
  */
@@ -35,8 +42,10 @@ export class RetryHold {
   }
 
   /**
-   * Resolves when a request on `connection` may be handled: at once (null) unless the
-   * connection's last refusal asked for a later retry.
+   * Null when a request on `connection` may be handled now; else (an early retry: the
+   * connection's last refusal asked for a later one) a promise that resolves once the
+   * `Retry-After` has passed, when the request is to be refused. Either way the refusal's hold is
+   * spent: the next request is not held unless refused again.
    */
   wait(connection: object | null | undefined, now = Date.now()): Promise<void> | null {
     if (connection == null) return null;

@@ -65,7 +65,8 @@ export interface ServerOptions {
   maxQueue?: number;
   /**
    * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it at
-   * the measured cost per sequence); beyond it requests get 503 `overloaded` with `Retry-After`,
+   * the pace the queue was measured to drain at: calls and the event-loop turns between them);
+   * beyond it requests get 503 `overloaded` with `Retry-After`,
    * at once, before their body is read. Default 500.
    */
   maxQueueMs?: number;
@@ -203,6 +204,19 @@ const ROUTES: Record<string, readonly string[]> = {
   '/metrics': ['GET', 'HEAD'],
 };
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+/** The answer to an early retry (see RetryHold), once its hold has passed: one shared error. */
+const EARLY_RETRY = (() => {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0; // sent as JSON, never logged: no stack to build
+  try {
+    return new ServeError(503, 'overloaded', `the service is overloaded and this request came ` +
+      `sooner than the Retry-After its connection was given: it is refused now that the ` +
+      `Retry-After has passed; the next request on the connection is looked at as usual`,
+    { retryAfterSeconds: 1 });
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+})();
 const FORMAT_HEADER = 'x-duet-format';
 const FINGERPRINT_HEADER = 'X-Duet-Fingerprint';
 
@@ -497,6 +511,11 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     name: 'duet_model_reloads_total', help: 'Model reloads, by outcome (switched, unchanged, failed).',
     labelNames: ['outcome'], registers,
   });
+  const earlyRetries = new metrics.prom.Counter({
+    name: 'duet_early_retries_total', help: 'Requests sent sooner than the Retry-After their ' +
+      'connection was given: answered 503 once it had passed, never admitted.',
+    registers,
+  });
   let lastIdentity = root === null ? null : await sourceIdentity(root).catch(() => null);
 
   let inflight = 0;
@@ -544,7 +563,10 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     const headers: Record<string, string> = {};
     if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer';
     if (e.retryAfterSeconds !== null) headers['Retry-After'] = String(e.retryAfterSeconds);
-    if (e.code === 'overloaded' && e.retryAfterSeconds !== null) holds.refused(res.socket, e.retryAfterSeconds);
+    // An early retry's refusal holds nothing: the request after it is looked at as usual.
+    if (e.code === 'overloaded' && e.retryAfterSeconds !== null && e !== EARLY_RETRY) {
+      holds.refused(res.socket, e.retryAfterSeconds);
+    }
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
@@ -569,9 +591,17 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
 
   const parameters = async (req: IncomingMessage, res: ServerResponse, url: RequestUrl) => {
-    // A retry sooner than the Retry-After this connection was given waits for it.
+    // An early retry (sooner than the Retry-After this connection was given) waits for it and
+    // is then refused: admitted, its answer would carry the hold in its latency. The next one
+    // on the connection goes through admission as usual.
     const held = holds.wait(req.socket);
-    if (held !== null) await held;
+    if (held !== null) {
+      await held;
+      if (!draining) {
+        earlyRetries.inc();
+        throw EARLY_RETRY;
+      }
+    }
     if (draining) {
       throw new ServeError(503, 'shutting_down', `the service is shutting down; retry on ` +
         `another instance`, { retryAfterSeconds: 1 });

@@ -121,8 +121,11 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(epochs.code).toBe(2);
     const finetune = await cli('compare', '--model', 'sasrec', '--data', out, '--variants', 'base,finetune');
     expect(finetune.stderr).toBe('duet-tf: compare: --variants finetune is not available on a seq-loo-v1 folder (base, duet)\n');
+    // compare ranks DIN on 99 sampled negatives (test/cli/loo_din.test.ts): 40 items are too few.
     const din = await cli('compare', '--model', 'din', '--data', out);
-    expect(din.stderr).toMatch(/^duet-tf: compare: --model din does not rank the whole catalogue/);
+    expect(din.stderr).toMatch(/^duet-tf: compare: 'sampleLooNegatives' cannot draw 99 negatives for user 1: they interacted with \d+ of the 40 items/);
+    const trainDin = await cli('train', '--model', 'din', '--data', out, '--out', path.join(dir, 'din-model'));
+    expect(trainDin.stderr).toMatch(/^duet-tf: train: --model din does not rank the whole catalogue/);
     const loss = await cli('compare', '--model', 'sasrec', '--data', 'synthetic', '--epochs', '1', '--loss', 'bce');
     expect(loss.stderr).toBe("duet-tf: compare: --loss applies to seq-loo-v1 folders (prepare --protocol loo); 'synthetic' is not one\n");
     const noEpochs = await cli('compare', '--model', 'sasrec', '--data', 'synthetic');

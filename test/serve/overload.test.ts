@@ -89,6 +89,42 @@ describe('admission control', () => {
     [holder, ready, one, partial, live].forEach((c) => c.close());
   });
 
+  it('a retry sooner than its Retry-After is refused once that has passed, never admitted with the hold in its latency; the next request is admitted', async () => {
+    // The queue is full for 300 ms (the batching delay), well inside the 1 s Retry-After.
+    const { server, port } = await start({ maxWaitMs: 300, maxQueue: 8, maxBatch: 64 });
+    const holder = await RawConnection.open(port);
+    holder.send('POST', '/v1/parameters?format=f32', body(8));
+    const ready = await RawConnection.open(port);
+    for (;;) {
+      ready.send('GET', '/readyz');
+      if (JSON.parse((await ready.answer()).body.toString()).queuedSequences === 8) break;
+    }
+    const client = await RawConnection.open(port);
+    client.send('POST', '/v1/parameters?format=f32', body(1));
+    const refused = await client.answer();
+    expect(refused.status).toBe(503);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Retried at once, ignoring Retry-After. The queue empties meanwhile (the holder's call runs
+    // after 300 ms), so a request looked at after the hold would be admitted: it is refused.
+    client.send('POST', '/v1/parameters?format=f32', body(1));
+    const early = await client.answer();
+    expect(early.status).toBe(503);
+    expect(early.headers['retry-after']).toBe('1');
+    const error = JSON.parse(early.body.toString()).error;
+    expect(error.code).toBe('overloaded');
+    expect(error.message).toContain('sooner than the Retry-After');
+    expect((await holder.answer()).status).toBe(200); // the queue is empty now
+    // The request after the early one is not held: it goes through admission and is answered.
+    client.send('POST', '/v1/parameters?format=f32', body(1));
+    const answered = await client.answer();
+    expect(answered.status).toBe(200);
+    expect(decodePayload(new Uint8Array(answered.body)).batch).toBe(1);
+    const text = await server.metrics();
+    expect(text).toMatch(/^duet_early_retries_total 1$/m);
+    expect(text).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
+    [holder, ready, client].forEach((c) => c.close());
+  });
+
   it('a health port answers /healthz and /readyz from a thread of its own, following the service; it closes with it', async () => {
     const { server, port } = await start({ healthPort: 0, maxWaitMs: 60_000, maxQueue: 8 });
     expect(server.healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

@@ -24,6 +24,7 @@ import { loadData } from '../data_source';
 import {
   modelOptions, parseModelOptions, resultRow, runSettings, timeGeneration, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
+import { compareDinLooCommand, DIN_LOO_OPTIONS, refuseDinLooOptions } from '../loo/compare_din_loo';
 import { compareLooCommand } from '../loo/compare_loo';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { CHECKPOINT_OPTIONS, optionalCliCheckpoints } from '../checkpoint_dir';
@@ -36,6 +37,7 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
   ...LOO_OPTIONS,
+  ...DIN_LOO_OPTIONS,
   ...CHECKPOINT_OPTIONS,
 };
 
@@ -45,10 +47,12 @@ export const COMPARE_HELP: CommandHelp = {
     'base and trains --epochs more); prints one result per variant (a JSON line each with --json). ' +
     'On a seq-loo-v1 folder (prepare --protocol loo): base and DUET (default --variants base,duet) ' +
     'with sequence-level training, early stopping on validation NDCG@10 (--max-epochs, --patience, ' +
-    '--max-minutes per model), full ranking of the test targets, and a popularity row.',
+    '--max-minutes per model), full ranking of the test targets, and a popularity row; --model din ' +
+    'is ranked there on 99 sampled negatives per user instead ("candidates": "99-sampled").',
   examples: [
     'compare --model sasrec --data data/mine --epochs 1',
     'compare --model sasrec --data data/mine-loo --max-minutes 30 --json',
+    'compare --model din --data data/mine-loo --max-minutes 10 --json',
     'compare --model gru4rec --data synthetic --epochs 2 --variants base,duet --json',
   ],
 };
@@ -68,8 +72,14 @@ function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
 }
 
 export async function compareCommand(argv: string[], io: CliIO): Promise<number> {
-  if (await looData(argv)) return compareLooCommand(argv, io, COMPARE_OPTIONS);
+  if (await looData(argv)) {
+    // DIN cannot rank the whole catalogue: it is ranked on 99 sampled negatives per user.
+    if (parseOptions('compare', argv, COMPARE_OPTIONS).model === 'din') return compareDinLooCommand(argv, io, COMPARE_OPTIONS);
+    refuseDinLooOptions('compare', argv);
+    return compareLooCommand(argv, io, COMPARE_OPTIONS);
+  }
   const o = parseOptions('compare', argv, COMPARE_OPTIONS);
+  refuseDinLooOptions('compare', argv);
   const looOnly = Object.keys(LOO_OPTIONS).find((name) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)));
   if (looOnly !== undefined) {
     throw new UsageError(`compare: --${looOnly} applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);

@@ -10,6 +10,7 @@ import { loadData } from '../data_source';
 import { resultRow } from '../experiment';
 import { loadModelDir, readModelInfo } from '../model_dir';
 import { evalLooCommand } from '../loo/eval_loo';
+import { checkCandidateOptions, EVAL_SAMPLED_OPTIONS, evalSampledLooCommand } from '../loo/eval_sampled_loo';
 import { looData } from '../loo/loo_experiment';
 import { type CliIO, printResult } from '../output';
 
@@ -18,6 +19,7 @@ export const EVAL_OPTIONS: Record<string, OptionSpec> = {
   data: { type: 'string', required: true, help: "split folder (its test.txt is scored) or 'synthetic'" },
   batch: { type: 'integer', default: 1024, min: 1, help: 'rows per forward pass (seq-loo-v1: users, at most 512)' },
   part: { type: 'string', default: 'test', choices: ['test', 'validation'], help: 'seq-loo-v1: which held-out target to rank' },
+  ...EVAL_SAMPLED_OPTIONS,
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },
   json: { type: 'boolean', help: 'print the result as one JSON line' },
 };
@@ -25,9 +27,11 @@ export const EVAL_OPTIONS: Record<string, OptionSpec> = {
 export const EVAL_HELP: CommandHelp = {
   summary: "Evaluates a model saved by 'duet-tf train' on a split's test rows (AUC, UAUC, " +
     'logloss, NDCG@K and HR@K for K = 5, 10, 20). On a seq-loo-v1 folder: each user\'s test target ' +
-    'ranked against the whole catalogue (HR@K, NDCG@K), with the popularity floor.',
+    'ranked against the whole catalogue (HR@K, NDCG@K), with the popularity floor; with --candidates ' +
+    'sampled, among 99 sampled negatives per user instead (the candidates of compare --model din).',
   examples: ['eval --model-dir models/duet --data data/mine', 'eval --model-dir models/duet --data data/mine --json',
-    'eval --model-dir models/loo-duet --data data/mine-loo'],
+    'eval --model-dir models/loo-duet --data data/mine-loo',
+    'eval --model-dir models/loo-duet --data data/mine-loo --candidates sampled'],
 };
 
 export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
@@ -35,7 +39,9 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   const dir = String(o['model-dir']);
   readModelInfo('eval', dir); // a clear error before choosing a backend or reading data
   const backend = await useBackend(o.backend as BackendChoice);
-  if (await looData(argv)) return evalLooCommand(o, io, backend);
+  const loo = await looData(argv);
+  checkCandidateOptions('eval', argv, o, loo);
+  if (loo) return o.candidates === 'sampled' ? evalSampledLooCommand(o, io, backend) : evalLooCommand(o, io, backend);
   if (argv.some((a) => a === '--part' || a.startsWith('--part='))) {
     throw new UsageError(`eval: --part applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);
   }

@@ -146,7 +146,8 @@ export function looModelConfig(command: string, o: ParsedOptions, s: LooSettings
   const model = o.model as ModelKind;
   if (model === 'din') {
     throw new UsageError(`${command}: --model din does not rank the whole catalogue (its target ` +
-      'attention scores one (user, item) pair at a time); seq-loo-v1 folders take sasrec or gru4rec');
+      'attention scores one (user, item) pair at a time); seq-loo-v1 folders take sasrec or gru4rec here, ' +
+      'and `compare --model din` ranks DIN on 99 sampled negatives per user');
   }
   const duet = variant === 'duet' ? LOO_DUET_DEFAULTS[model] : {};
   const generator = { ...(duet.generator as object | undefined), ...(extra.generator as object | undefined) };

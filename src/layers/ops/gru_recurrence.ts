@@ -1,12 +1,13 @@
 /**
  * The masked GRU recurrence shared by the generator's `'gru'` encoder and the `Gru` layer, in two
  * forms with the same values: while no gradient tape records (predict, serving) one
- * `DuetGruSequence` kernel runs all steps on cpu and wasm; otherwise a short op chain per step
+ * `DuetGruEncode` kernel runs the projection and all steps on cpu and wasm; otherwise a short op chain per step
  * that tfjs can differentiate. The kernels register themselves on first use, here rather than in
  * `backend/`, because the device runtime (which may not import `backend/`) runs GRUs too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+import { GRU_ENCODE, gruEncodeCpuConfig, gruEncodeWasmConfig } from './gru_encode_kernels';
 import { gruSequenceCpuConfig } from './gru_sequence_cpu';
 import { GRU_SEQUENCE } from './gru_sequence_impl';
 import { gruSequenceWasmConfig } from './gru_sequence_wasm';
@@ -31,9 +32,11 @@ export interface GruWeights {
 /** Added to the padded steps' gate pre-activation: σ(−1e9) is exactly 0 in float32. */
 const PADDING_LOGIT = -1e9;
 
-const KERNELS: readonly tf.KernelConfig[] = [gruSequenceCpuConfig, gruSequenceWasmConfig];
+const KERNELS: readonly tf.KernelConfig[] = [
+  gruSequenceCpuConfig, gruSequenceWasmConfig, gruEncodeCpuConfig, gruEncodeWasmConfig,
+];
 
-/** Registers the `DuetGruSequence` kernels where missing (cheap after the first call). */
+/** Registers the `DuetGruSequence` and `DuetGruEncode` kernels where missing (cheap after the first call). */
 function registerKernels(): void {
   for (const config of KERNELS) {
     if (tf.getKernel(config.kernelName, config.backendName) == null) tf.registerKernel(config);
@@ -41,7 +44,7 @@ function registerKernels(): void {
 }
 
 // At import too, so that `useBackend` (run after importing duet-tf) can give the wasm kernel
-// its SIMD fast path (backend/kernels/GruSequenceSimd.ts).
+// its SIMD fast paths (backend/kernels/GruSequenceSimd.ts, GruEncodeSimd.ts).
 registerKernels();
 
 /**
@@ -75,14 +78,23 @@ export function gruEncode(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): t
   return tf.tidy(() => (canRunKernel() ? gruByKernel(seq, mask, w) : gruByOps(seq, mask, w)));
 }
 
-/** Inference: one matMul for every step's input projection, then the recurrence in one kernel. */
+/**
+ * Inference: the input projection and the recurrence in one `DuetGruEncode` kernel where the
+ * backend has it (on wasm fused, projecting only the valid steps), else one matMul for every
+ * step's projection and the recurrence in one `DuetGruSequence` kernel.
+ */
 function gruByKernel(seq: tf.Tensor3D, mask: tf.Tensor2D, w: GruWeights): tf.Tensor2D {
+  const engine = tf.engine();
+  if (tf.getKernel(GRU_ENCODE, engine.backendName) != null) {
+    return engine.runKernel(GRU_ENCODE,
+      { x: seq, kernel: w.kernel, bias: w.bias, recurrent: w.recurrent, mask }, {}) as tf.Tensor2D;
+  }
   const [batch, time, dim] = seq.shape;
   const units = w.recurrent.shape[0];
   const projected = tf.reshape(tf.fused.matMul({
     a: tf.reshape(seq, [batch * time, dim]), b: w.kernel, bias: w.bias,
   }), [batch, time, 3 * units]);
-  return tf.engine().runKernel(GRU_SEQUENCE,
+  return engine.runKernel(GRU_SEQUENCE,
     { x: projected, recurrent: w.recurrent, mask }, {}) as tf.Tensor2D;
 }
 

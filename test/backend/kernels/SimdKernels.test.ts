@@ -41,10 +41,56 @@ describe('SIMD GRU recurrence on wasm', () => {
     const mask = Array.from({ length: B * T }, (_, i) => (Math.floor(i / T) === 4 || (i * 7) % 5 === 0 ? 0 : 1));
     mask[7 * T + 2] = 1;
     const f = (n: number, seed: number, scale: number) => Array.from(floats(n, seed), (v) => (Number.isFinite(v) ? v * scale : 0.25));
-    await expectCpuParity(() => gruEncode(tf.tensor3d(f(B * T * 4, 2, 2), [B, T, 4]), tf.tensor2d(mask, [B, T]), {
-      kernel: tf.tensor2d(f(4 * 3 * U, 3, 1), [4, 3 * U]),
+    // The recurrence alone, on a projection made beforehand.
+    await expectCpuParity(() => tf.engine().runKernel('DuetGruSequence', {
+      x: tf.tensor3d(f(B * T * 3 * U, 2, 2), [B, T, 3 * U]),
       recurrent: tf.tensor2d(f(U * 3 * U, 4, 0.8), [U, 3 * U]),
-      bias: tf.tensor1d(f(3 * U, 5, 0.5)),
+      mask: tf.tensor2d(mask, [B, T]),
+    }, {}) as tf.Tensor, 1e-5);
+  });
+});
+
+describe('SIMD GRU with its input projection fused (DuetGruEncode) on wasm', () => {
+  const f = (n: number, seed: number, scale: number) => Array.from(floats(n, seed), (v) => (Number.isFinite(v) ? v * scale : 0.25));
+
+  it('is installed on the DuetGruEncode kernel by useBackend, and gruEncode runs it', async () => {
+    expect(hasFastPath(tf.getKernel('DuetGruEncode', 'wasm'))).toBe(true);
+    const info = await tf.profile(() => gruEncode(tf.ones([4, 3, 8]) as tf.Tensor3D, tf.ones([4, 3]),
+      { kernel: tf.ones([8, 24]), recurrent: tf.ones([8, 24]), bias: tf.zeros([24]) }));
+    expect(info.kernels.map((k) => k.name)).toContain('DuetGruEncode');
+    expect(info.kernels.map((k) => k.name)).not.toContain('DuetGruSequence');
+  });
+
+  it('matches the cpu backend: odd input width, 12 units (a 4-column edge), uneven and empty rows, a leftover row', async () => {
+    const [B, T, D, U] = [11, 6, 7, 12];
+    // Row 4 all padding, row 7 one valid step, holes elsewhere; row 10 is outside the 4-row groups.
+    const mask = Array.from({ length: B * T }, (_, i) => (Math.floor(i / T) === 4 || (i * 5) % 7 === 0 ? 0 : 1));
+    for (let t = 0; t < T; t++) mask[7 * T + t] = t === 3 ? 1 : 0;
+    const [wasm] = await expectCpuParity(() => gruEncode(tf.tensor3d(f(B * T * D, 6, 1.5), [B, T, D]),
+      tf.tensor2d(mask, [B, T]), {
+        kernel: tf.tensor2d(f(D * 3 * U, 7, 0.9), [D, 3 * U]),
+        recurrent: tf.tensor2d(f(U * 3 * U, 8, 0.8), [U, 3 * U]),
+        bias: tf.tensor1d(f(3 * U, 9, 0.5)),
+      }), 1e-5);
+    const v = wasm.values as number[];
+    expect(v.slice(4 * U, 5 * U).every((x) => x === 0)).toBe(true); // no valid step: h = 0
+    expect(v.slice(7 * U, 8 * U).some((x) => x !== 0)).toBe(true);
+  });
+
+  it('matches the cpu backend at the generator\'s size (32 units, batch 64, right padding)', async () => {
+    const [B, T, D, U] = [64, 30, 32, 32];
+    const mask = Array.from({ length: B * T }, (_, i) => (i % T < 3 + ((Math.floor(i / T) * 7) % 28) ? 1 : 0));
+    await expectCpuParity(() => gruEncode(tf.tensor3d(f(B * T * D, 10, 1), [B, T, D]), tf.tensor2d(mask, [B, T]), {
+      kernel: tf.tensor2d(f(D * 3 * U, 11, 0.3), [D, 3 * U]),
+      recurrent: tf.tensor2d(f(U * 3 * U, 12, 0.3), [U, 3 * U]),
+      bias: tf.tensor1d(f(3 * U, 13, 0.2)),
     }), 1e-5);
+  });
+
+  it('reports a wrong kernel shape naming the input', () => {
+    expect(() => tf.engine().runKernel('DuetGruEncode', {
+      x: tf.zeros([2, 3, 8]), kernel: tf.zeros([7, 24]), bias: tf.zeros([24]), recurrent: tf.zeros([8, 24]),
+      mask: tf.ones([2, 3]),
+    }, {})).toThrow(/'kernel' passed to 'DuetGruEncode' must have shape \[8, 24\], got \[7, 24\]/);
   });
 });

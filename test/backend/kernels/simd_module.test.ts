@@ -14,7 +14,7 @@ describe('the embedded SIMD kernel module', () => {
     const module = new WebAssembly.Module(Buffer.from(SIMD_KERNELS_WASM, 'base64'));
     expect(WebAssembly.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
     expect(WebAssembly.Module.exports(module).map((e) => e.name).sort()).toEqual(
-      ['adam_update', 'attention_backward', 'attention_forward', 'bcast_binary', 'bmm', 'compare', 'gather_rows', 'gemm_tn', 'gru_sequence', 'layer_norm', 'layer_norm_grad', 'sum_middle', 'tanh_f32']);
+      ['adam_update', 'attention_backward', 'attention_forward', 'bcast_binary', 'bmm', 'compare', 'gather_rows', 'gemm_tn', 'gru_encode', 'gru_sequence', 'layer_norm', 'layer_norm_grad', 'sum_middle', 'tanh_f32']);
   });
 
   it.skipIf(!hasClang)('is what scripts/build-simd-kernels.sh builds from kernels.c (needs clang)', () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { useBackend } from '../../../src/backend/use_backend';
 import { gruEncode, type GruWeights } from '../../../src/layers/ops/gru_recurrence';
+import { GRU_ENCODE } from '../../../src/layers/ops/gru_encode_kernels';
 import { GRU_SEQUENCE, gruSequenceInto, planGruSequence } from '../../../src/layers/ops/gru_sequence_impl';
 import { BLAS_MIN_BATCH } from '../../../src/layers/ops/gru_sequence_wasm';
 
@@ -105,19 +106,33 @@ function checks(backend: 'cpu' | 'wasm') {
     if (backend === 'wasm') await useBackend('cpu');
   });
 
-  it('runs inference as one DuetGruSequence kernel, and ops under a tape', async () => {
+  it('runs inference as one DuetGruEncode kernel (projection and recurrence), and ops under a tape', async () => {
     // The main case stays below the batch where wasm moves the products to XNNPACK.
     expect(B).toBeLessThan(BLAS_MIN_BATCH);
     const inference = await tf.profile(() => gruEncode(c.seq, c.mask, c.w));
-    expect(inference.kernelNames).toContain(GRU_SEQUENCE);
     // Reshapes are free; the profile also lists op wrappers ('fusedMatMul__op').
     const work = inference.kernels.map((k) => k.name).filter((n) => n !== 'Reshape' && !n.endsWith('__op'));
-    expect(work).toEqual(['_FusedMatMul', GRU_SEQUENCE]);
+    expect(work).toEqual([GRU_ENCODE]);
     const training = await tf.profile(() => {
       const g = tf.grad((s: tf.Tensor) => tf.sum(gruEncode(s as tf.Tensor3D, c.mask, c.w)))(c.seq);
       g.dispose();
     });
+    expect(training.kernelNames).not.toContain(GRU_ENCODE);
     expect(training.kernelNames).not.toContain(GRU_SEQUENCE);
+  });
+
+  it('gives DuetGruSequence of the projection from DuetGruEncode (the kernel it composes on this backend)', () => {
+    const [batch, time, dim] = c.seq.shape;
+    const units = c.w.recurrent.shape[0];
+    const [fused, split] = tf.tidy(() => [
+      tf.engine().runKernel(GRU_ENCODE, { x: c.seq, kernel: c.w.kernel, bias: c.w.bias, recurrent: c.w.recurrent,
+        mask: c.mask }, {}) as tf.Tensor,
+      tf.engine().runKernel(GRU_SEQUENCE, { x: tf.reshape(tf.add(tf.matMul(tf.reshape(c.seq, [batch * time, dim]),
+        c.w.kernel), c.w.bias), [batch, time, 3 * units]), recurrent: c.w.recurrent, mask: c.mask }, {}) as tf.Tensor,
+    ]);
+    expect(maxAbs(fused.dataSync(), split.dataSync())).toBeLessThan(1e-6);
+    expect(Math.max(...Array.from(fused.dataSync(), Math.abs))).toBeGreaterThan(1e-2);
+    tf.dispose([fused, split]);
   });
 
   it('gives the former implementation\'s state on both paths (1e-5), zeros for all padding', () => {

@@ -329,6 +329,58 @@ void gru_sequence(const float *x, const float *recurrent, const int *mask, float
   }
 }
 
+/* p[0..width) = bias + s·W for one row s (dim floats), W [dim, width] row-major. */
+static void project1(float *p, const float *bias, const float *s, const float *w, int dim, int width) {
+  for (int j = 0; j < width; j++) p[j] = bias[j];
+  int k = 0;
+  for (; k + 4 <= dim; k += 4) {
+    const float *u = w + k * width;
+    axpy4(p, s[k], u, s[k + 1], u + width, s[k + 2], u + 2 * width, s[k + 3], u + 3 * width, width);
+  }
+  for (; k < dim; k++) axpy(p, s[k], w + k * width, width);
+}
+
+/*
+ * gru_sequence with the input projection fused in (duet-tf's DuetGruEncode kernel): seq is
+ * [batch, time, dim], kernel [dim, 3·units], bias [3·units]; a valid step's projection
+ * x_t·W + b is computed when the step runs (four rows at a time as register tiles, like the
+ * recurrent products), so padded steps are never projected and no [batch, time, 3·units]
+ * projection is stored. Same recurrence, masking and output as gru_sequence; scratch holds
+ * 28·units floats (16 for the steps, 12 for four projected rows).
+ */
+EXPORT(gru_encode)
+void gru_encode(const float *seq, const float *kernel, const float *bias, const float *recurrent,
+                const int *mask, float *out, float *scratch, int batch, int time, int dim, int units) {
+  int width = 3 * units;
+  float *p0 = scratch + 16 * units, *p1 = p0 + width, *p2 = p1 + width, *p3 = p2 + width;
+  for (int q = 0; q < batch * units; q++) out[q] = 0.0f;
+  int b = 0;
+  for (; b + 4 <= batch; b += 4) {
+    float *h0 = out + (long)b * units, *h1 = h0 + units, *h2 = h1 + units, *h3 = h2 + units;
+    int t0 = next_valid(mask, b, 0, time), t1 = next_valid(mask, b + 1, 0, time);
+    int t2 = next_valid(mask, b + 2, 0, time), t3 = next_valid(mask, b + 3, 0, time);
+    while (t0 < time && t1 < time && t2 < time && t3 < time) {
+      rows4_times(p0, p1, p2, p3, bias, bias, bias, bias,
+                  seq + ((long)b * time + t0) * dim, seq + ((long)(b + 1) * time + t1) * dim,
+                  seq + ((long)(b + 2) * time + t2) * dim, seq + ((long)(b + 3) * time + t3) * dim,
+                  kernel, width, dim, width);
+      gru_step4(p0, p1, p2, p3, recurrent, h0, h1, h2, h3, scratch, units);
+      t0 = next_valid(mask, b, t0 + 1, time); t1 = next_valid(mask, b + 1, t1 + 1, time);
+      t2 = next_valid(mask, b + 2, t2 + 1, time); t3 = next_valid(mask, b + 3, t3 + 1, time);
+    }
+#define GRU_REST(t, row, h) for (; t < time; t = next_valid(mask, row, t + 1, time)) { \
+      project1(p0, bias, seq + ((long)(row) * time + t) * dim, kernel, dim, width); \
+      gru_step1(p0, recurrent, h, scratch, units); }
+    GRU_REST(t0, b, h0) GRU_REST(t1, b + 1, h1) GRU_REST(t2, b + 2, h2) GRU_REST(t3, b + 3, h3)
+  }
+  for (; b < batch; b++) {
+    float *h = out + (long)b * units;
+    int t = next_valid(mask, b, 0, time);
+    GRU_REST(t, b, h)
+#undef GRU_REST
+  }
+}
+
 /*
  * Row gather: out row i = table row ids[i], rows of `row` 32-bit words (any 4-byte dtype: copied
  * as bits). Returns −1, or the position of the first id outside [0, rows) (nothing is copied).

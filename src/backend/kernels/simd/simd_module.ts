@@ -28,6 +28,12 @@ export interface SimdKernels {
   gru_sequence(x: number, recurrent: number, mask: number, out: number, scratch: number,
     batch: number, time: number, units: number): void;
   /**
+   * `gru_sequence` of the projection `seq·kernel + bias`, computed per valid step inside it
+   * (`seq` `[batch, time, dim]`); `scratch` 28·units floats.
+   */
+  gru_encode(seq: number, kernel: number, bias: number, recurrent: number, mask: number, out: number,
+    scratch: number, batch: number, time: number, dim: number, units: number): void;
+  /**
    * Copies rows `ids[i]` of `table` (rows of `row` 32-bit words) to `out`; returns −1, or the
    * position of the first id outside `[0, rows)` (then nothing is copied).
    */
