@@ -223,6 +223,8 @@ export async function runOverload(ctx: OverloadContext): Promise<Record<string, 
     rssMb: { idle: idleRss === null ? null : round(idleRss, 1), peak: round(peakRss, 1),
       ratio: idleRss === null ? null : round(peakRss / idleRss) },
     meanBatchMs: round(batchMs),
+    // Requests sent sooner than their connection's Retry-After (refused once it had passed).
+    earlyRetries: value('duet_early_retries_total'),
     serverCpuUsPerRequest: cpuBefore === null || cpuAfter === null ? null :
       round((cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) * 1e6 / Math.max(1, answered), 0),
     clientCpuSeconds: round((clientCpu.user + clientCpu.system) / 1e6),

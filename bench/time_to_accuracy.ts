@@ -8,7 +8,7 @@
  *
  *   npm run -s bench:time-to-accuracy -- --data DIR [--threads N] [--target 0.0318]
  *       [--max-minutes 60] [--max-epochs 200] [--patience 10] [--backend auto|wasm|cpu|tensorflow]
- *       [--batch 128] [--lr 0.002] [--dim 64] [--loss ce] [--model-options JSON] [--seed 0]
+ *       [--batch 128] [--lr 0.005] [--dim 64] [--loss ce] [--model-options JSON] [--seed 0]
  *
  * Prints one JSON line on stdout (progress on stderr): `{ bench: 'time-to-accuracy', machine,
  * backend, params, reached, secondsToTarget, trainSecondsToTarget, epochToTarget, epochs,
@@ -24,14 +24,14 @@ import {
   type BackendChoice, createModel, type CreateModelOptions, readSeqLooSplit, type SequenceEpochLog,
   type SequenceLossName, trainSequence, useBackend,
 } from '../src/index';
-import { LOO_DEFAULTS, LOO_MODEL_DEFAULTS } from '../src/cli/loo/loo_experiment';
+import { LOO_DEFAULTS, LOO_LEARNING_RATES, LOO_MODEL_DEFAULTS } from '../src/cli/loo/loo_experiment';
 import { type BenchRecord, machineInfo, round } from './common';
 
 const USAGE = 'usage: npm run -s bench:time-to-accuracy -- --data DIR [--threads N] [--target 0.0318] ' +
   '[--max-minutes 60] [--max-epochs 200] [--patience 10] [--backend auto|wasm|cpu|tensorflow] ' +
-  '[--batch 128] [--lr 0.002] [--dim 64] [--loss ce|sampled|bce] [--model-options JSON] [--seed 0]';
+  '[--batch 128] [--lr 0.005] [--dim 64] [--loss ce|sampled|bce] [--model-options JSON] [--seed 0]';
 
-/** SASRec as `duet-tf compare`/`train` build it on a seq-loo-v1 folder (2 blocks, 2 heads, pre-LN, dropout 0.5, no sequenceTransform). */
+/** SASRec as `duet-tf compare`/`train` build it on a seq-loo-v1 folder (2 blocks, 2 heads, pre-LN, dropout 0.2, no sequenceTransform; lr 0.005). */
 export const DEFAULT_SASREC_OPTIONS = LOO_MODEL_DEFAULTS.sasrec;
 
 /** Settings of {@link timeToAccuracy}. */
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
     maxEpochs: number(values, 'max-epochs', 200, positiveInt, 'a positive integer'),
     patience: number(values, 'patience', 10, positiveInt, 'a positive integer'),
     batchSize: number(values, 'batch', LOO_DEFAULTS.batch, positiveInt, 'a positive integer'),
-    learningRate: number(values, 'lr', LOO_DEFAULTS.lr, positive, 'a positive number'),
+    learningRate: number(values, 'lr', LOO_LEARNING_RATES.sasrec, positive, 'a positive number'),
     dim: number(values, 'dim', LOO_DEFAULTS.dim, positiveInt, 'a positive integer'),
     loss: values.loss as SequenceLossName,
     modelOptions,

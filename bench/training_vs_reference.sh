@@ -33,7 +33,7 @@ cd "$root"
 npm run -s bench -- --json --data "$data" --only train > "$out/duet_tf_train.jsonl"
 cat "$out"/reference_*.jsonl "$out/duet_tf_train.jsonl"
 
-node - "$out" <<'JS'
+node - "$out" "$data" <<'JS'
 const fs = require('fs');
 const dir = process.argv[2];
 const lines = (f) => fs.readFileSync(`${dir}/${f}`, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -51,7 +51,7 @@ const row = (model, variant) => {
     scaling: all && one ? all.samplesPerSecond / one.samplesPerSecond : undefined, load1: [one?.load1, all?.load1] };
 };
 const summary = {
-  summary: 'training-vs-reference', data: dir, threads: most,
+  summary: 'training-vs-reference', data: process.argv[3], out: dir, threads: most,
   reference: { sasrec: base.train_samples_per_s, metaSasrecTrainHyper: duet.train_samples_per_s,
     load1: { sasrec: base.load, metaSasrec: duet.load } },
   sasrecBase: { ...row('sasrec', 'base'), vsReference: pick('sasrec', 'base', most)?.samplesPerSecond / base.train_samples_per_s, target: 1.0 },

@@ -22,7 +22,7 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   data: { type: 'string', required: true, help: "split folder (train.txt, test.txt) or 'synthetic'" },
   epochs: { type: 'integer', min: 1, defaultText: 'required on a duet-seq-v1 folder; a seq-loo-v1 folder takes --max-epochs', help: 'passes over the training rows' },
   batch: { type: 'integer', min: 1, defaultText: '1024; 128 on a seq-loo-v1 folder', help: 'rows (seq-loo-v1: users) per optimisation step' },
-  lr: { type: 'number', defaultText: '0.001; 0.002 on a seq-loo-v1 folder', help: 'Adam learning rate' },
+  lr: { type: 'number', defaultText: '0.001; on a seq-loo-v1 folder 0.005 for sasrec, 0.002 for gru4rec', help: 'Adam learning rate' },
   dim: { type: 'integer', min: 1, defaultText: '32; 64 on a seq-loo-v1 folder', help: 'item embedding size D' },
   'model-options': { type: 'string', defaultText: "the model's", help: 'more model options as JSON, e.g. \'{"numBlocks":2}\'' },
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },

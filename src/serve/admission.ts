@@ -2,10 +2,11 @@
  * `QueueAdmission`: whether the generator's queue takes more sequences. Two bounds: a count
  * (`maxQueue` sequences waiting) that caps memory, and a time (`maxQueueMs`) that caps how long
  * an admitted request can expect to wait for its rows to be generated, estimated from the
- * sequences queued (its own included) and the measured cost per sequence in full calls; the
- * time bound applies once the queue holds more than one call's worth. A refusal is a 503 `overloaded` with
- * `Retry-After`, answered at once: refusing is cheap, queueing work the client will have given up
- * on is not.
+ * sequences queued (its own included) and the measured time per sequence in full calls (for a
+ * call that followed another at once, the time since that one ended: the pace a queue drains
+ * at, as `MicroBatcher` reports it); the time bound applies once the queue holds more than one
+ * call's worth. A refusal is a 503 `overloaded` with `Retry-After`, answered at once: refusing
+ * is cheap, queueing work the client will have given up on is not.
  */
 import { ServeError } from './serve_error';
 
@@ -40,7 +41,9 @@ export class QueueAdmission {
   constructor(readonly options: QueueAdmissionOptions) {}
 
   /**
-   * Records a generator call, for the wait estimate. Calls of fewer than a quarter of `maxBatch`
+   * Records a generator call of `rows` rows, for the wait estimate: `seconds` is how long the
+   * call took, or, for a call that followed another at once, the time since that one ended (the
+   * event-loop turn between them included). Calls of fewer than a quarter of `maxBatch`
    * rows are left out: their fixed overhead makes each row look dearer than in the full calls
    * a long queue runs (a lightly loaded service would otherwise overestimate its waits).
    */

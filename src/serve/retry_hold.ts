@@ -11,7 +11,28 @@
  * its event loop can parse, and a held request costs nothing while it waits (its body is not
  * read). That keeps the event loop's turns short under a storm, and so the admitted requests'
  * latency and the generator's throughput.
+ *
+ * A held request is let go at a random moment up to half a `Retry-After` after it has passed
+ * (`jitter`). Without it a storm stays in step: clients refused together were let go together,
+ * a second later, and so refused together again; in the overload bench one event-loop turn then
+ * took up to 1,000 requests at once (50-180 ms), and the admitted requests waited for it.
  */
+
+/** Options of {@link RetryHold}. */
+export interface RetryHoldOptions {
+  /**
+   * How much later than its `Retry-After` a held request may be let go, as a fraction of the
+   * `Retry-After` (drawn uniformly): spreads out clients that were refused together. Default 0.5.
+   */
+  jitter?: number;
+  /** Uniform numbers in [0, 1) for the jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+interface Entry {
+  until: number;
+  retryMs: number;
+}
 
 interface Held {
   timer: ReturnType<typeof setTimeout>;
@@ -26,36 +47,50 @@ interface Held {
  * const holds = new RetryHold();
  * holds.refused(socket, 1);          // a 503 with Retry-After: 1 went out on `socket`
  * const early = holds.wait(socket);  // the next request on it, sent at once: a promise
- * await early;                       // a second later: answer that request with a 503
+ * await early;                       // 1 to 1.5 s later: answer that request with a 503
  * holds.wait(socket);                // null: the request after it is handled as usual
  * holds.releaseAll();                // shutting down: nobody waits any more
  * ```
  */
 export class RetryHold {
-  private readonly until = new WeakMap<object, number>();
+  private readonly until = new WeakMap<object, Entry>();
   private readonly held = new Set<Held>();
+  private readonly jitter: number;
+  private readonly random: () => number;
+
+  constructor(options: RetryHoldOptions = {}) {
+    const jitter = options.jitter ?? 0.5;
+    if (typeof jitter !== 'number' || !(jitter >= 0) || !Number.isFinite(jitter)) {
+      throw new Error(`'jitter' passed to 'RetryHold' must be a finite number >= 0, got ` +
+        `${String(options.jitter)}`);
+    }
+    this.jitter = jitter;
+    this.random = options.random ?? Math.random;
+  }
 
   /** Records a refusal with `Retry-After: retryAfterSeconds` on `connection`. */
   refused(connection: object | null | undefined, retryAfterSeconds: number, now = Date.now()): void {
     if (connection == null || !(retryAfterSeconds > 0)) return;
-    this.until.set(connection, now + retryAfterSeconds * 1000);
+    this.until.set(connection, { until: now + retryAfterSeconds * 1000, retryMs: retryAfterSeconds * 1000 });
   }
 
   /**
    * Null when a request on `connection` may be handled now; else (an early retry: the
    * connection's last refusal asked for a later one) a promise that resolves once the
-   * `Retry-After` has passed, when the request is to be refused. Either way the refusal's hold is
+   * `Retry-After` has passed (plus the jitter), when the request is to be refused. Either way the refusal's hold is
    * spent: the next request is not held unless refused again.
    */
   wait(connection: object | null | undefined, now = Date.now()): Promise<void> | null {
     if (connection == null) return null;
-    const until = this.until.get(connection);
-    if (until === undefined) return null;
+    const refusal = this.until.get(connection);
+    if (refusal === undefined) return null;
     this.until.delete(connection);
-    if (until <= now) return null;
+    // Early or not by the Retry-After itself: a client that honours it is never held.
+    if (refusal.until <= now) return null;
+    const delay = refusal.until - now + this.jitter * refusal.retryMs * this.random();
     return new Promise<void>((resolve) => {
       const entry: Held = {
-        timer: setTimeout(() => entry.release(), until - now),
+        timer: setTimeout(() => entry.release(), delay),
         release: () => {
           clearTimeout(entry.timer);
           this.held.delete(entry);

@@ -65,7 +65,8 @@ export interface ServerOptions {
   maxQueue?: number;
   /**
    * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it at
-   * the measured cost per sequence); beyond it requests get 503 `overloaded` with `Retry-After`,
+   * the pace the queue was measured to drain at: calls and the event-loop turns between them);
+   * beyond it requests get 503 `overloaded` with `Retry-After`,
    * at once, before their body is read. Default 500.
    */
   maxQueueMs?: number;

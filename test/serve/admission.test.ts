@@ -56,6 +56,24 @@ describe('MicroBatcher between calls', () => {
     expect(at).toBeLessThan(5);
   });
 
+  it('estimates waits from the pace the queue drains at: the event-loop turns between calls count, not only the calls', async () => {
+    // The calls themselves take microseconds; after each, its submitter keeps the event loop
+    // busy for 20 ms (as encoding answers and refusing others do under overload), before the
+    // next call can start. Counting the calls alone, the estimate stayed near 0.
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) { /* the turn between two calls */ }
+    };
+    const b = new MicroBatcher(async (rows: number[]) => Float32Array.from(rows), 1,
+      { maxBatch: 4, maxWaitMs: 0, maxQueueMs: 1e9 });
+    await Promise.all(Array.from({ length: 12 }, (_, i) =>
+      b.submit([i, i, i, i]).then(() => busy(20))));
+    // 11 chained calls, each at least 20 ms after the one before: ≥ 5 ms per row, the moving
+    // average (weight 0.2) from a near-0 start reaching ≥ 1 - 0.8^11 ≈ 91 % of it.
+    expect(b.estimatedWaitMs).toBeGreaterThan(4); // one more row
+    expect(b.estimatedWaitMs).toBeLessThan(1000);
+  });
+
   it('refuses by expected wait (maxQueueMs) with a 503 naming the queue', async () => {
     // The cost per sequence comes from a recorded call (as the warm-up records one), not from
     // timing a call here: a wall-clock measurement on a loaded machine moved it past the bound
