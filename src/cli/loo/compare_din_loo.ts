@@ -25,7 +25,7 @@ import { train } from '../../train/train';
 import { type OptionSpec, type ParsedOptions, parseOptions, UsageError } from '../args';
 import { parseModelOptions, round } from '../experiment';
 import { type CliIO, printResult } from '../output';
-import { loadLoo, looMetrics, type LooSettings, looSettings, refuseOnLoo } from './loo_experiment';
+import { loadLoo, looMetrics, type LooSettings, looSettings, printLooTable, refuseOnLoo } from './loo_experiment';
 
 /** The options only `compare --model din` on a seq-loo-v1 folder reads. */
 export const DIN_LOO_OPTIONS: Record<string, OptionSpec> = {
@@ -139,17 +139,10 @@ async function trainDin(io: CliIO, label: string, model: tfl.LayersModel, rows: 
   }
 }
 
-/** The human-readable table of a DIN compare. */
+/** The human-readable table of a DIN compare: the loo table, saying what was ranked. */
 function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
-  const keys = ['variant', 'hr@10', 'ndcg@10', 'hr@20', 'ndcg@20', 'best_epoch', 'epochs', 'train_seconds'];
-  const cells = [keys, ...rows.map((r) => keys.map((k) => {
-    const v = r[k];
-    return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) :
-      v === undefined || v === null ? '-' : String(v);
-  }))];
-  const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
   io.stdout(`candidates: the target and ${SAMPLED_NEGATIVES} sampled negatives per user\n`);
-  for (const c of cells) io.stdout(`${c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()}\n`);
+  printLooTable(io, rows);
 }
 
 /** `compare --model din` when `--data` is a seq-loo-v1 folder (the options table is compare's). */

@@ -14,21 +14,9 @@ import { parseModelOptions, round } from '../experiment';
 import { optionalCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import {
-  loadLoo, looMetrics, looModelConfig, looSettings, refuseOnLoo, trainLooLogged,
+  loadLoo, looMetrics, looModelConfig, looSettings, printLooTable, refuseOnLoo, trainLooLogged,
 } from './loo_experiment';
 import type { OptionSpec } from '../args';
-
-/** The human-readable table of a loo compare. */
-function printTable(io: CliIO, rows: Record<string, unknown>[]): void {
-  const keys = ['variant', 'hr@10', 'ndcg@10', 'hr@20', 'ndcg@20', 'best_epoch', 'epochs', 'train_seconds'];
-  const cells = [keys, ...rows.map((r) => keys.map((k) => {
-    const v = r[k];
-    return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) :
-      v === undefined || v === null ? '-' : String(v);
-  }))];
-  const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  for (const c of cells) io.stdout(`${c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()}\n`);
-}
 
 /** `compare` when `--data` is a seq-loo-v1 folder (the options table is compare's). */
 export async function compareLooCommand(argv: string[], io: CliIO, specs: Record<string, OptionSpec>):
@@ -83,7 +71,7 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   }
   const popularity = popularityRanking(split, 'test');
   emit({ model: 'popularity', variant: 'popularity', protocol: 'seq-loo-v1', ...looMetrics(popularity), users: popularity.users });
-  if (!json) printTable(io, rows);
+  if (!json) printLooTable(io, rows);
   checkpoints?.finish();
   return 0;
 }

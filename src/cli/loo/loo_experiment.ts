@@ -206,3 +206,15 @@ export async function trainLooLogged(io: CliIO, label: string, model: tfl.Layers
   };
   return { result, record };
 }
+
+/** The human-readable table of a loo compare (`--json` prints the rows instead). */
+export function printLooTable(io: CliIO, rows: Record<string, unknown>[]): void {
+  const keys = ['variant', 'hr@10', 'ndcg@10', 'hr@20', 'ndcg@20', 'best_epoch', 'epochs', 'train_seconds'];
+  const cells = [keys, ...rows.map((r) => keys.map((k) => {
+    const v = r[k];
+    return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) :
+      v === undefined || v === null ? '-' : String(v);
+  }))];
+  const widths = keys.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  for (const c of cells) io.stdout(`${c.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd()}\n`);
+}
