@@ -17,6 +17,9 @@
  *
  *   npm run -s bench:serve -- --scenario overload [--backend wasm --retry-after ignore|honor]
  *
+ * With `--max-queue` below `--sequences` (e.g. `--max-queue 255`) every request is refused: the
+ * record's `serverCpuUsPerRequest` is then the server's CPU per refusal.
+ *
  * `--client http` (default) is node:http with keep-alive agents, a typical Node client; `raw`
  * speaks HTTP/1.1 over one keep-alive socket per loop with prebuilt requests (a lean load
  * generator like wrk: it leaves more of a small machine's CPU to the server). Each level also
@@ -48,6 +51,10 @@ interface Options {
   sequences: number;
   /** The server's --max-wait-ms and --max-queue-ms (overload; the levels leave the defaults). */
   maxWaitMs: number; maxQueueMs: number;
+  /** The server's --max-queue (overload); below `sequences`, every request is refused (refusal cost). */
+  maxQueue: number;
+  /** The server's --max-retry-after (overload; default: the server's). */
+  maxRetryAfter?: number;
   honorRetryAfter: boolean;
   /** Overload: open the clients' connections before the load, or all at once as it starts. */
   connect: 'before' | 'burst';
@@ -59,10 +66,10 @@ function parseArgs(argv: string[]): Options {
   const o: Options = overload ?
     { scenario: 'overload', duration: 20, warmup: 0, concurrency: [1000], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 256, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, honorRetryAfter: false, connect: 'before' } :
+      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, maxQueue: 4096, honorRetryAfter: false, connect: 'before' } :
     { scenario: 'levels', duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, honorRetryAfter: false, connect: 'before' };
+      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, maxQueue: 100000, honorRetryAfter: false, connect: 'before' };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
@@ -78,6 +85,8 @@ function parseArgs(argv: string[]): Options {
       case '--sequences': o.sequences = Math.min(n, 256); break;
       case '--max-wait-ms': o.maxWaitMs = n; break;
       case '--max-queue-ms': o.maxQueueMs = n; break;
+      case '--max-queue': o.maxQueue = n; break;
+      case '--max-retry-after': o.maxRetryAfter = n; break;
       case '--retry-after':
         if (value !== 'ignore' && value !== 'honor') throw new Error('bench:serve: --retry-after is ignore or honor');
         o.honorRetryAfter = value === 'honor';
@@ -118,6 +127,8 @@ function startServer(modelDir: string, o: Options):
     // service's own queue limits (default --max-queue) with the configured waits.
     ...(o.scenario === 'levels' ? ['--max-queue', '100000'] :
       ['--max-wait-ms', String(o.maxWaitMs), '--max-queue-ms', String(o.maxQueueMs),
+        '--max-queue', String(o.maxQueue),
+        ...(o.maxRetryAfter === undefined ? [] : ['--max-retry-after', String(o.maxRetryAfter)]),
         '--max-sequences', String(o.sequences), '--health-port', '0'])];
   if (o.workers > 1) {
     // A cluster primary cannot report the port the workers picked: choose one up front.
@@ -190,9 +201,11 @@ async function main(): Promise<void> {
     const bodies = Array.from({ length: o.scenario === 'overload' ? 64 : 512 }, () => JSON.stringify(
       o.scenario === 'overload' ? { sequences: Array.from({ length: o.sequences }, history) } : { sequence: history() }));
     const expectedBytes = payloadByteLength(layout, { format: o.format, batch: o.scenario === 'overload' ? o.sequences : 1 });
-    // One payload checked in full: the bench measures real answers.
-    const check = decodePayload(new Uint8Array((await post(new http.Agent(), url, bodies[0])).bytes));
-    if (check.total !== layout.total) throw new Error('bench:serve: unexpected payload');
+    // One payload checked in full: the bench measures real answers (unless --max-queue refuses all).
+    if (o.maxQueue >= o.sequences) {
+      const check = decodePayload(new Uint8Array((await post(new http.Agent(), url, bodies[0])).bytes));
+      if (check.total !== layout.total) throw new Error('bench:serve: unexpected payload');
+    }
 
     const heads = bodies.map((b) => Buffer.from(`POST ${url.pathname}${url.search} HTTP/1.1\r\n` +
       `Host: ${url.host}\r\nContent-Type: application/json\r\n` +
@@ -209,7 +222,8 @@ async function main(): Promise<void> {
       console.log(JSON.stringify({
         bench: 'serve-overload', model: `${o.model}-duet`, encoder: o.encoder, format: o.format, backend,
         sequencesPerRequest: o.sequences, concurrency: o.concurrency[0],
-        server: { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, maxQueueMs: o.maxQueueMs, maxQueue: 4096 },
+        server: { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, maxQueueMs: o.maxQueueMs, maxQueue: o.maxQueue,
+          maxRetryAfter: o.maxRetryAfter ?? 4 },
         retryAfter: o.honorRetryAfter ? 'honor' : 'ignore', ...record,
         cpus: os.cpus().length, loadAverage: os.loadavg().map((v) => round(v)),
       }));

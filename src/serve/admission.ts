@@ -37,6 +37,7 @@ export class QueueAdmission {
   /** Seconds per sequence in full-size calls (moving average), or null before any call. */
   private secondsPerRow: number | null = null;
   private lastRefusal = -Infinity;
+  private readonly refusals = new Map<string, ServeError>();
 
   constructor(readonly options: QueueAdmissionOptions) {}
 
@@ -68,31 +69,45 @@ export class QueueAdmission {
    */
   refusal(queued: number, rows: number, now = Date.now()): ServeError | null {
     const { maxQueue, maxQueueMs } = this.options;
-    let reason: string | null = null;
-    if (queued + rows > maxQueue) {
-      reason = `${queued} sequences are waiting for the generator (limit ${maxQueue})`;
-    } else if (queued + rows > this.options.maxBatch) {
+    let kind: 'count' | 'time' | null = null;
+    if (queued + rows > maxQueue) kind = 'count';
+    else if (queued + rows > this.options.maxBatch) {
       // What fits in the next call always goes: the time bound is for queues longer than one
       // call (a noisy estimate must not refuse a lightly loaded service).
-      const wait = this.estimatedWaitMs(queued, rows);
-      if (wait > maxQueueMs) {
-        reason = `${queued} sequences are waiting for the generator, about ` +
-          `${Math.round(wait)} ms of work (limit ${maxQueueMs} ms)`;
-      }
+      if (this.estimatedWaitMs(queued, rows) > maxQueueMs) kind = 'time';
     }
-    if (reason === null) return null;
+    if (kind === null) return null;
     this.lastRefusal = now;
     // The time the queue needs to drain, in whole seconds (what Retry-After carries).
     const drainSeconds = this.estimatedWaitMs(queued, 0) / 1000;
-    // No stack trace: under a retry storm refusals are most of the service's work.
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      return new ServeError(503, 'overloaded', `the service is overloaded: ${reason}; retry ` +
-        `shortly`, { retryAfterSeconds: Math.min(30, Math.max(1, Math.ceil(drainSeconds))) });
-    } finally {
-      Error.stackTraceLimit = limit;
+    return this.refusalError(kind, Math.min(30, Math.max(1, Math.ceil(drainSeconds))));
+  }
+
+  /**
+   * One shared error per bound and `Retry-After` (at most 60): under a retry storm refusals are
+   * most of the service's work, so they build nothing (the server also caches their bytes). The
+   * message is fixed; `GET /readyz` shows the queue (sequences waiting, expected wait).
+   */
+  private refusalError(kind: 'count' | 'time', retryAfterSeconds: number): ServeError {
+    const key = `${kind}${retryAfterSeconds}`;
+    let error = this.refusals.get(key);
+    if (error === undefined) {
+      const reason = kind === 'count' ?
+        `more than ${this.options.maxQueue} sequences would be waiting for the generator (limit ${this.options.maxQueue})` :
+        `the sequences waiting for the generator are more than ${this.options.maxQueueMs} ms of work (limit ` +
+        `${this.options.maxQueueMs} ms)`;
+      // No stack trace: sent as JSON, never logged.
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        error = new ServeError(503, 'overloaded', `the service is overloaded: ${reason}; retry ` +
+          `after the Retry-After (GET /readyz shows the queue)`, { retryAfterSeconds });
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      this.refusals.set(key, error);
     }
+    return error;
   }
 
   /** Whether a request was refused within the last second. */

@@ -35,6 +35,7 @@ export type { ModelSource } from './versions/model_versions';
 export { QueueAdmission } from './admission';
 export type { QueueAdmissionOptions } from './admission';
 export { RetryHold } from './retry_hold';
+export type { RetryHoldOptions } from './retry_hold';
 export { installReloadHandler, installShutdownHandlers } from './shutdown';
 export type { Closable, Reloadable, ShutdownOptions } from './shutdown';
 export { watchParent } from './parent_watch';

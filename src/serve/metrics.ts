@@ -40,6 +40,14 @@ export interface ServiceMetrics {
   /** `duet_model_info{fingerprint}` = 1. */
   readonly modelInfo: PromClient.Gauge<'fingerprint'>;
   /**
+   * Counts one answer in {@link ServiceMetrics.requests} without a `prom-client` label lookup:
+   * tallied in a plain map and added to the counter when the registry is read (a scrape). What
+   * the service calls per request (under a retry storm, per refusal).
+   */
+  countRequest(route: string, method: string, status: string): void;
+  /** Counts one error answer in {@link ServiceMetrics.errors}, tallied as {@link ServiceMetrics.countRequest}. */
+  countError(code: string): void;
+  /**
    * The exposition `/metrics` answers: this registry, or in a cluster worker the aggregate of
    * every worker (asked of the primary; this worker's own when the primary does not answer).
    */
@@ -165,22 +173,44 @@ export async function createServiceMetrics(options: ServiceMetricsOptions): Prom
     name: 'duet_http_inflight_requests', help: 'Requests being handled.', registers,
   });
   inflight.set(0);
+  // Tallies added to their counters when the registry is read (collect), not per request.
+  const requestTally = new Map<string, { labels: Record<'route' | 'method' | 'status', string>; n: number }>();
+  const errorTally = new Map<string, number>();
+  const requests = new prom.Counter({
+    name: 'duet_http_requests_total', help: 'HTTP requests answered, by route, method and status.',
+    labelNames: ['route', 'method', 'status'], registers,
+    collect() {
+      for (const { labels, n } of requestTally.values()) if (n > 0) this.inc(labels, n);
+      for (const entry of requestTally.values()) entry.n = 0;
+    },
+  });
+  const errors = new prom.Counter({
+    name: 'duet_http_errors_total', help: 'Error answers, by error code.', labelNames: ['code'],
+    registers,
+    collect() {
+      for (const [code, n] of errorTally) if (n > 0) this.inc({ code }, n);
+      for (const code of errorTally.keys()) errorTally.set(code, 0);
+    },
+  });
   return {
     prom,
     registry,
-    requests: new prom.Counter({
-      name: 'duet_http_requests_total', help: 'HTTP requests answered, by route, method and status.',
-      labelNames: ['route', 'method', 'status'], registers,
-    }),
+    requests,
+    countRequest(route: string, method: string, status: string) {
+      const key = `${route} ${method} ${status}`;
+      const entry = requestTally.get(key);
+      if (entry !== undefined) entry.n++;
+      else requestTally.set(key, { labels: { route, method, status }, n: 1 });
+    },
+    countError(code: string) {
+      errorTally.set(code, (errorTally.get(code) ?? 0) + 1);
+    },
     latency: new prom.Histogram({
       name: 'duet_http_request_duration_seconds', help: 'Time from request to response, by route.',
       labelNames: ['route'], buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
       registers,
     }),
-    errors: new prom.Counter({
-      name: 'duet_http_errors_total', help: 'Error answers, by error code.', labelNames: ['code'],
-      registers,
-    }),
+    errors,
     batchSizes: new prom.Histogram({
       name: 'duet_generator_batch_size', help: 'Sequences per generator call.',
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers,

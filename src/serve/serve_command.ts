@@ -54,6 +54,7 @@ export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
   'max-wait-ms': { key: 'maxWaitMs', type: 'integer', min: 0, default: 0, help: 'how long a request waits to share a call (0: adaptive, batches grow with the load)' },
   'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting for the generator; past it 503 overloaded (Retry-After)' },
   'max-queue-ms': { key: 'maxQueueMs', type: 'integer', min: 0, default: 500, help: 'a request expected to wait longer than this for the generator (sequences ahead × the measured time per sequence, call after call) gets 503 overloaded (Retry-After) at once' },
+  'max-retry-after': { key: 'maxRetryAfterSeconds', type: 'integer', min: 1, default: 4, help: 'longest Retry-After (s) a connection that keeps retrying sooner than told is given: each early retry in a row doubles it up to this (1: no growth)' },
   'health-port': { key: 'healthPort', type: 'integer', min: 0, max: 65535, defaultText: 'none', help: 'also answer /healthz and /readyz on this port, from a thread (or, with --workers, the primary) that answers in milliseconds however loaded the service is; point orchestrator probes at it' },
   'max-connections': { key: 'maxConnections', type: 'integer', min: 1, defaultText: 'no limit', help: 'most open connections; past it a new connection gets a 503 and is closed' },
   'max-body-bytes': { key: 'maxBodyBytes', type: 'integer', min: 1, default: 1 << 20, help: 'largest request body' },

@@ -71,6 +71,13 @@ export interface ServerOptions {
    */
   maxQueueMs?: number;
   /**
+   * Longest `Retry-After` in seconds given to a connection that keeps retrying sooner than it
+   * was told: each early retry in a row doubles the service's own value up to this (see
+   * `RetryHold`); back to the service's value once the connection honours one or is admitted.
+   * 1: no growth. Default 4.
+   */
+  maxRetryAfterSeconds?: number;
+  /**
    * Most open connections ({@link ServerHandle.listen} only); past it a new connection gets a
    * 503 and is closed. Default: no limit.
    */
@@ -417,6 +424,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const maxSequences = checkOption(options.maxSequences, 'maxSequences', 1, 256);
   const shutdownTimeout = checkOption(options.shutdownTimeoutMs, 'shutdownTimeoutMs', 0, 10_000);
   const maxQueueMs = checkOption(options.maxQueueMs, 'maxQueueMs', 0, 500);
+  const maxRetryAfter = checkOption(options.maxRetryAfterSeconds, 'maxRetryAfterSeconds', 1, 4);
   const maxConnections = options.maxConnections === undefined ? Infinity :
     checkOption(options.maxConnections, 'maxConnections', 1, 0);
   if (options.healthPort !== undefined) checkOption(options.healthPort, 'healthPort', 0, 0);
@@ -486,7 +494,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   // Versions are pinned only when asked: later reloads go to the newest.
   let current = await loadFrom(options.version);
   metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
-  const { requests, latency, errors, sequences, modelInfo } = metrics;
+  const { latency, errors, sequences, modelInfo } = metrics;
   const inflightGauge = metrics.inflight;
   const registers = [metrics.registry];
   // Read when scraped. Summed over --workers: queued sequences; the others are not sums.
@@ -527,7 +535,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   let closing: Promise<void> | null = null;
   let pollTimer: ReturnType<typeof setInterval> | null = null;
   let health: HealthThread | null = null;
-  const holds = new RetryHold();
+  const holds = new RetryHold({ maxRetryAfter });
   let healthTimer: ReturnType<typeof setInterval> | null = null;
 
   const corsOrigin = (req: IncomingMessage): string | null => {
@@ -539,15 +547,36 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const send = (res: ServerResponse, status: number, body: string | Uint8Array,
       type: string, headers?: Record<string, string>) => {
     if (res.headersSent || res.destroyed) return;
-    const data = typeof body === 'string' ? textEncoder.encode(body) : body;
+    // A string goes out as it is: Node writes it with the headers in one write (a byte array
+    // would be a second chunk, a writev).
+    const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     // One writeHead: cheaper than a setHeader per field (headers set earlier, e.g. CORS, merge).
     const all: Record<string, string | number> = {
-      'Content-Type': type, 'Content-Length': data.length, 'Cache-Control': 'no-store', ...headers,
+      'Content-Type': type, 'Content-Length': length, 'Cache-Control': 'no-store', ...headers,
     };
     // Draining: every answer closes its connection, kept-alive ones included.
     if (draining) all.Connection = 'close';
     res.writeHead(status, all);
-    res.end(data);
+    res.end(body);
+  };
+  // The bytes of each overload refusal (a shared error) per Retry-After, built once: under a
+  // retry storm refusals are most of the service's answers. A flat header list and a string
+  // body: writeHead copies nothing, and Node sends headers and body in one write.
+  const refusalAnswers = new WeakMap<ServeError, Map<number, { headers: string[]; body: string }>>();
+  const sendRefusal = (res: ServerResponse, e: ServeError, retryAfter: number) => {
+    if (res.headersSent || res.destroyed) return;
+    let byRetry = refusalAnswers.get(e);
+    if (byRetry === undefined) refusalAnswers.set(e, byRetry = new Map());
+    let answer = byRetry.get(retryAfter);
+    if (answer === undefined) {
+      const body = JSON.stringify({ error: { code: e.code, message: e.message } });
+      answer = { body, headers: ['Content-Type', 'application/json; charset=utf-8',
+        'Content-Length', String(Buffer.byteLength(body)), 'Cache-Control', 'no-store',
+        'Retry-After', String(retryAfter)] };
+      byRetry.set(retryAfter, answer);
+    }
+    res.writeHead(e.status, answer.headers);
+    res.end(answer.body);
   };
   const sendJson = (res: ServerResponse, status: number, value: unknown,
       headers?: Record<string, string>) =>
@@ -559,14 +588,21 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       log(`duet-tf serve: internal error: ${(error as Error)?.stack ?? String(error)}`);
       e = new ServeError(500, 'internal', 'the service failed to handle the request');
     }
-    errors.inc({ code: e.code });
+    metrics.countError(e.code);
+    let retryAfter = e.retryAfterSeconds;
+    if (e.code === 'overloaded' && retryAfter !== null) {
+      // An early retry's refusal holds nothing: the request after it is looked at as usual.
+      // Either way the connection's Retry-After grows while it keeps retrying early.
+      retryAfter = e === EARLY_RETRY ? holds.retryAfter(res.socket, retryAfter) :
+        holds.refused(res.socket, retryAfter);
+      if (!draining) {
+        sendRefusal(res, e, retryAfter);
+        return;
+      }
+    }
     const headers: Record<string, string> = {};
     if (e.status === 401) headers['WWW-Authenticate'] = 'Bearer';
-    if (e.retryAfterSeconds !== null) headers['Retry-After'] = String(e.retryAfterSeconds);
-    // An early retry's refusal holds nothing: the request after it is looked at as usual.
-    if (e.code === 'overloaded' && e.retryAfterSeconds !== null && e !== EARLY_RETRY) {
-      holds.refused(res.socket, e.retryAfterSeconds);
-    }
+    if (retryAfter !== null) headers['Retry-After'] = String(retryAfter);
     sendJson(res, e.status, { error: { code: e.code, message: e.message } }, headers);
   };
 
@@ -615,6 +651,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     // than the refusal), assuming the request is as large as recent ones.
     const early = served.batcher.refusal(Math.max(1, Math.round(served.batcher.typicalRows)));
     if (early !== null) throw early;
+    holds.admitted(req.socket);
     const format = formatOf(url, req);
     const type = req.headers['content-type'];
     // The body is read as JSON whatever the type says, among those a JSON body plausibly comes
@@ -746,8 +783,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       (res as ModelResponse)[SERVED_BY]?.end();
       if (counted) inflight--;
       inflightGauge.dec();
-      requests.inc({ route: routeLabel, method: ROUTE_METHODS.has(req.method ?? '') ?
-        String(req.method) : 'other', status: String(res.statusCode) });
+      metrics.countRequest(routeLabel, ROUTE_METHODS.has(req.method ?? '') ? String(req.method) :
+        'other', String(res.statusCode));
       latency.observe({ route: routeLabel }, (performance.now() - began) / 1000);
       if (inflight === 0) {
         const waiters = idleWaiters;

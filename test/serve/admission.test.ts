@@ -11,14 +11,17 @@ describe('QueueAdmission', () => {
     const full = a.refusal(95, 6, 1000);
     expect(full).toBeInstanceOf(ServeError);
     expect(full).toMatchObject({ status: 503, code: 'overloaded', retryAfterSeconds: 1 });
-    expect(full!.message).toContain('95 sequences are waiting for the generator (limit 100)');
+    expect(full!.message).toContain('more than 100 sequences would be waiting for the generator (limit 100)');
+    // One shared error per bound and Retry-After: a refusal builds nothing.
+    expect(a.refusal(99, 6, 1000)).toBe(full);
     // No call measured yet: the time bound cannot refuse.
     expect(a.refusal(80, 10)).toBeNull();
     a.observeBatch(10, 0.01); // 1 ms per sequence in full calls
     expect(a.estimatedWaitMs(35, 1)).toBeCloseTo(36, 6);
     expect(a.refusal(39, 10)).toBeNull();                // 49 ms
     const slow = a.refusal(45, 15, 2000);                // 60 ms > 50
-    expect(slow!.message).toContain('45 sequences are waiting for the generator, about 60 ms of work (limit 50 ms)');
+    expect(slow!.message).toContain('the sequences waiting for the generator are more than 50 ms of work (limit 50 ms)');
+    expect(slow).not.toBe(full);
     // What fits in one call (maxBatch 10) always goes, however slow calls are.
     a.observeBatch(10, 10);
     expect(a.refusal(4, 6)).toBeNull();
@@ -91,7 +94,7 @@ describe('MicroBatcher between calls', () => {
     const e = await refused;
     expect(e).toBeInstanceOf(ServeError);
     expect(e).toMatchObject({ status: 503, code: 'overloaded' });
-    expect(e!.message).toContain('16 sequences are waiting for the generator, about 160 ms of work (limit 100 ms)');
+    expect(e!.message).toContain('more than 100 ms of work (limit 100 ms)');
     expect(b.overloaded).toBe(true);
     expect(b.pending).toBe(16);
     expect(b.refusal(16)).not.toBeNull();

@@ -55,7 +55,7 @@ describe('admission control', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(refused.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(JSON.parse(refused.body.toString()).error).toMatchObject({ code: 'overloaded' });
-    expect(JSON.parse(refused.body.toString()).error.message).toContain('8 sequences are waiting for the generator (limit 8)');
+    expect(JSON.parse(refused.body.toString()).error.message).toContain('more than 8 sequences would be waiting for the generator (limit 8)');
     // An immediate retry on the same connection is held to the Retry-After it was given.
     one.send('POST', '/v1/parameters?format=f32', body(1));
     const retried = await one.answer();
@@ -109,7 +109,8 @@ describe('admission control', () => {
     client.send('POST', '/v1/parameters?format=f32', body(1));
     const early = await client.answer();
     expect(early.status).toBe(503);
-    expect(early.headers['retry-after']).toBe('1');
+    // It retried early: it is told to wait longer (1 s doubled).
+    expect(early.headers['retry-after']).toBe('2');
     const error = JSON.parse(early.body.toString()).error;
     expect(error.code).toBe('overloaded');
     expect(error.message).toContain('sooner than the Retry-After');
@@ -123,6 +124,37 @@ describe('admission control', () => {
     expect(text).toMatch(/^duet_early_retries_total 1$/m);
     expect(text).toMatch(/^duet_http_errors_total\{code="overloaded"\} 2$/m);
     [holder, ready, client].forEach((c) => c.close());
+  });
+
+  it('a connection that keeps retrying early gets a longer Retry-After; a fresh connection gets the service\'s own; refusals are shared bytes', async () => {
+    const { server, port } = await start({ maxWaitMs: 60_000, maxQueue: 8, maxBatch: 64 });
+    const holder = await RawConnection.open(port);
+    holder.send('POST', '/v1/parameters?format=f32', body(8));
+    const ready = await RawConnection.open(port);
+    for (;;) {
+      ready.send('GET', '/readyz');
+      if (JSON.parse((await ready.answer()).body.toString()).queuedSequences === 8) break;
+    }
+    const storm = await RawConnection.open(port);
+    const answers = [];
+    for (let i = 0; i < 3; i++) {
+      storm.send('POST', '/v1/parameters?format=f32', body(1)); // at once, ignoring Retry-After
+      answers.push(await storm.answer());
+    }
+    expect(answers.map((a) => a.status)).toEqual([503, 503, 503]);
+    // Refused (1 s), the early retry held and refused (2 s), the next refused by admission (2 s).
+    expect(answers.map((a) => a.headers['retry-after'])).toEqual(['1', '2', '2']);
+    expect(answers.map((a) => Number(a.headers['content-length']))).toEqual(answers.map((a) => a.body.length));
+    expect(JSON.parse(answers[2].body.toString()).error.code).toBe('overloaded');
+    const other = await RawConnection.open(port);
+    other.send('POST', '/v1/parameters?format=f32', body(1));
+    const fresh = await other.answer();
+    expect(fresh.headers['retry-after']).toBe('1');
+    expect(fresh.body.equals(answers[0].body)).toBe(true);
+    const text = await server.metrics();
+    expect(text).toMatch(/^duet_http_errors_total\{code="overloaded"\} 4$/m);
+    expect(text).toMatch(/^duet_http_requests_total\{route="\/v1\/parameters",method="POST",status="503"\} 4$/m);
+    [holder, ready, storm, other].forEach((c) => c.close());
   });
 
   it('a health port answers /healthz and /readyz from a thread of its own, following the service; it closes with it', async () => {

@@ -9,6 +9,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type SeqLooSplit, seqLooHistory, seqLooTarget } from '../../data/protocols/seq_loo';
 import { ParameterGenerator } from '../../layers/parameter_generator';
 import { splitDuet } from '../../wrap/split_duet';
+import { splitTwoTower, type TwoTowerParts, userTowerOutputs } from '../../wrap/two_tower';
+import { itemTable, releaseItemVectors } from '../item_vectors';
 import { trainingCounts } from '../full_ranking/popularity';
 import { FullRankingMetrics, type FullRankingReport } from '../full_ranking/ranks';
 import { checkLogitModel, forwardLogits } from '../model_inputs';
@@ -68,6 +70,27 @@ function inputLayout(model: tfl.LayersModel, fn: string): { target: number; clic
 }
 
 /**
+ * A two-tower model's logits for the rows of `xs` (each user's `rowsPerUser` rows share one
+ * history): one user vector per user, dotted with the candidates' item vectors (the item table
+ * `evaluateFullRanking` uses), plus the item bias when the model has one.
+ */
+function twoTowerLogits(model: tfl.LayersModel, parts: TwoTowerParts, numItems: number, xs: tf.Tensor[],
+    layout: { target: number; click: number }, users: number, rowsPerUser: number): tf.Tensor1D {
+  const table = itemTable(model, parts, numItems, 4096);
+  return tf.tidy(() => {
+    const first = tf.range(0, users * rowsPerUser, rowsPerUser, 'int32');
+    let vectors: tf.Tensor2D = userTowerOutputs(parts, [tf.gather(xs[layout.click], first)]);
+    if (table.shape[0] === parts.dim + 1) vectors = tf.concat([vectors, tf.ones([users, 1])], 1);
+    // Item j's column is j - 1.
+    const ids = tf.sub(tf.cast(tf.reshape(xs[layout.target], [-1]), 'int32'), tf.scalar(1, 'int32'));
+    const items = tf.reshape(tf.gather(table, ids, 1), [table.shape[0], users, rowsPerUser]);
+    const perUser = tf.transpose(items, [1, 0, 2]); // [users, D', rows]
+    const scores = tf.matMul(tf.reshape(vectors, [users, 1, table.shape[0]]), perUser); // [users, 1, rows]
+    return tf.reshape(scores, [-1]) as tf.Tensor1D;
+  });
+}
+
+/**
  * For a DUET model whose generator reads `click` alone: the logits with the parameters generated
  * once per user (every candidate row of a user shares its history, so they are the same) and
  * gathered to the user's rows, which equals running the whole model on every row. Null otherwise.
@@ -120,7 +143,8 @@ function usersToRank(split: SeqLooSplit, candidates: SampledCandidates, users: A
  * rank (ties against the model) gives HR@K and NDCG@K for K = 5, 10, 20.
  *
  * @param model A model with inputs `target [batch, 1]` and `click [batch, clickLength]` and one
- *   logit per row, such as DIN (base or DUET).
+ *   logit per row, such as DIN (base or DUET), or SASRec and GRU4Rec (two-tower: one user vector
+ *   per user, dotted with the candidates' item vectors).
  * @param split The seq-loo-v1 split.
  * @param candidates From `sampleLooNegatives(split, part)`: the part and each user's negatives.
  * @param options See {@link SampledRankingOptions}.
@@ -147,33 +171,39 @@ export async function evaluateSampledRanking(model: tfl.LayersModel, split: SeqL
   const rowsPerUser = count + 1;
   const dtype = (i: number) => (model.inputs[i].dtype === 'int32' ? 'int32' : 'float32');
   const metrics = new FullRankingMetrics();
-  const generated = generateOncePerUser(model, layout);
-  for (let start = 0; start < users.length; start += batchSize) {
-    const batch = users.subarray(start, Math.min(start + batchSize, users.length));
-    const time = Math.max(1, ...Array.from(batch, length));
-    const rows = batch.length * rowsPerUser;
-    const target = new Int32Array(rows);
-    const click = new Int32Array(rows * time);
-    batch.forEach((u, i) => {
-      const history = seqLooHistory(split, u, part);
-      const window = history.subarray(Math.max(0, history.length - time));
-      const r0 = i * rowsPerUser;
-      target[r0] = seqLooTarget(split, u, part);
-      target.set(candidates.negatives.subarray((u - 1) * count, u * count), r0 + 1);
-      for (let r = r0; r < r0 + rowsPerUser; r++) click.set(window, r * time);
-    });
-    const xs: tf.Tensor[] = [];
-    xs[layout.target] = tf.tensor2d(dtype(layout.target) === 'int32' ? target : Float32Array.from(target), [rows, 1], dtype(layout.target));
-    xs[layout.click] = tf.tensor2d(dtype(layout.click) === 'int32' ? click : Float32Array.from(click), [rows, time], dtype(layout.click));
-    let logits: tf.Tensor1D | undefined;
-    try {
-      logits = generated === null ? forwardLogits(model, xs, false) : generated.logits(xs, batch.length, rowsPerUser);
-      const values = await logits.data();
-      for (let i = 0; i < batch.length; i++) metrics.add(sampledRank(values, i * rowsPerUser, count));
-    } finally {
-      tf.dispose(xs);
-      logits?.dispose();
+  const towers = splitTwoTower(model);
+  const generated = towers === null ? generateOncePerUser(model, layout) : null;
+  try {
+    for (let start = 0; start < users.length; start += batchSize) {
+      const batch = users.subarray(start, Math.min(start + batchSize, users.length));
+      const time = Math.max(1, ...Array.from(batch, length));
+      const rows = batch.length * rowsPerUser;
+      const target = new Int32Array(rows);
+      const click = new Int32Array(rows * time);
+      batch.forEach((u, i) => {
+        const history = seqLooHistory(split, u, part);
+        const window = history.subarray(Math.max(0, history.length - time));
+        const r0 = i * rowsPerUser;
+        target[r0] = seqLooTarget(split, u, part);
+        target.set(candidates.negatives.subarray((u - 1) * count, u * count), r0 + 1);
+        for (let r = r0; r < r0 + rowsPerUser; r++) click.set(window, r * time);
+      });
+      const xs: tf.Tensor[] = [];
+      xs[layout.target] = tf.tensor2d(dtype(layout.target) === 'int32' ? target : Float32Array.from(target), [rows, 1], dtype(layout.target));
+      xs[layout.click] = tf.tensor2d(dtype(layout.click) === 'int32' ? click : Float32Array.from(click), [rows, time], dtype(layout.click));
+      let logits: tf.Tensor1D | undefined;
+      try {
+        logits = towers !== null ? twoTowerLogits(model, towers, split.numItems, xs, layout, batch.length, rowsPerUser) :
+          generated !== null ? generated.logits(xs, batch.length, rowsPerUser) : forwardLogits(model, xs, false);
+        const values = await logits.data();
+        for (let i = 0; i < batch.length; i++) metrics.add(sampledRank(values, i * rowsPerUser, count));
+      } finally {
+        tf.dispose(xs);
+        logits?.dispose();
+      }
     }
+  } finally {
+    if (towers !== null) releaseItemVectors(model);
   }
   return metrics.report();
 }
