@@ -60,7 +60,17 @@ interface Options {
   connect: 'before' | 'burst';
 }
 
+const USAGE = 'usage: npm run -s bench:serve -- [--duration S] [--warmup S] [--concurrency 1,16,64] ' +
+  '[--model sasrec|gru4rec|din] [--format f32|f16|int8] [--workers N] [--backend auto|wasm|cpu|tensorflow] ' +
+  '[--max-batch N] [--items N] [--encoder gru|mean|attention|last] [--client http|raw] [--sequences N] ' +
+  '[--max-wait-ms MS] [--max-queue-ms MS] [--max-queue N] [--max-retry-after S] [--cpu-prof DIR]\n' +
+  '       npm run -s bench:serve -- --scenario overload [--retry-after ignore|honor] [--connect before|burst] [same options]';
+
 function parseArgs(argv: string[]): Options {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
   const overload = argv.includes('overload') && argv[argv.indexOf('overload') - 1] === '--scenario';
   // The overload scenario of issue 13: 256 users per request, 1,000 clients, 20 s.
   const o: Options = overload ?
