@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { runCli } from '../src/cli/main';
-import { isLooRows, looTable, looTargets } from './accuracy_loo';
+import { isLooRows, looTable, looTargets, meanSd } from './accuracy_loo';
 import { machineInfo } from './common';
 
 const USAGE = 'usage: npm run bench:accuracy -- --data DIR [--models sasrec,gru4rec,din] ' +
@@ -129,14 +129,6 @@ function groupRuns(rows: Row[]): Row[][] {
 }
 
 const MEAN_KEYS = ['auc', 'uauc', 'ndcg@10', 'hr@10', 'logloss'];
-
-/** Mean and sample standard deviation of `key` over `runs`. */
-function meanSd(runs: Row[], key: string): { mean: number; sd: number } {
-  const v = runs.map((r) => r[key] as number);
-  const mean = v.reduce((a, b) => a + b, 0) / v.length;
-  const sd = v.length < 2 ? 0 : Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1));
-  return { mean, sd };
-}
 
 /** Repeated runs as mean ± standard deviation, best mean AUC, UAUC and NDCG@10 per model in bold. */
 function meanTable(rows: Row[]): string {

@@ -8,6 +8,7 @@ import { popularityRanking, trainingCounts } from '../../src/eval/full_ranking/p
 import { FullRankingMetrics, targetRank } from '../../src/eval/full_ranking/ranks';
 import { createModel, type CreateModelOptions } from '../../src/models/create_model';
 import { splitTwoTower } from '../../src/wrap/two_tower';
+import { bruteMetrics } from './helpers';
 
 /** The protocol's rank by its definition: items ≠ target, outside the history, scored ≥ the target. */
 function bruteRank(scores: number[], target: number, history: number[]): number {
@@ -18,15 +19,6 @@ function bruteRank(scores: number[], target: number, history: number[]): number 
     if (item !== target && !history.includes(item) && (s >= t || Number.isNaN(s))) r++;
   });
   return r;
-}
-
-function bruteMetrics(ranks: number[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of [5, 10, 20]) {
-    out[`hr@${k}`] = ranks.filter((r) => r < k).length / ranks.length;
-    out[`ndcg@${k}`] = ranks.reduce((s, r) => s + (r < k ? 1 / Math.log2(r + 2) : 0), 0) / ranks.length;
-  }
-  return out;
 }
 
 function randomSplit(users: number, items: number, seed: number): SeqLooSplit {

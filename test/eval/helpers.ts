@@ -1,4 +1,4 @@
-// Seeded random data for the metric tests (not a test file itself).
+// Seeded random data and brute-force metrics for the metric tests (not a test file itself).
 
 import { mulberry32 } from '../../src/data/rng';
 
@@ -41,4 +41,17 @@ export function groupedRows(
 /** Reorders every column by `perm`. */
 export function reorder<T>(xs: readonly T[], perm: readonly number[]): T[] {
   return perm.map((i) => xs[i]);
+}
+
+/**
+ * HR@K and NDCG@K (K = 5, 10, 20) by their definitions, from each user's 0-based rank: the
+ * brute-force side the ranking tests compare the library's metrics with.
+ */
+export function bruteMetrics(ranks: number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of [5, 10, 20]) {
+    out[`hr@${k}`] = ranks.filter((r) => r < k).length / ranks.length;
+    out[`ndcg@${k}`] = ranks.reduce((s, r) => s + (r < k ? 1 / Math.log2(r + 2) : 0), 0) / ranks.length;
+  }
+  return out;
 }

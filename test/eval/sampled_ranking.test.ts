@@ -7,6 +7,7 @@ import { trainingCounts } from '../../src/eval/full_ranking/popularity';
 import { sampleLooNegatives } from '../../src/eval/sampled/sampled_negatives';
 import { evaluateSampledRanking, popularitySampled, sampledRank } from '../../src/eval/sampled/sampled_ranking';
 import { createModel, type CreateModelOptions } from '../../src/models/create_model';
+import { bruteMetrics } from './helpers';
 
 /** Users 1..users, each 3..11 items drawn from 1..items (repeats allowed). */
 function randomSplit(users: number, items: number, seed: number): SeqLooSplit {
@@ -26,15 +27,6 @@ function sequence(split: SeqLooSplit, u: number): number[] {
 function bruteRank(target: number, negatives: number[]): number {
   if (Number.isNaN(target)) return negatives.length;
   return negatives.filter((s) => s >= target || Number.isNaN(s)).length;
-}
-
-function bruteMetrics(ranks: number[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const k of [5, 10, 20]) {
-    out[`hr@${k}`] = ranks.filter((r) => r < k).length / ranks.length;
-    out[`ndcg@${k}`] = ranks.reduce((s, r) => s + (r < k ? 1 / Math.log2(r + 2) : 0), 0) / ranks.length;
-  }
-  return out;
 }
 
 describe('sampleLooNegatives', () => {

@@ -28,6 +28,21 @@ async function start(options: Omit<Parameters<typeof createServer>[0], 'model'>,
 }
 
 const body = (n: number) => JSON.stringify({ sequences: Array.from({ length: n }, (_, i) => [1 + (i % 20), 2]) });
+
+/**
+ * Sends 8 sequences on a connection of their own and waits until `/readyz` (on another
+ * connection) counts them queued: with a long batching delay the queue of 8 is then full.
+ */
+async function fillQueue(port: number): Promise<{ holder: RawConnection; ready: RawConnection }> {
+  const holder = await RawConnection.open(port);
+  holder.send('POST', '/v1/parameters?format=f32', body(8));
+  const ready = await RawConnection.open(port);
+  for (;;) {
+    ready.send('GET', '/readyz');
+    if (JSON.parse((await ready.answer()).body.toString()).queuedSequences === 8) break;
+  }
+  return { holder, ready };
+}
 const generatorCalls = async (server: ServerHandle) =>
   Number(/^duet_generator_batch_size_count (\d+)$/m.exec(await server.metrics())?.[1] ?? 0);
 
@@ -92,13 +107,7 @@ describe('admission control', () => {
   it('a retry sooner than its Retry-After is refused once that has passed, never admitted with the hold in its latency; the next request is admitted', async () => {
     // The queue is full for 300 ms (the batching delay), well inside the 1 s Retry-After.
     const { server, port } = await start({ maxWaitMs: 300, maxQueue: 8, maxBatch: 64 });
-    const holder = await RawConnection.open(port);
-    holder.send('POST', '/v1/parameters?format=f32', body(8));
-    const ready = await RawConnection.open(port);
-    for (;;) {
-      ready.send('GET', '/readyz');
-      if (JSON.parse((await ready.answer()).body.toString()).queuedSequences === 8) break;
-    }
+    const { holder, ready } = await fillQueue(port);
     const client = await RawConnection.open(port);
     client.send('POST', '/v1/parameters?format=f32', body(1));
     const refused = await client.answer();
@@ -128,13 +137,7 @@ describe('admission control', () => {
 
   it('a connection that keeps retrying early gets a longer Retry-After; a fresh connection gets the service\'s own; refusals are shared bytes', async () => {
     const { server, port } = await start({ maxWaitMs: 60_000, maxQueue: 8, maxBatch: 64 });
-    const holder = await RawConnection.open(port);
-    holder.send('POST', '/v1/parameters?format=f32', body(8));
-    const ready = await RawConnection.open(port);
-    for (;;) {
-      ready.send('GET', '/readyz');
-      if (JSON.parse((await ready.answer()).body.toString()).queuedSequences === 8) break;
-    }
+    const { holder, ready } = await fillQueue(port);
     const storm = await RawConnection.open(port);
     const answers = [];
     for (let i = 0; i < 3; i++) {
