@@ -29,6 +29,11 @@ export interface PositionEmbeddingArgs extends LayerArgs {
    * a row is not embedded as that prefix alone would be. Default `'start'`.
    */
   origin?: PositionOrigin;
+  /**
+   * Multiply `x` by this before adding the positions (SASRec scales its item embeddings by √dim,
+   * so they are not drowned by the position table). Default 1.
+   */
+  scale?: number;
 }
 
 /**
@@ -44,7 +49,7 @@ export type PositionOrigin = 'start' | 'end';
 export const POSITION_ORIGINS: readonly PositionOrigin[] = ['start', 'end'];
 
 /**
- * Adds a learned embedding `P[t]` to position `t` of `x [batch, time, dim]`, `t` counted from the
+ * Adds a learned embedding `P[t]` to position `t` of `x [batch, time, dim]` (times `scale`), `t` counted from the
  * start of the padded array (as the authors' code does) or, with `origin: 'end'`, back from each
  * row's newest valid item (as SASRec's left padding does). With `'start'`, on right-padded rows
  * (duet-seq-v1) position t is the t-th oldest item of the window; on left-padded rows the most
@@ -63,6 +68,7 @@ export class PositionEmbedding extends tfl.layers.Layer {
 
   readonly initializer: string;
   readonly origin: PositionOrigin;
+  readonly scale: number;
   private maxLengthArg: number | null;
   private table: tfl.LayerVariable | null = null;
 
@@ -72,6 +78,10 @@ export class PositionEmbedding extends tfl.layers.Layer {
     if (this.maxLengthArg !== null) checkPositiveInt(this.maxLengthArg, 'maxLength', NAME);
     this.initializer = args.initializer ?? 'glorotUniform';
     initializerByName(this.initializer, NAME);
+    this.scale = args.scale ?? 1;
+    if (typeof this.scale !== 'number' || !(this.scale > 0) || !Number.isFinite(this.scale)) {
+      throw new Error(`'scale' passed to '${NAME}' must be a positive number, got ${String(args.scale)}`);
+    }
     this.origin = args.origin ?? 'start';
     if (!POSITION_ORIGINS.includes(this.origin)) {
       throw new Error(`'origin' passed to '${NAME}' must be 'start' or 'end', got ${JSON.stringify(args.origin)}`);
@@ -116,7 +126,7 @@ export class PositionEmbedding extends tfl.layers.Layer {
       if (this.table === null) {
         throw new Error(`'${NAME}' '${this.name}' is called before it is built`);
       }
-      const x = list[0];
+      const x = this.scale === 1 ? list[0] : tf.mul(list[0], this.scale);
       const [batch, time, dim] = x.shape as [number, number, number];
       const mask = list[1] === undefined ? null : binaryMask(list[1]);
       let y: tf.Tensor;
@@ -136,7 +146,7 @@ export class PositionEmbedding extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { maxLength: this.maxLength, initializer: this.initializer, origin: this.origin, ...super.getConfig() };
+    return { maxLength: this.maxLength, initializer: this.initializer, origin: this.origin, scale: this.scale, ...super.getConfig() };
   }
 }
 tf.serialization.registerClass(PositionEmbedding);

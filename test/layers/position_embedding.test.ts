@@ -52,6 +52,17 @@ describe('PositionEmbedding', () => {
       .toThrow(`'origin' passed to 'PositionEmbedding' must be 'start' or 'end', got "middle"`);
   });
 
+  it('scale multiplies x before the positions are added', () => {
+    const layer = positionEmbedding({ maxLength: 3, scale: 8 });
+    layer.apply(tf.zeros([1, 3, 2]));
+    const table = random2d([3, 2], 1);
+    layer.setWeights([tf.tensor(table)]);
+    const x = random3d([2, 3, 2], 2);
+    const expected = x.map((xb) => xb.map((row, t) => row.map((v, d) => 8 * v + table[t][d])));
+    expect(maxDiff(layer.apply(tf.tensor(x)) as tf.Tensor, expected)).toBeLessThan(1e-5);
+    expect(() => positionEmbedding({ scale: 0 })).toThrow("'scale' passed to 'PositionEmbedding' must be a positive number, got 0");
+  });
+
   it("origin 'end' has gradients matching finite differences", () => {
     const layer = positionEmbedding({ maxLength: 4, origin: 'end' });
     const x = tf.variable(tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3));
@@ -64,12 +75,12 @@ describe('PositionEmbedding', () => {
 
   it('survives a save/load round trip with equal predictions', async () => {
     const x = tfl.input({ shape: [3, 4] });
-    for (const origin of ['start', 'end'] as const) {
-      const model = tfl.model({ inputs: x, outputs: positionEmbedding({ maxLength: 5, origin }).apply(x) as tfl.SymbolicTensor });
+    for (const [origin, scale] of [['start', 1], ['end', 2.5]] as const) {
+      const model = tfl.model({ inputs: x, outputs: positionEmbedding({ maxLength: 5, origin, scale }).apply(x) as tfl.SymbolicTensor });
       const loaded = await roundTrip(model);
       const layer = loaded.layers.find((l) => l instanceof PositionEmbedding) as PositionEmbedding;
-      expect(layer.getConfig()).toMatchObject({ maxLength: 5, initializer: 'glorotUniform', origin });
-      expect(layer.origin).toBe(origin);
+      expect(layer.getConfig()).toMatchObject({ maxLength: 5, initializer: 'glorotUniform', origin, scale });
+      expect([layer.origin, layer.scale]).toEqual([origin, scale]);
       const input = tf.randomNormal([2, 3, 4]);
       expect(maxAbsDiff(model.predict(input) as tf.Tensor, loaded.predict(input) as tf.Tensor)).toBe(0);
     }

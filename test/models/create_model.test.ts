@@ -12,7 +12,7 @@ import { din } from '../../src/models/din/din';
 import { gru4rec } from '../../src/models/gru4rec/gru4rec';
 import { sasrec } from '../../src/models/sasrec/sasrec';
 import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
-import { batch, tinyOptions } from './helpers';
+import { batch, CLICKS, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
   condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
@@ -30,6 +30,7 @@ describe('resolveModelOptions', () => {
       ...COMMON_DEFAULTS, model: 'sasrec', dynamicLayers: ['userTower1', 'userTower2'],
       towerLayers: 2, towerActivation: 'tanh', numHeads: 4, numBlocks: 1, ffnMultiplier: 4,
       norm: 'post', causal: true, dropout: 0, positionOrigin: 'start',
+      scaleEmbeddings: false,
     });
     expect(resolveModelOptions({ model: 'gru4rec', numItems: 10, dim: 16 })).toEqual({
       ...COMMON_DEFAULTS, model: 'gru4rec', dim: 16, dynamicLayers: ['userTower1', 'userTower2'],
@@ -261,6 +262,25 @@ describe('reading the click sequence', () => {
     expect(maxAbsDiff(tf.reshape(tf.slice(embedded, [1, 2, 0], [1, 3, -1]), [3, 8]), expected)).toBeLessThan(1e-6);
     const loaded = await roundTrip(model);
     expect(maxAbsDiff(model.predict([target, clicks]) as tf.Tensor, loaded.predict([target, clicks]) as tf.Tensor)).toBe(0);
+  });
+
+  it('SASRec scaleEmbeddings multiplies the click embeddings by √dim, not the target side', async () => {
+    const x = batch();
+    const plain = createModel(tinyOptions('sasrec')).model;
+    const { model, config } = createModel(tinyOptions('sasrec', { scaleEmbeddings: true }));
+    expect((config as { scaleEmbeddings?: boolean }).scaleEmbeddings).toBe(true);
+    const out = (m: tfl.LayersModel, layer: string) =>
+      tfl.model({ inputs: m.inputs, outputs: m.getLayer(layer).output as tfl.SymbolicTensor }).predict(x) as tf.Tensor;
+    const table = model.getLayer('positionEmbedding').getWeights()[0];
+    const clicks = tf.tensor2d(CLICKS, undefined, 'int32');
+    const mask = tf.expandDims(tf.cast(tf.greater(clicks, 0), 'float32'), 2);
+    const expected = tf.mul(tf.add(tf.mul(tf.gather(model.getLayer('itemEmbedding').getWeights()[0], clicks), Math.sqrt(8)),
+      tf.expandDims(table, 0)), mask);
+    expect(maxAbsDiff(out(model, 'positionEmbedding'), expected)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out(model, 'targetEmbedding'), out(plain, 'targetEmbedding'))).toBe(0);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, plain.predict(x) as tf.Tensor)).toBeGreaterThan(0);
+    const loaded = await roundTrip(model);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('the padding row of the item embedding never matters', () => {

@@ -57,6 +57,12 @@ export interface SasrecOptions extends CommonModelOptions, TowerOptions {
    * row (not on which), as in SASRec's own training. Default `'start'`.
    */
   positionOrigin?: PositionOrigin;
+  /**
+   * Multiply the click embeddings by √dim before the positions are added, as SASRec does (the
+   * item embeddings start at ±0.05, several times smaller than the position table's Glorot rows).
+   * The target side is not scaled. Default false.
+   */
+  scaleEmbeddings?: boolean;
 }
 
 /**
@@ -77,10 +83,11 @@ export interface SasrecConfig extends CommonConfig, TowerConfig {
   causal: boolean;
   dropout: number;
   positionOrigin: PositionOrigin;
+  scaleEmbeddings: boolean;
 }
 
 const KEYS = [...TOWER_OPTION_KEYS, 'numHeads', 'numBlocks', 'ffnMultiplier', 'norm', 'causal',
-  'dropout', 'positionOrigin'];
+  'dropout', 'positionOrigin', 'scaleEmbeddings'];
 
 /**
  * Resolves {@link SasrecOptions}: fills every default, checks every option.
@@ -110,6 +117,7 @@ export function resolveSasrecOptions(options: SasrecOptions): SasrecConfig {
     causal: read.bool('causal', true),
     dropout: read.rate('dropout', 0),
     positionOrigin: read.oneOf('positionOrigin', POSITION_ORIGINS, 'start'),
+    scaleEmbeddings: read.bool('scaleEmbeddings', false),
   };
 }
 
@@ -120,7 +128,8 @@ function buildBase(config: SasrecConfig): tfl.LayersModel {
   const { mask } = stem;
   // Positions count in the padded array (or back from the newest item); padded positions come out zero.
   const positions = positionEmbedding({
-    maxLength: config.clickLength, origin: config.positionOrigin, name: 'positionEmbedding',
+    maxLength: config.clickLength, origin: config.positionOrigin,
+    scale: config.scaleEmbeddings ? Math.sqrt(config.dim) : 1, name: 'positionEmbedding',
   });
   let h = positions.apply([stem.clickEmbeddings, mask]) as Sym;
   seeds.reseed(positions);
