@@ -31,7 +31,7 @@ const USAGE = 'usage: npm run -s bench:time-to-accuracy -- --data DIR [--threads
   '[--max-minutes 60] [--max-epochs 200] [--patience 10] [--backend auto|wasm|cpu|tensorflow] ' +
   '[--batch 128] [--lr 0.005] [--dim 64] [--loss ce|sampled|bce] [--model-options JSON] [--seed 0]';
 
-/** SASRec as `duet-tf compare`/`train` build it on a seq-loo-v1 folder (2 blocks, 2 heads, pre-LN, dropout 0.2, no sequenceTransform; lr 0.005). */
+/** Base SASRec as `duet-tf compare`/`train` build it on a seq-loo-v1 folder (2 blocks, 2 heads, pre-LN, dropout 0.2, no sequenceTransform, no towers, √D-scaled click embeddings; lr 0.005). */
 export const DEFAULT_SASREC_OPTIONS = LOO_MODEL_DEFAULTS.sasrec;
 
 /** Settings of {@link timeToAccuracy}. */
