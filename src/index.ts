@@ -100,7 +100,7 @@ export type { GruArgs } from './layers/gru';
 export { MultiHeadAttention, multiHeadAttention } from './layers/multi_head_attention';
 export type { MultiHeadAttentionArgs } from './layers/multi_head_attention';
 export { PositionEmbedding, positionEmbedding } from './layers/position_embedding';
-export type { PositionEmbeddingArgs } from './layers/position_embedding';
+export type { PositionEmbeddingArgs, PositionOrigin } from './layers/position_embedding';
 export { SequenceMask, sequenceMaskLayer } from './layers/sequence_mask';
 export type { SequenceMaskArgs } from './layers/sequence_mask';
 export { SequencePooling, sequencePooling } from './layers/sequence_pooling';

@@ -11,8 +11,8 @@ import {
 import { din } from '../../src/models/din/din';
 import { gru4rec } from '../../src/models/gru4rec/gru4rec';
 import { sasrec } from '../../src/models/sasrec/sasrec';
-import { maxAbsDiff } from '../helpers/round_trip';
-import { batch, tinyOptions } from './helpers';
+import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
+import { batch, CLICKS, tinyOptions } from './helpers';
 
 const GENERATOR_DEFAULTS = {
   condition: 'history', embeddingDim: 32, encoder: 'gru', conditionDim: 32, decoder: 'full', rank: 8,
@@ -29,7 +29,8 @@ describe('resolveModelOptions', () => {
     expect(resolveModelOptions({ model: 'sasrec', numItems: 10 })).toEqual({
       ...COMMON_DEFAULTS, model: 'sasrec', dynamicLayers: ['userTower1', 'userTower2'],
       towerLayers: 2, towerActivation: 'tanh', numHeads: 4, numBlocks: 1, ffnMultiplier: 4,
-      norm: 'post', causal: true, dropout: 0,
+      norm: 'post', causal: true, dropout: 0, positionOrigin: 'start',
+      scaleEmbeddings: false,
     });
     expect(resolveModelOptions({ model: 'gru4rec', numItems: 10, dim: 16 })).toEqual({
       ...COMMON_DEFAULTS, model: 'gru4rec', dim: 16, dynamicLayers: ['userTower1', 'userTower2'],
@@ -85,6 +86,10 @@ describe('resolveModelOptions', () => {
       [{ model: 'din', numItems: 5, generator: { detachCondition: 1 } }, "'generator.detachCondition' passed to 'din' must be true or false, got 1"],
       [{ model: 'sasrec', numItems: 5, generator: { condition: 'ids', detachCondition: true } }, "'generator.detachCondition' passed to 'sasrec' must be false with condition 'ids', got true"],
       [{ model: 'din', numItems: 5, generator: 'gru' }, "'generator' passed to 'din' must be an object of generator options, got 'gru'"],
+      [{ model: 'sasrec', numItems: 5, positionOrigin: 'left' }, "'positionOrigin' passed to 'sasrec' must be one of 'start', 'end', got 'left'"],
+      [{ model: 'sasrec', numItems: 5, towerLayers: -1 }, "'towerLayers' passed to 'sasrec' must be an integer >= 0, got -1"],
+      [{ model: 'sasrec', numItems: 5, towerLayers: 0, variant: 'duet' }, "'towerLayers' passed to 'sasrec' is 0, which leaves the DUET variant no user-tower layer to generate; set towerLayers >= 1 or name the layers in 'dynamicLayers'"],
+      [{ model: 'gru4rec', numItems: 5, towerLayers: 0, gruUnits: 6 }, "'gruUnits' passed to 'gru4rec' must equal dim = 32 with towerLayers 0 (the GRU state is dotted with the item embedding), got 6"],
     ];
     for (const [options, message] of bad) {
       expect(() => createModel(options as unknown as CreateModelOptions), message).toThrow(message);
@@ -146,6 +151,29 @@ describe('per-architecture factories', () => {
     expect(plain.model.layers.map((l) => l.name)).not.toContain('targetTransform');
     expect(createModel(tinyOptions('din')).model.getLayer('mlp1').getWeights()[0].shape).toEqual([3 * 8, 16]);
     expect(createModel(tinyOptions('gru4rec', { gruUnits: 6 })).model.getLayer('userTower1').getWeights()[0].shape).toEqual([6, 8]);
+  });
+
+  it('towerLayers 0: the score is the dot of the encoder state and the item embedding (base only)', async () => {
+    for (const kind of ['sasrec', 'gru4rec'] as const) {
+      const { model, config } = createModel(tinyOptions(kind, { towerLayers: 0 }));
+      expect(config.dynamicLayers).toEqual([]);
+      const names = model.layers.map((l) => l.name);
+      expect(names.some((n) => n.startsWith('userTower') || n.startsWith('targetTower')), kind).toBe(false);
+      const x = batch();
+      const inner = tfl.model({
+        inputs: model.inputs,
+        outputs: [model.getLayer(kind === 'sasrec' ? 'userState' : 'gru').output as tfl.SymbolicTensor,
+          model.getLayer('targetEmbedding').output as tfl.SymbolicTensor],
+      });
+      const [user, item] = inner.predict(x) as tf.Tensor[];
+      expect(maxAbsDiff(model.predict(x) as tf.Tensor, tf.sum(tf.mul(user, item), 1, true)), kind).toBeLessThan(1e-6);
+      const loaded = await roundTrip(model);
+      expect(maxAbsDiff(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor), kind).toBe(0);
+      expect(createModel(config).config).toEqual(config);
+    }
+    // A DUET variant may still generate a named layer.
+    const duet = createModel(tinyOptions('sasrec', { towerLayers: 0, variant: 'duet', sequenceTransform: true, dynamicLayers: ['sequenceTransform'], generator: { condition: 'ids' } }));
+    expect(duet.model.layers.some((l) => l instanceof ParameterGenerator)).toBe(true);
   });
 
   it('apply dropout only in training', () => {
@@ -211,6 +239,48 @@ describe('reading the click sequence', () => {
     const padded = long.predict([target, tf.tensor2d([[3, 1, 4, 0, 0], [5, 9, 0, 0, 0]])]) as tf.Tensor;
     const unpadded = short.predict([target, tf.tensor2d([[3, 1, 4], [5, 9, 0]])]) as tf.Tensor;
     expect(maxAbsDiff(padded, unpadded)).toBeLessThan(1e-6);
+  });
+
+  it("SASRec positionOrigin 'end': the newest item always at the last position, on either padding", async () => {
+    const clicks = tf.tensor2d([[3, 1, 4, 0, 0], [0, 0, 3, 1, 4]]);
+    const target = tf.tensor2d([[2], [2]]);
+    const { model, config } = createModel(tinyOptions('sasrec', { positionOrigin: 'end', numBlocks: 2 }));
+    expect((config as { positionOrigin?: string }).positionOrigin).toBe('end');
+    const y = (model.predict([target, clicks]) as tf.Tensor).dataSync();
+    expect(Math.abs(y[0] - y[1])).toBeLessThan(1e-6);
+    // With 'start' the same two rows differ (their items sit at different positions).
+    const start = createModel(tinyOptions('sasrec', { numBlocks: 2 })).model;
+    const z = (start.predict([target, clicks]) as tf.Tensor).dataSync();
+    expect(Math.abs(z[0] - z[1])).toBeGreaterThan(1e-6);
+    // The position table rows used: the newest item gets row clickLength - 1.
+    const table = model.getLayer('positionEmbedding').getWeights()[0];
+    const inner = tfl.model({ inputs: model.inputs, outputs: model.getLayer('positionEmbedding').output as tfl.SymbolicTensor });
+    const embedded = inner.predict([target, clicks]) as tf.Tensor;
+    const items = model.getLayer('itemEmbedding').getWeights()[0];
+    const expected = tf.add(tf.gather(items, tf.tensor1d([3, 1, 4], 'int32')), tf.slice(table, [2, 0], [3, -1]));
+    expect(maxAbsDiff(tf.reshape(tf.slice(embedded, [0, 0, 0], [1, 3, -1]), [3, 8]), expected)).toBeLessThan(1e-6);
+    expect(maxAbsDiff(tf.reshape(tf.slice(embedded, [1, 2, 0], [1, 3, -1]), [3, 8]), expected)).toBeLessThan(1e-6);
+    const loaded = await roundTrip(model);
+    expect(maxAbsDiff(model.predict([target, clicks]) as tf.Tensor, loaded.predict([target, clicks]) as tf.Tensor)).toBe(0);
+  });
+
+  it('SASRec scaleEmbeddings multiplies the click embeddings by √dim, not the target side', async () => {
+    const x = batch();
+    const plain = createModel(tinyOptions('sasrec')).model;
+    const { model, config } = createModel(tinyOptions('sasrec', { scaleEmbeddings: true }));
+    expect((config as { scaleEmbeddings?: boolean }).scaleEmbeddings).toBe(true);
+    const out = (m: tfl.LayersModel, layer: string) =>
+      tfl.model({ inputs: m.inputs, outputs: m.getLayer(layer).output as tfl.SymbolicTensor }).predict(x) as tf.Tensor;
+    const table = model.getLayer('positionEmbedding').getWeights()[0];
+    const clicks = tf.tensor2d(CLICKS, undefined, 'int32');
+    const mask = tf.expandDims(tf.cast(tf.greater(clicks, 0), 'float32'), 2);
+    const expected = tf.mul(tf.add(tf.mul(tf.gather(model.getLayer('itemEmbedding').getWeights()[0], clicks), Math.sqrt(8)),
+      tf.expandDims(table, 0)), mask);
+    expect(maxAbsDiff(out(model, 'positionEmbedding'), expected)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(out(model, 'targetEmbedding'), out(plain, 'targetEmbedding'))).toBe(0);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, plain.predict(x) as tf.Tensor)).toBeGreaterThan(0);
+    const loaded = await roundTrip(model);
+    expect(maxAbsDiff(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor)).toBe(0);
   });
 
   it('the padding row of the item embedding never matters', () => {

@@ -180,7 +180,10 @@ export interface CommonModelOptions {
    * share about an item, mostly its popularity, learnt directly. Default false.
    */
   itemBias?: boolean;
-  /** Names of the Dense layers the DUET variant generates. Default: per architecture. */
+  /**
+   * Names of the Dense layers the DUET variant generates. Default: per architecture (the user
+   * tower's; none with `towerLayers: 0`, which a DUET variant refuses).
+   */
   dynamicLayers?: string[];
   /**
    * DUET variant: generated layers keep the base kernels and add a per-sample delta (`duetWrap`'s
@@ -223,7 +226,11 @@ export interface CommonConfig {
  * ```
  */
 export interface TowerOptions {
-  /** Dense layers per tower (`userTower1..N`, `targetTower1..N`), each D wide. Default 2. */
+  /**
+   * Dense layers per tower (`userTower1..N`, `targetTower1..N`), each D wide. 0: no towers, the
+   * score is the dot product of the sequence encoder's state and the item embedding (SASRec's and
+   * GRU4Rec's own head; the DUET variant then needs `dynamicLayers` named). Default 2.
+   */
   towerLayers?: number;
   /** Activation of every tower layer but the last (which is linear). Default `'tanh'`. */
   towerActivation?: DenseActivation;
@@ -338,14 +345,22 @@ export class OptionReader {
     }
     const dim = this.int('dim', 32);
     const seed = this.seed('seed', null);
+    const variant = this.oneOf('variant', MODEL_VARIANTS, 'base');
     const dynamic = this.options.dynamicLayers ?? defaultDynamic;
-    if (!Array.isArray(dynamic) || dynamic.length === 0 ||
+    const none = Array.isArray(dynamic) && dynamic.length === 0;
+    if (defaultDynamic.length === 0 && none) {
+      // towerLayers 0: no user-tower layer to generate by default. A base model records none.
+      if (variant === 'duet') {
+        throw new Error(`'towerLayers' passed to '${this.caller}' is 0, which leaves the DUET variant no ` +
+          `user-tower layer to generate; set towerLayers >= 1 or name the layers in 'dynamicLayers'`);
+      }
+    } else if (!Array.isArray(dynamic) || dynamic.length === 0 ||
         !dynamic.every((n) => typeof n === 'string' && n !== '')) {
       this.fail('dynamicLayers', 'a non-empty array of layer names', dynamic);
     }
     return {
       model,
-      variant: this.oneOf('variant', MODEL_VARIANTS, 'base'),
+      variant,
       numItems: this.int('numItems', undefined),
       clickLength: this.int('clickLength', 30),
       dim,
@@ -361,7 +376,7 @@ export class OptionReader {
   /** The two-tower options. */
   towers(): TowerConfig {
     return {
-      towerLayers: this.int('towerLayers', 2),
+      towerLayers: this.int('towerLayers', 2, 0),
       towerActivation: this.activation('towerActivation', 'tanh'),
     };
   }

@@ -63,11 +63,16 @@ export function resolveGru4recOptions(options: Gru4recOptions): Gru4recConfig {
   const read = new OptionReader(NAME, optionsObject(options, NAME));
   const towers = read.towers();
   const common = read.common(NAME, towerNames('userTower', towers.towerLayers), KEYS);
+  const gruUnits = read.int('gruUnits', common.dim);
+  if (towers.towerLayers === 0 && gruUnits !== common.dim) {
+    throw new Error(`'gruUnits' passed to '${NAME}' must equal dim = ${common.dim} with towerLayers 0 ` +
+      `(the GRU state is dotted with the item embedding), got ${gruUnits}`);
+  }
   return {
     ...common,
     model: NAME,
     ...towers,
-    gruUnits: read.int('gruUnits', common.dim),
+    gruUnits,
     dropout: read.rate('dropout', 0),
   };
 }

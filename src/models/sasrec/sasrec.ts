@@ -4,7 +4,7 @@
  */
 import * as tfl from '@tensorflow/tfjs-layers';
 
-import { positionEmbedding } from '../../layers/position_embedding';
+import { POSITION_ORIGINS, type PositionOrigin, positionEmbedding } from '../../layers/position_embedding';
 import { sequencePooling } from '../../layers/sequence_pooling';
 import { type NormPlacement, transformerBlock } from '../../layers/transformer_block';
 import { dense, modelStem, towerNames, twoTowerScore } from '../common/blocks';
@@ -49,6 +49,20 @@ export interface SasrecOptions extends CommonModelOptions, TowerOptions {
   causal?: boolean;
   /** Dropout on sequence embeddings, attention probabilities and residual branches. Default 0. */
   dropout?: number;
+  /**
+   * Where `positionEmbedding` counts positions from (see `PositionEmbedding`'s `origin`):
+   * `'start'` (the oldest item of the window is position 0, the authors') or `'end'` (the newest
+   * item always at position `clickLength − 1`, as SASRec's left padding puts it). With `'end'`
+   * the user vector at a position of a training row depends on how many items follow it in the
+   * row (not on which), as in SASRec's own training. Default `'start'`.
+   */
+  positionOrigin?: PositionOrigin;
+  /**
+   * Multiply the click embeddings by √dim before the positions are added, as SASRec does (the
+   * item embeddings start at ±0.05, several times smaller than the position table's Glorot rows).
+   * The target side is not scaled. Default false.
+   */
+  scaleEmbeddings?: boolean;
 }
 
 /**
@@ -68,10 +82,12 @@ export interface SasrecConfig extends CommonConfig, TowerConfig {
   norm: NormPlacement;
   causal: boolean;
   dropout: number;
+  positionOrigin: PositionOrigin;
+  scaleEmbeddings: boolean;
 }
 
 const KEYS = [...TOWER_OPTION_KEYS, 'numHeads', 'numBlocks', 'ffnMultiplier', 'norm', 'causal',
-  'dropout'];
+  'dropout', 'positionOrigin', 'scaleEmbeddings'];
 
 /**
  * Resolves {@link SasrecOptions}: fills every default, checks every option.
@@ -100,6 +116,8 @@ export function resolveSasrecOptions(options: SasrecOptions): SasrecConfig {
     norm: read.oneOf('norm', ['post', 'pre'] as const, 'post'),
     causal: read.bool('causal', true),
     dropout: read.rate('dropout', 0),
+    positionOrigin: read.oneOf('positionOrigin', POSITION_ORIGINS, 'start'),
+    scaleEmbeddings: read.bool('scaleEmbeddings', false),
   };
 }
 
@@ -108,8 +126,11 @@ function buildBase(config: SasrecConfig): tfl.LayersModel {
   const seeds = new SeedSequence(config.seed);
   const stem = modelStem(config.numItems, config.clickLength, config.dim, seeds);
   const { mask } = stem;
-  // Positions count in the padded array; padded positions come out zero.
-  const positions = positionEmbedding({ maxLength: config.clickLength, name: 'positionEmbedding' });
+  // Positions count in the padded array (or back from the newest item); padded positions come out zero.
+  const positions = positionEmbedding({
+    maxLength: config.clickLength, origin: config.positionOrigin,
+    scale: config.scaleEmbeddings ? Math.sqrt(config.dim) : 1, name: 'positionEmbedding',
+  });
   let h = positions.apply([stem.clickEmbeddings, mask]) as Sym;
   seeds.reseed(positions);
   if (config.sequenceTransform) {
