@@ -46,6 +46,8 @@ export interface BenchData {
   numItems: number;
   /** Where the rows came from: `synthetic(users=…,items=…)` or the `--data` folder. */
   source: string;
+  /** The `--data` folder (absent for synthetic data), for benchmarks that start child processes. */
+  dir?: string;
 }
 
 /** What every benchmark function receives. */
@@ -189,7 +191,7 @@ export function syntheticBenchData(quick: boolean): BenchData {
 /** A duet-seq-v1 split folder (`train.txt`, `test.txt`, `protocol.json`). */
 export async function folderBenchData(dir: string): Promise<BenchData> {
   const { train, test } = await readDuetSplit(dir);
-  return { train, test, numItems: train.numItems, source: dir };
+  return { train, test, numItems: train.numItems, source: dir, dir };
 }
 
 /** The first `n` rows of `ds` (all of them when it has fewer), repeated to reach `n` if needed. */

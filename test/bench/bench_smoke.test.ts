@@ -105,4 +105,34 @@ describe('bench suite (smoke)', () => {
     expect(tf.getKernel('BatchMatMul', 'cpu')?.kernelFunc).toBe(matMulKernel);
     expect(tf.memory().numTensors).toBe(before);
   }, 60_000); // generous: under other jobs' load this took over 20 s
+
+  it('measures training in rounds beside independent processes, ratios as medians over rounds', async () => {
+    const records = await benchTrain(ctx, {
+      models: ['sasrec'], variants: ['base'], batchSize: 32, steps: 1, threads: [1, 2], rounds: 2, independent: true,
+    });
+    // Per round: 1 thread, 2 threads, the independent pair; then the scaling record.
+    expect(records.map((r) => r.bench)).toEqual([
+      ...Array.from({ length: 2 }, () => ['train', 'train', 'train-independent']).flat(), 'train-scaling']);
+    const rounds = [0, 1].map((round) => records.slice(3 * round, 3 * round + 3));
+    rounds.forEach((rs, round) => rs.forEach((r) => expect((r.params as { round: number }).round).toBe(round)));
+    const pair = checkShape(rounds[0][2], 'train-independent', ['samplesPerSecond']);
+    expect(pair.params).toMatchObject({ processes: 2, batchSize: 32, steps: 1 });
+    const each = pair.eachSamplesPerSecond as number[];
+    expect(each).toHaveLength(2);
+    expect(each.every((v) => v > 0)).toBe(true);
+    expect(pair.samplesPerSecond).toBeCloseTo(each[0] + each[1], 6);
+
+    const sps = (r: BenchRecord) => r.samplesPerSecond as number;
+    const med = (v: number[]) => (v[0] + v[1]) / 2; // of two rounds: their mean
+    const scaled = checkShape(records[6], 'train-scaling', ['ratio', 'ceilingRatio', 'efficiency', 'independentSamplesPerSecond']);
+    expect(scaled.params).toMatchObject({ threads: [1, 2], rounds: 2 });
+    expect(scaled.ratios).toEqual(rounds.map((rs) => sps(rs[1]) / sps(rs[0])));
+    expect(scaled.ratio).toBeCloseTo(med(rounds.map((rs) => sps(rs[1]) / sps(rs[0]))), 10);
+    expect(scaled.ceilingRatio).toBeCloseTo(med(rounds.map((rs) => sps(rs[2]) / sps(rs[0]))), 10);
+    expect(scaled.efficiency).toBeCloseTo(med(rounds.map((rs) => sps(rs[1]) / sps(rs[2]))), 10);
+    const [one, all] = scaled.samplesPerSecond as number[];
+    expect(one).toBeCloseTo(med(rounds.map((rs) => sps(rs[0]))), 6);
+    expect(all).toBeCloseTo(med(rounds.map((rs) => sps(rs[1]))), 6);
+    await expect(benchTrain(ctx, { models: ['sasrec'], variants: ['base'], rounds: 0 })).rejects.toThrow(/'rounds' must be a positive integer/);
+  }, 120_000);
 });
