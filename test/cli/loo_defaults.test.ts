@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { LOO_DUET_DEFAULTS, LOO_MODEL_DEFAULTS, looModelConfig, looSettings } from '../../src/cli/loo/loo_experiment';
+import {
+  LOO_DUET_DEFAULTS, LOO_GENERATOR_LEARNING_RATES, LOO_MODEL_DEFAULTS, looModelConfig, looSettings,
+} from '../../src/cli/loo/loo_experiment';
 import { buildSeqLooSplit } from '../../src/data/protocols/seq_loo';
 import { createModel, type CreateModelOptions } from '../../src/models/create_model';
 
@@ -24,6 +26,11 @@ describe('seq-loo-v1 SASRec defaults', () => {
     expect(duet).toMatchObject({ towerLayers: 1, scaleEmbeddings: true, dynamicLayers: ['userTower1'] });
     expect((duet.generator as Record<string, unknown>)).toMatchObject({ condition: 'positions', encoder: 'gru' });
     expect(s.lr).toBe(0.005);
+    expect(s.generatorLr).toBe(0.002);
+    expect(LOO_GENERATOR_LEARNING_RATES.sasrec).toBe(0.002);
+    expect(looSettings('train', { ...o, 'generator-lr': 0.001 }).generatorLr).toBe(0.001);
+    expect(looSettings('train', { ...o, model: 'gru4rec' }).generatorLr).toBeUndefined();
+    expect(() => looSettings('train', { ...o, 'generator-lr': -1 })).toThrow('train: --generator-lr must be a positive number, got -1');
     // Both build, and --model-options still wins.
     const { model } = createModel(base as unknown as CreateModelOptions);
     expect(model.layers.map((l) => l.name).filter((n) => /Tower/.test(n))).toEqual([]);
@@ -37,6 +44,6 @@ describe('seq-loo-v1 SASRec defaults', () => {
 
   it('docs/RESULTS.md states the same defaults', () => {
     const results = fs.readFileSync(new URL('../../docs/RESULTS.md', import.meta.url), 'utf8');
-    expect(results).toContain('seq-loo-v1 SASRec defaults: base `towerLayers: 0, scaleEmbeddings: true`, DUET `towerLayers: 1`');
+    expect(results).toContain('seq-loo-v1 SASRec defaults: base `towerLayers: 0, scaleEmbeddings: true`, DUET `towerLayers: 1` and `--generator-lr 0.002`');
   });
 });

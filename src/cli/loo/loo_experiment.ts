@@ -46,6 +46,21 @@ export const LOO_DEFAULTS = { batch: 128, lr: 0.002, dim: 64 } as const;
 export const LOO_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number> = { sasrec: 0.005, gru4rec: LOO_DEFAULTS.lr };
 
 /**
+ * `--generator-lr` when not given, per architecture, on a seq-loo-v1 folder (undefined: `--lr`).
+ * DUET-SASRec: 0.002 with lr 0.005. Its generator learns fastest and over-fits first: with the
+ * generator at lr 0.005, validation NDCG@10 on Beauty peaked at epoch 4 (0.0479) and fell every
+ * epoch after; at 0.002 it reached 0.0488 by epoch 3 (docs/RESULTS.md).
+ *
+ * @example
+ * ```ts
+ * LOO_GENERATOR_LEARNING_RATES.sasrec; // 0.002
+ * ```
+ */
+export const LOO_GENERATOR_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number | undefined> = {
+  sasrec: 0.002, gru4rec: undefined,
+};
+
+/**
  * Model defaults on seq-loo-v1 per architecture, under `--model-options` (which wins). SASRec:
  * SASRec's own shape (2 blocks, 2 heads, pre-LayerNorm, no `sequenceTransform`, no towers: the
  * score is ⟨encoder state, item embedding⟩, `towerLayers: 0`; the click embeddings scaled by √D,
@@ -118,7 +133,7 @@ export function refuseOnLoo(command: string, argv: readonly string[], names: rea
   }
 }
 
-/** The training settings of a loo run: `--batch`, `--dim` fall back to {@link LOO_DEFAULTS}, `--lr` to {@link LOO_LEARNING_RATES}. */
+/** The training settings of a loo run: `--batch`, `--dim` fall back to {@link LOO_DEFAULTS}, `--lr` to {@link LOO_LEARNING_RATES}, `--generator-lr` to {@link LOO_GENERATOR_LEARNING_RATES}. */
 export interface LooSettings extends RunSettings {
   dim: number;
   loss: 'ce' | 'sampled' | 'bce';
@@ -137,7 +152,8 @@ export function looSettings(command: string, o: ParsedOptions): LooSettings {
   if (clip !== undefined && !(clip > 0)) {
     throw new UsageError(`${command}: --clip-norm must be a positive number, got ${clip}`);
   }
-  const generatorLr = o['generator-lr'] as number | undefined;
+  const generatorLr = (o['generator-lr'] as number | undefined) ??
+    (model === 'sasrec' || model === 'gru4rec' ? LOO_GENERATOR_LEARNING_RATES[model] : undefined);
   if (generatorLr !== undefined && !(generatorLr > 0)) {
     throw new UsageError(`${command}: --generator-lr must be a positive number, got ${generatorLr}`);
   }
