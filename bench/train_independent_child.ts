@@ -3,7 +3,7 @@
  * of a model on one thread, on its own part of the rows, at batch `batchSize / processes`,
  * sharing nothing with its siblings. Its warm-up epoch runs first; it then prints `ready` and
  * waits for `go` on stdin, so that every sibling's timed epoch runs at the same time. Prints one
- * JSON line (`{ samplesPerSecond, samplesPerCpuSecond }`) at the end.
+ * JSON line (`{ samplesPerSecond }`) at the end.
  *
  * Started by bench/train_throughput.ts, never by hand:
  *   tsx bench/train_independent_child.ts '{"model":"sasrec","variant":"base",…}'
@@ -29,11 +29,6 @@ export interface IndependentChildSpec {
   quick: boolean;
 }
 
-function cpuMs(): number {
-  const used = process.cpuUsage();
-  return (used.user + used.system) / 1000;
-}
-
 function waitForGo(): Promise<void> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: process.stdin });
@@ -57,25 +52,17 @@ async function main(): Promise<void> {
   const rows = sliceDataset(data.train, idx);
   const model = buildModel({ model: spec.model, variant: spec.variant, numItems: data.numItems,
     clickLength: data.train.clickLength });
-  let cpuAtEpoch1 = 0;
-  let cpuEpoch2 = 0;
   const result = await train(model, { train: rows }, {
     epochs: 2, batchSize: spec.batchSize, learningRate: 1e-3, threads: 1,
     onEpoch: async (log) => {
       if (log.epoch === 0) {
         process.stdout.write('ready\n');
         await waitForGo();
-        cpuAtEpoch1 = cpuMs();
-      } else {
-        cpuEpoch2 = cpuMs() - cpuAtEpoch1;
       }
     },
   });
   const timed = result.history[1];
-  process.stdout.write(`${JSON.stringify({
-    samplesPerSecond: timed.samplesPerSecond,
-    samplesPerCpuSecond: cpuEpoch2 > 0 ? (rows.size * 1000) / cpuEpoch2 : undefined,
-  })}\n`);
+  process.stdout.write(`${JSON.stringify({ samplesPerSecond: timed.samplesPerSecond })}\n`);
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,16 @@ import { expectGradientsMatch } from '../helpers/gradients';
 import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
 import { leakedTensors, maxDiff, random2d, random3d } from './reference';
 
+/** Gradients of a masked `[2, 3, 4]` input and of `layer`'s table against finite differences. */
+function expectMaskedGradientsMatch(layer: PositionEmbedding): void {
+  const x = tf.variable(tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3));
+  const mask = tf.tensor2d([[1, 1, 0], [0, 1, 1]]);
+  const r = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
+  const loss = () => tf.sum(tf.mul(tf.square(layer.apply([x, mask]) as tf.Tensor), r)) as tf.Scalar;
+  loss();
+  expectGradientsMatch(loss, [x, layer.trainableWeights[0].read() as tf.Variable]);
+}
+
 describe('PositionEmbedding', () => {
   it('keeps the input shape symbolically and owns one [maxLength, dim] table', () => {
     const x = tfl.input({ shape: [3, 4] });
@@ -64,13 +74,7 @@ describe('PositionEmbedding', () => {
   });
 
   it("origin 'end' has gradients matching finite differences", () => {
-    const layer = positionEmbedding({ maxLength: 4, origin: 'end' });
-    const x = tf.variable(tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3));
-    const mask = tf.tensor2d([[1, 1, 0], [0, 1, 1]]);
-    const r = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
-    const loss = () => tf.sum(tf.mul(tf.square(layer.apply([x, mask]) as tf.Tensor), r)) as tf.Scalar;
-    loss();
-    expectGradientsMatch(loss, [x, layer.trainableWeights[0].read() as tf.Variable]);
+    expectMaskedGradientsMatch(positionEmbedding({ maxLength: 4, origin: 'end' }));
   });
 
   it('survives a save/load round trip with equal predictions', async () => {
@@ -87,13 +91,7 @@ describe('PositionEmbedding', () => {
   });
 
   it('has gradients matching finite differences', () => {
-    const layer = positionEmbedding();
-    const x = tf.variable(tf.randomNormal([2, 3, 4], 0, 1, 'float32', 3));
-    const mask = tf.tensor2d([[1, 1, 0], [0, 1, 1]]);
-    const r = tf.randomNormal([2, 3, 4], 0, 1, 'float32', 4);
-    const loss = () => tf.sum(tf.mul(tf.square(layer.apply([x, mask]) as tf.Tensor), r)) as tf.Scalar;
-    loss();
-    expectGradientsMatch(loss, [x, layer.trainableWeights[0].read() as tf.Variable]);
+    expectMaskedGradientsMatch(positionEmbedding());
   });
 
   it('does not leak tensors over repeated predict', () => {
