@@ -191,7 +191,7 @@ export { stampDeviceModel } from './serve/stamp_device_model';
 export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
 export type {
-  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+  CorsOptions, PreparedModel, Readiness, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
 } from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
 export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';

@@ -23,12 +23,12 @@ export { DEVICE_METADATA_KEY, readDeviceMetadata } from './device_metadata';
 export type { DeviceMetadata } from './device_metadata';
 export { stampDeviceModel } from './stamp_device_model';
 export { MicroBatcher } from './micro_batcher';
-export type { MicroBatcherOptions } from './micro_batcher';
+export type { BatchResult, MicroBatcherOptions } from './micro_batcher';
 export { ServeError } from './serve_error';
 export type { ServeErrorCode, ServeErrorOptions } from './serve_error';
 export { createServer } from './server';
 export type {
-  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+  CorsOptions, PreparedModel, Readiness, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
 } from './server';
 export { listModelVersions, resolveModelSource, sourceIdentity } from './versions/model_versions';
 export type { ModelSource } from './versions/model_versions';

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
@@ -110,6 +111,23 @@ export interface ServerOptions {
   /** Vocabulary size, only when the generator's cannot be read from its ParameterGenerator. */
   vocabSize?: number;
   /**
+   * Run the generator in a worker thread of its own (Node's `worker_threads`), so its calls do
+   * not hold up the event loop that reads, refuses and answers requests: the thread loads the
+   * model folder itself on the server's backend (`tf.getBackend()` when the server is created),
+   * warms it, and runs the batches; two batches are in flight at once, so it goes from one call
+   * to the next; rows in flight count as queued for admission. If the thread dies, every
+   * pending and later request gets 500 `generator_failed`, readiness and liveness report
+   * `failed`, and `onGeneratorFailure` is called (a reload starts a new thread). A model
+   * folder only. Default: true for a model folder, false for a model in memory (which runs on
+   * the server's thread).
+   */
+  generatorThread?: boolean;
+  /**
+   * Called once when the served generator's thread dies (see `generatorThread`), with the
+   * reason; `duet-tf serve` then stops with exit code 1. Default: only logged.
+   */
+  onGeneratorFailure?: (error: Error) => void;
+  /**
    * Bearer token: when set, every route but `/healthz` and CORS preflights needs
    * `Authorization: Bearer <token>`. Default: no authentication.
    */
@@ -141,8 +159,13 @@ export interface ServerHandle {
   readonly address: ServerAddress | null;
   /** The health port's base URL once listening with `healthPort`, else null. */
   readonly healthUrl: string | null;
-  /** What `/readyz` says now: `'ready'`, `'overloaded'` or `'draining'`. */
-  readiness(): 'ready' | 'overloaded' | 'draining';
+  /**
+   * What `/readyz` says now: `'ready'`, `'overloaded'`, `'draining'`, or `'failed'` (the
+   * generator thread died).
+   */
+  readiness(): Readiness;
+  /** Whether the served generator runs in a thread of its own (see `generatorThread`). */
+  readonly generatorThread: boolean;
   /** What the served generator accepts and produces (fingerprint, layout, length, vocabulary). */
   readonly info: GeneratorInfo;
   /** The served version (numbered version folders), else null. */
@@ -182,6 +205,9 @@ export interface ServerHandle {
    */
   close(): Promise<void>;
 }
+
+/** What `/readyz` reports. */
+export type Readiness = 'ready' | 'overloaded' | 'draining' | 'failed';
 
 /** A loaded and warmed model version, not yet served (see {@link ServerHandle.prepare}). */
 export interface PreparedModel {
@@ -474,6 +500,20 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     },
   };
   const root = typeof options.model === 'string' ? options.model : null;
+  const thread = options.generatorThread ?? root !== null;
+  if (typeof thread !== 'boolean') {
+    throw new Error(`'generatorThread' passed to 'createServer' must be true or false, got ` +
+      `${String(options.generatorThread)}`);
+  }
+  if (thread && root === null) {
+    throw new Error(`'generatorThread' passed to 'createServer' needs a model folder (the ` +
+      `thread loads the model itself); a model in memory runs on the server's thread ` +
+      `(generatorThread: false)`);
+  }
+  if (thread) {
+    modelOptions.thread = true;
+    modelOptions.backend = tf.getBackend();
+  }
   const loadFrom = async (version?: number): Promise<ServedModel> => {
     if (root === null) {
       const served = await ServedModel.load({ model: options.model as tfl.LayersModel }, modelOptions);
@@ -493,6 +533,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
   // Versions are pinned only when asked: later reloads go to the newest.
   let current = await loadFrom(options.version);
+  // A generator thread that dies while it serves: requests get 500 generator_failed (the
+  // batcher's calls fail), readiness says 'failed', the owner is told once.
+  let failureReported = false;
+  const watchFailure = (served: ServedModel) => served.thread?.onFailure((error) => {
+    if (served !== current || failureReported || closing !== null) return;
+    failureReported = true;
+    log(`duet-tf serve: ${error.message}`);
+    options.onGeneratorFailure?.(error);
+  });
   metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
   const { latency, errors, sequences, modelInfo } = metrics;
   const inflightGauge = metrics.inflight;
@@ -537,6 +586,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   let health: HealthThread | null = null;
   const holds = new RetryHold({ maxRetryAfter });
   let healthTimer: ReturnType<typeof setInterval> | null = null;
+  watchFailure(current);
 
   const corsOrigin = (req: IncomingMessage): string | null => {
     const origin = req.headers.origin;
@@ -662,7 +712,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         `(Content-Type application/json), got '${type}'`);
     }
     const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)),
-      { ...served.runner.limits, maxSequences, items: served.items, unknownIds });
+      { ...served.limits, maxSequences, items: served.items, unknownIds });
     const values = await served.batcher.submit(rows);
     if (!wantsBinary(url, req)) {
       checkFinite(values);
@@ -691,8 +741,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const binaryHeaders = (served: ServedModel, format: PayloadFormat) =>
     (served.headers[format] ??= { [FINGERPRINT_HEADER]: served.info.fingerprint, 'X-Duet-Format': format });
 
-  const readiness = (): 'ready' | 'overloaded' | 'draining' =>
-    draining ? 'draining' : current.batcher.overloaded ? 'overloaded' : 'ready';
+  const readiness = (): Readiness =>
+    draining ? 'draining' : current.failure !== null ? 'failed' :
+      current.batcher.overloaded ? 'overloaded' : 'ready';
 
   const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: RequestUrl) =>
       void | Promise<void>> = {
@@ -711,14 +762,14 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         ],
       });
     },
-    '/healthz': (_req, res) => draining ?
-      sendJson(res, 503, { status: 'draining', fingerprint: current.info.fingerprint }) :
+    '/healthz': (_req, res) => draining || current.failure !== null ?
+      sendJson(res, 503, { status: draining ? 'draining' : 'failed', fingerprint: current.info.fingerprint }) :
       sendJson(res, 200, { status: 'ok', fingerprint: current.info.fingerprint }),
     '/readyz': (_req, res) => {
       const status = readiness();
       sendJson(res, status === 'ready' ? 200 : 503, {
         status, version: current.version, fingerprint: current.info.fingerprint,
-        queuedSequences: current.batcher.pending,
+        queuedSequences: current.batcher.pending, inFlightSequences: current.batcher.inFlight,
         estimatedWaitMs: Math.round(current.batcher.estimatedWaitMs),
       });
     },
@@ -818,8 +869,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         `is no folder to load another version from`);
     }
     const next = await loadFrom(version);
+    // A served model whose generator thread died is replaced even by the same version.
     const isCurrent = next.version === current.version &&
-      next.info.fingerprint === current.info.fingerprint;
+      next.info.fingerprint === current.info.fingerprint && current.failure === null;
     let done = false;
     return {
       version: next.version,
@@ -834,6 +886,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         }
         const old = current;
         current = next;
+        failureReported = false;
+        watchFailure(next);
         modelInfo.set({ fingerprint: old.info.fingerprint }, 0);
         modelInfo.set({ fingerprint: next.info.fingerprint }, 1);
         log(`duet-tf serve: now serving ${next.version === null ? 'the model' :
@@ -914,6 +968,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       return health?.url ?? null;
     },
     readiness: () => readiness(),
+    get generatorThread() {
+      return current.thread !== null;
+    },
     metrics: () => metrics.text(),
     get metricsRegistry() {
       return metrics;
@@ -961,7 +1018,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
           void startHealth(host).then(() => {
             log(`duet-tf serve: listening on ${address!.url} (${current.version === null ? '' :
               `version ${current.version}, `}generator ${current.info.fingerprint}, ` +
-              `${current.info.total} parameters per user)${health === null ? '' :
+              `${current.info.total} parameters per user${current.thread === null ? '' :
+              ', generator thread'})${health === null ? '' :
               `; health checks also on ${health.url}`}`);
             resolve(address!);
           }, (error: Error) => {
