@@ -65,8 +65,10 @@ export interface ServerOptions {
   /** Most sequences waiting for the generator; beyond it requests get 503. Default 4096. */
   maxQueue?: number;
   /**
-   * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it at
-   * the pace the queue was measured to drain at: calls and the event-loop turns between them);
+   * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it,
+   * queued and in calls not answered yet, at the pace the queue was measured to drain at: with a
+   * generator thread, its calls' own time there; on the server's thread, calls and the
+   * event-loop turns between them);
    * beyond it requests get 503 `overloaded` with `Retry-After`,
    * at once, before their body is read. Default 500.
    */
@@ -415,9 +417,12 @@ function requestUrl(target: string): RequestUrl {
  * - `GET /metrics`: Prometheus text format.
  *
  * Admission: a request that would wait longer than `maxQueueMs` for the generator, or push the
- * queue past `maxQueue` sequences, gets 503 `overloaded` with `Retry-After` at once (before its
- * body is read, when the queue is already full); the event loop runs between generator calls,
- * so health checks and refusals are answered within one call's time under any load.
+ * queue past `maxQueue` sequences (those in calls not answered yet included), gets 503
+ * `overloaded` with `Retry-After` at once (before its body is read, when the queue is already
+ * full). With a generator thread (`generatorThread`, the default for a model folder) the
+ * generator's calls run there and the event loop only reads, refuses and answers; on the
+ * server's thread, the event loop runs between generator calls, so health checks and refusals
+ * are answered within one call's time under any load.
  *
  * Versions: given a directory of numbered version folders, the highest complete one is served;
  * {@link ServerHandle.reload} (or `pollSeconds`) loads and warms a newer one, then switches;
