@@ -21,6 +21,7 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
 import { parseParametersRequest } from './requests';
 import { ServeError } from './serve_error';
+import { useGeneratorThread } from './thread/use_thread';
 import { ModelSource, resolveModelSource, sourceIdentity } from './versions/model_versions';
 import { ServedModel, ServedModelOptions } from './versions/served_model';
 
@@ -120,8 +121,8 @@ export interface ServerOptions {
    * to the next; rows in flight count as queued for admission. If the thread dies, every
    * pending and later request gets 500 `generator_failed`, readiness and liveness report
    * `failed`, and `onGeneratorFailure` is called (a reload starts a new thread). A model
-   * folder only. Default: true for a model folder, false for a model in memory (which runs on
-   * the server's thread).
+   * folder, on the wasm or cpu backend (tfjs-node does not load in a second thread). Default:
+   * true for a model folder on those, else false.
    */
   generatorThread?: boolean;
   /**
@@ -505,16 +506,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     },
   };
   const root = typeof options.model === 'string' ? options.model : null;
-  const thread = options.generatorThread ?? root !== null;
-  if (typeof thread !== 'boolean') {
-    throw new Error(`'generatorThread' passed to 'createServer' must be true or false, got ` +
-      `${String(options.generatorThread)}`);
-  }
-  if (thread && root === null) {
-    throw new Error(`'generatorThread' passed to 'createServer' needs a model folder (the ` +
-      `thread loads the model itself); a model in memory runs on the server's thread ` +
-      `(generatorThread: false)`);
-  }
+  const thread = useGeneratorThread(options.generatorThread, { folder: root !== null, backend: tf.getBackend() });
   if (thread) {
     modelOptions.thread = true;
     modelOptions.backend = tf.getBackend();

@@ -17,6 +17,7 @@ import type { GeneratorRow } from '../../src/serve/requests';
 import { createServer } from '../../src/serve/server';
 import { GeneratorThread } from '../../src/serve/thread/generator_thread';
 import { EXIT_AFTER_ENV } from '../../src/serve/thread/protocol';
+import { useGeneratorThread } from '../../src/serve/thread/use_thread';
 import { saveDuet } from '../../src/wrap/file_io';
 import { json, post, request } from './http_client';
 import { direct, LENGTH, maxDiff, tinyDuet } from './tiny_duet';
@@ -81,9 +82,18 @@ describe('generator thread', () => {
     expect(await until(() => GeneratorThread.running === 0)).toBe(true);
   });
 
-  it('refuses a thread for a model in memory, naming the option', async () => {
+  it('refuses a thread for a model in memory, naming the option; defaults: on for a folder on wasm or cpu, off for tfjs-node and models in memory', async () => {
     await expect(createServer({ model: tinyDuet({ seed: 42 }).generator, generatorThread: true }))
       .rejects.toThrow(`'generatorThread' passed to 'createServer' needs a model folder`);
+    expect(useGeneratorThread(undefined, { folder: true, backend: 'wasm' })).toBe(true);
+    expect(useGeneratorThread(undefined, { folder: true, backend: 'cpu' })).toBe(true);
+    expect(useGeneratorThread(undefined, { folder: false, backend: 'wasm' })).toBe(false);
+    // tfjs-node's binding does not load in a second thread of a process.
+    expect(useGeneratorThread(undefined, { folder: true, backend: 'tensorflow' })).toBe(false);
+    expect(useGeneratorThread(false, { folder: true, backend: 'wasm' })).toBe(false);
+    expect(() => useGeneratorThread(true, { folder: true, backend: 'tensorflow' }))
+      .toThrow("cannot be used with the 'tensorflow' backend");
+    expect(() => useGeneratorThread('on', { folder: true, backend: 'wasm' })).toThrow('must be true or false, got on');
   });
 
   it('a thread that dies: pending and later requests get 500 generator_failed, readiness and liveness say failed, the owner is told; a reload starts a new thread', async () => {
