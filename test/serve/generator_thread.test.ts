@@ -149,13 +149,14 @@ describe('generator thread', () => {
     await saveDuet(models[0].duet, path.join(dir, '1'));
     const server = await createServer({ model: dir });
     const { url } = await server.listen(0);
+    let stop = false;
+    let traffic: Promise<void> = Promise.resolve();
     try {
       expect(GeneratorThread.running).toBe(1);
       await saveDuet(models[1].duet, path.join(dir, '2'));
       // Requests go on during the reload: each is answered by one version or the other, whole.
-      let stop = false;
       const answers: string[] = [];
-      const traffic = (async () => {
+      traffic = (async () => {
         while (!stop) {
           const r = await post(`${url}/v1/parameters?format=f32`, { sequence: [4, 5] });
           expect(r.status).toBe(200);
@@ -166,7 +167,7 @@ describe('generator thread', () => {
         }
       })();
       const reloaded = server.reload();
-      // Both threads run while the new one warms.
+      // Both threads run while the new one loads and warms (counted from its start).
       expect(await until(() => GeneratorThread.running === 2)).toBe(true);
       expect(await reloaded).toMatchObject({ switched: true, version: 2 });
       expect(await until(() => answers.length > 0 && answers[answers.length - 1] === '1')).toBe(true);
@@ -183,6 +184,8 @@ describe('generator thread', () => {
       expect(server.version).toBe(2);
       expect(await until(() => GeneratorThread.running === 1)).toBe(true);
     } finally {
+      stop = true;
+      await traffic.catch(() => undefined);
       const began = Date.now();
       await server.close();
       expect(Date.now() - began).toBeLessThan(5000);

@@ -54,9 +54,9 @@ interface Call {
  * ```
  */
 export class GeneratorThread {
-  private static readonly alive = new Set<GeneratorThread>();
+  private static readonly alive = new Set<NodeWorker>();
 
-  /** Generator threads of this process that are running (started and not exited). */
+  /** Generator threads of this process that are running: started (loading or ready), not exited. */
   static get running(): number {
     return GeneratorThread.alive.size;
   }
@@ -81,9 +81,7 @@ export class GeneratorThread {
     this.warmup = { seconds: ready.warmupSeconds, rows: ready.warmupRows };
     worker.on('message', (m: FromGeneratorThread) => this.receive(m));
     worker.on('error', (e: Error) => this.fail(`failed: ${e.message}`));
-    GeneratorThread.alive.add(this);
     worker.on('exit', (code: number) => {
-      GeneratorThread.alive.delete(this);
       if (this.stopping === null) this.fail(`exited (code ${code})`);
     });
   }
@@ -103,6 +101,8 @@ export class GeneratorThread {
     };
     const worker = source.kind === 'file' ? new Worker(source.path, { workerData }) :
       new Worker(source.code, { eval: true, workerData });
+    GeneratorThread.alive.add(worker);
+    worker.once('exit', () => GeneratorThread.alive.delete(worker));
     let ready: Extract<FromGeneratorThread, { type: 'ready' }>;
     try {
       ready = await new Promise((resolve, reject) => {
