@@ -17,6 +17,9 @@
  *
  *   npm run -s bench:serve -- --scenario overload [--backend wasm --retry-after ignore|honor]
  *
+ * `--generator-thread on|off` (both scenarios; default on, the server's default for a model folder)
+ * runs the server's generator in a thread of its own or on its event loop.
+ *
  * With `--max-queue` below `--sequences` (e.g. `--max-queue 255`) every request is refused: the
  * record's `serverCpuUsPerRequest` is then the server's CPU per refusal.
  *

@@ -197,6 +197,8 @@ export type { PromClientModule, ServiceMetrics } from './serve/metrics';
 export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
 export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';
+export { packRows } from './serve/packed_rows';
+export type { PackedRows } from './serve/packed_rows';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
 export { parseParametersRequest } from './serve/requests';

@@ -16,6 +16,8 @@ export { generatorFingerprint } from './fingerprint';
 export { parseParametersRequest } from './requests';
 export type { GeneratorRow, ParametersRequest, RequestLimits } from './requests';
 export { GeneratorRunner } from './generator_runner';
+export { packRows } from './packed_rows';
+export type { PackedRows } from './packed_rows';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './generator_runner';
 export { generatorEmbeddingTable } from './embedding_table';
 export { loadGenerator } from './load_generator';
