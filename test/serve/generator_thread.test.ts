@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { GeneratorRunner } from '../../src/serve/generator_runner';
@@ -18,9 +19,10 @@ import { createServer } from '../../src/serve/server';
 import { GeneratorThread } from '../../src/serve/thread/generator_thread';
 import { EXIT_AFTER_ENV } from '../../src/serve/thread/protocol';
 import { useGeneratorThread } from '../../src/serve/thread/use_thread';
+import { duetWrap } from '../../src/wrap/duet_wrap';
 import { saveDuet } from '../../src/wrap/file_io';
 import { json, post, request } from './http_client';
-import { direct, LENGTH, maxDiff, tinyDuet } from './tiny_duet';
+import { direct, FEATURES, LENGTH, maxDiff, tinyDuet } from './tiny_duet';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'duet-gen-thread-'));
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -94,6 +96,33 @@ describe('generator thread', () => {
     expect(() => useGeneratorThread(true, { folder: true, backend: 'tensorflow' }))
       .toThrow("cannot be used with the 'tensorflow' backend");
     expect(() => useGeneratorThread('on', { folder: true, backend: 'wasm' })).toThrow('must be true or false, got on');
+  });
+
+  it('a model with layer classes of its own (registered here only) does not load in the thread, saying what to do; generatorThread: false serves it', async () => {
+    class Doubler extends tfl.layers.Layer {
+      static className = 'TestOnlyDoubler';
+      override call(inputs: tf.Tensor | tf.Tensor[]) {
+        return tf.tidy(() => tf.mul(Array.isArray(inputs) ? inputs[0] : inputs, 2));
+      }
+    }
+    tf.serialization.registerClass(Doubler);
+    const x = tfl.input({ shape: [FEATURES], name: 'features' });
+    const h = tfl.layers.dense({ units: 4, activation: 'relu', name: 'hidden' }).apply(new Doubler({}).apply(x));
+    const y = tfl.layers.dense({ units: 1, name: 'out' }).apply(h) as tfl.SymbolicTensor;
+    const duet = duetWrap(tfl.model({ inputs: x, outputs: y }), { condition: { length: LENGTH },
+      generator: { vocabSize: 30, embeddingDim: 8, seed: 3 } });
+    const dir = path.join(root, 'custom');
+    await saveDuet(duet, dir);
+    await expect(createServer({ model: dir })).rejects.toThrow(
+      /Unknown layer: TestOnlyDoubler.*for a model with layer classes of your own, use generatorThread: false/s);
+    const server = await createServer({ model: dir, generatorThread: false });
+    try {
+      const { url } = await server.listen(0);
+      expect((await post(`${url}/v1/parameters?format=f32`, { sequence: [1, 2] })).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+    expect(await until(() => GeneratorThread.running === 0)).toBe(true);
   });
 
   it('a thread that dies: pending and later requests get 500 generator_failed, readiness and liveness say failed, the owner is told; a reload starts a new thread', async () => {

@@ -114,8 +114,11 @@ export class GeneratorThread {
         worker.once('message', (m: FromGeneratorThread) => {
           worker.off('exit', onExit);
           if (m.type === 'ready') resolve(m);
-          else reject(new Error(m.type === 'error' ? m.message : `'${workerData.caller}': the ` +
-            `generator thread sent '${m.type}' before it was ready`));
+          else if (m.type === 'error') reject(new Error(/Unknown layer/.test(m.message) ? `${m.message} ` +
+            `(the generator thread knows duet-tf's layer classes only; for a model with layer ` +
+            `classes of your own, use generatorThread: false)` : m.message));
+          else reject(new Error(`'${workerData.caller}': the generator thread sent '${m.type}' ` +
+            `before it was ready`));
         });
       });
     } catch (e) {
