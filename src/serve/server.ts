@@ -539,7 +539,12 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     log(`duet-tf serve: ${error.message}`);
     options.onGeneratorFailure?.(error);
   });
-  metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
+  try {
+    metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
+  } catch (e) {
+    await current.retire(); // its generator thread too
+    throw e;
+  }
   const { latency, errors, sequences, modelInfo } = metrics;
   const inflightGauge = metrics.inflight;
   const registers = [metrics.registry];
