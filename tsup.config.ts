@@ -11,9 +11,13 @@ export default defineConfig([{
   splitting: false,
   external: [/^@tensorflow\//],
 }, {
-  // The command line: Node only, ESM, with its shebang; and the training worker thread, which
-  // `train({ threads })` starts from beside the entry that loaded duet-tf (index or cli).
-  entry: { cli: 'src/cli/bin.ts', train_worker: 'src/train/parallel/worker_entry.ts' },
+  // The command line: Node only, ESM, with its shebang; the training worker thread, which
+  // `train({ threads })` starts from beside the entry that loaded duet-tf (index or cli); and the
+  // service's generator thread (`createServer({ generatorThread })`), found the same way.
+  entry: {
+    cli: 'src/cli/bin.ts', train_worker: 'src/train/parallel/worker_entry.ts',
+    serve_worker: 'src/serve/thread/thread_entry.ts',
+  },
   format: ['esm'],
   sourcemap: false,
   platform: 'node',

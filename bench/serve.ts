@@ -17,6 +17,9 @@
  *
  *   npm run -s bench:serve -- --scenario overload [--backend wasm --retry-after ignore|honor]
  *
+ * `--generator-thread on|off` (both scenarios; default on, the server's default for a model folder)
+ * runs the server's generator in a thread of its own or on its event loop.
+ *
  * With `--max-queue` below `--sequences` (e.g. `--max-queue 255`) every request is refused: the
  * record's `serverCpuUsPerRequest` is then the server's CPU per refusal.
  *
@@ -58,12 +61,14 @@ interface Options {
   honorRetryAfter: boolean;
   /** Overload: open the clients' connections before the load, or all at once as it starts. */
   connect: 'before' | 'burst';
+  /** The server's --generator-thread (default on, the server's default for a model folder). */
+  generatorThread: 'on' | 'off';
 }
 
 const USAGE = 'usage: npm run -s bench:serve -- [--duration S] [--warmup S] [--concurrency 1,16,64] ' +
   '[--model sasrec|gru4rec|din] [--format f32|f16|int8] [--workers N] [--backend auto|wasm|cpu|tensorflow] ' +
   '[--max-batch N] [--items N] [--encoder gru|mean|attention|last] [--client http|raw] [--sequences N] ' +
-  '[--max-wait-ms MS] [--max-queue-ms MS] [--max-queue N] [--max-retry-after S] [--cpu-prof DIR]\n' +
+  '[--max-wait-ms MS] [--max-queue-ms MS] [--max-queue N] [--max-retry-after S] [--generator-thread on|off] [--cpu-prof DIR]\n' +
   '       npm run -s bench:serve -- --scenario overload [--retry-after ignore|honor] [--connect before|burst] [same options]';
 
 function parseArgs(argv: string[]): Options {
@@ -76,10 +81,12 @@ function parseArgs(argv: string[]): Options {
   const o: Options = overload ?
     { scenario: 'overload', duration: 20, warmup: 0, concurrency: [1000], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 256, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, maxQueue: 4096, honorRetryAfter: false, connect: 'before' } :
+      client: 'raw', sequences: 256, maxWaitMs: 10, maxQueueMs: 40, maxQueue: 4096, honorRetryAfter: false, connect: 'before',
+      generatorThread: 'on' } :
     { scenario: 'levels', duration: 5, warmup: 1, concurrency: [1, 16, 64], model: 'sasrec', format: 'f16',
       workers: 1, backend: 'auto', maxBatch: 64, items: 1000, clickLength: 30, encoder: 'gru',
-      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, maxQueue: 100000, honorRetryAfter: false, connect: 'before' };
+      client: 'http', sequences: 1, maxWaitMs: 0, maxQueueMs: 500, maxQueue: 100000, honorRetryAfter: false, connect: 'before',
+      generatorThread: 'on' };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`bench:serve: ${flag} needs a value`);
@@ -116,6 +123,10 @@ function parseArgs(argv: string[]): Options {
         if (value !== 'http' && value !== 'raw') throw new Error('bench:serve: --client is http or raw');
         o.client = value;
         break;
+      case '--generator-thread':
+        if (value !== 'on' && value !== 'off') throw new Error('bench:serve: --generator-thread is on or off');
+        o.generatorThread = value;
+        break;
       case '--cpu-prof': o.cpuProf = value; break; // profile the server into this directory
       default: throw new Error(`bench:serve: unknown option ${flag}`);
     }
@@ -132,7 +143,7 @@ function startServer(modelDir: string, o: Options):
   const args = [...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []),
     '--import', 'tsx', path.join(REPO, 'src/cli/bin.ts'), 'serve', '--model-dir', modelDir,
     '--host', '127.0.0.1', '--port', '0', '--backend', o.backend, '--workers', String(o.workers),
-    '--max-batch', String(o.maxBatch),
+    '--max-batch', String(o.maxBatch), '--generator-thread', o.generatorThread,
     // The levels measure throughput: no admission refusals. The overload scenario runs the
     // service's own queue limits (default --max-queue) with the configured waits.
     ...(o.scenario === 'levels' ? ['--max-queue', '100000'] :
@@ -231,6 +242,7 @@ async function main(): Promise<void> {
       });
       console.log(JSON.stringify({
         bench: 'serve-overload', model: `${o.model}-duet`, encoder: o.encoder, format: o.format, backend,
+        generatorThread: o.generatorThread,
         sequencesPerRequest: o.sequences, concurrency: o.concurrency[0],
         server: { maxBatch: o.maxBatch, maxWaitMs: o.maxWaitMs, maxQueueMs: o.maxQueueMs, maxQueue: o.maxQueue,
           maxRetryAfter: o.maxRetryAfter ?? 4 },
@@ -291,7 +303,8 @@ async function main(): Promise<void> {
       const genSeconds = metric(after, 'duet_generator_batch_duration_seconds_sum') -
         metric(before, 'duet_generator_batch_duration_seconds_sum');
       console.log(JSON.stringify({
-        bench: 'serve', model: `${o.model}-duet`, encoder: o.encoder, client: o.client, parameters: layout.total, format: o.format,
+        bench: 'serve', model: `${o.model}-duet`, encoder: o.encoder, client: o.client, generatorThread: o.generatorThread,
+        parameters: layout.total, format: o.format,
         payloadBytes: expectedBytes, backend, workers: o.workers, concurrency, requests, errors,
         seconds: round(seconds), requestsPerSecond: round(requests / seconds, 1),
         p50Ms: round(percentile(sorted, 0.5)), p99Ms: round(percentile(sorted, 0.99)),

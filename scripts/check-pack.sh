@@ -47,5 +47,20 @@ npx --no-install duet-tf train --model sasrec --data data --epochs 1 --batch 64 
   --threads 2 --out model --json 2>train.log
 grep -q '2 threads' train.log || { cat train.log; echo 'train --threads 2 did not run on 2 threads'; exit 1; }
 echo 'CLI train --threads 2 ok'
+# The service from the installed bin, its generator in the thread the package ships (serve_worker.js).
+npx --no-install duet-tf train --model sasrec --variant duet --data data --epochs 1 --batch 64 --dim 8 \
+  --backend cpu --threads 1 --out duet --json 2>/dev/null >/dev/null
+./node_modules/.bin/duet-tf serve --model-dir duet --port 0 --backend cpu 2>serve.log &
+serve_pid=$!
+for _ in $(seq 1 120); do grep -q 'listening on http' serve.log && break; sleep 0.5; done
+url=$(grep -o 'listening on http://[0-9.:]*' serve.log | head -n 1 | sed 's/listening on //') \
+  || { cat serve.log; kill "$serve_pid" 2>/dev/null; echo 'serve did not start'; exit 1; }
+grep -q 'generator thread)' serve.log || { cat serve.log; kill "$serve_pid"; echo 'serve did not start its generator thread'; exit 1; }
+node -e "fetch(process.argv[1] + '/v1/parameters', { method: 'POST', headers: { accept: 'application/json' }, body: JSON.stringify({ sequence: [1, 2], ids: 'internal' }) })
+  .then(async (r) => { const b = await r.json(); if (r.status !== 200 || !Array.isArray(b.parameters)) throw new Error(JSON.stringify(b)); })" "$url" \
+  || { cat serve.log; kill "$serve_pid"; echo 'serve did not answer'; exit 1; }
+kill -TERM "$serve_pid"
+wait "$serve_pid" || { cat serve.log; echo 'serve did not exit 0 on SIGTERM'; exit 1; }
+echo 'CLI serve (generator thread) ok'
 node esm.mjs
 node cjs.cjs

@@ -191,12 +191,14 @@ export { stampDeviceModel } from './serve/stamp_device_model';
 export type { StampOptions } from './serve/stamp_device_model';
 export { createServer } from './serve/server';
 export type {
-  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+  CorsOptions, PreparedModel, Readiness, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
 } from './serve/server';
 export type { PromClientModule, ServiceMetrics } from './serve/metrics';
 export { listModelVersions, resolveModelSource } from './serve/versions/model_versions';
 export type { ModelSource } from './serve/versions/model_versions';
 export { GeneratorRunner } from './serve/generator_runner';
+export { packRows } from './serve/packed_rows';
+export type { PackedRows } from './serve/packed_rows';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './serve/generator_runner';
 export { loadGenerator } from './serve/load_generator';
 export { parseParametersRequest } from './serve/requests';

@@ -9,6 +9,7 @@ import { ParameterGenerator } from '../layers/parameter_generator';
 import { directForward } from '../wrap/direct_forward';
 import { findParameterGenerator } from './find_generator';
 import { generatorFingerprint } from './fingerprint';
+import { PackedRows, packRows } from './packed_rows';
 import { PayloadLayer } from './payload';
 import { GeneratorRow, RequestLimits } from './requests';
 
@@ -171,39 +172,48 @@ export class GeneratorRunner {
    * request kind present.
    */
   async generate(rows: readonly GeneratorRow[]): Promise<Float32Array> {
+    return this.generatePacked(packRows(rows, this.info.sequenceLength, this.info.embeddingDim));
+  }
+
+  /**
+   * {@link GeneratorRunner.generate} on rows already packed ({@link packRows}): what a generator
+   * thread runs on the arrays it is sent.
+   */
+  async generatePacked(packed: PackedRows): Promise<Float32Array> {
     const total = this.info.total;
     const L = this.info.sequenceLength;
-    const ids = rows.map((r, i) => [r, i] as const).filter(([r]) => r.kind === 'ids');
-    const embs = rows.map((r, i) => [r, i] as const).filter(([r]) => r.kind === 'embeddings');
+    const { count, kinds } = packed;
+    const idRows = packed.ids.length / L;
+    const embRows = count - idRows;
+    if (!Number.isInteger(idRows) || embRows < 0 || kinds.length !== count) {
+      throw new Error(`'GeneratorRunner': a packed batch of ${count} rows holds ${packed.ids.length} ` +
+        `ids for length ${L}`);
+    }
+    // Row indices of each kind (built only for a batch that mixes them).
+    const mixed = idRows > 0 && embRows > 0;
+    const idIndex: number[] = [];
+    const embIndex: number[] = [];
+    if (mixed) kinds.forEach((k, i) => (k === 0 ? idIndex : embIndex).push(i));
     // One kind (the usual batch): the forward pass's output is already in row order.
-    const out = ids.length > 0 && embs.length > 0 ? new Float32Array(rows.length * total) : null;
-    if (ids.length > 0) {
+    const out = mixed ? new Float32Array(count * total) : null;
+    if (idRows > 0) {
       if (this.runIds === null) throw new Error(`'GeneratorRunner' does not accept item ids`);
       const run = this.runIds;
-      const data = new Float32Array(ids.length * L);
-      ids.forEach(([r], b) => data.set((r as { ids: number[] }).ids, b * L));
-      const result = tf.tidy(() => run([tf.tensor2d(data, [ids.length, L])]));
+      const result = tf.tidy(() => run([tf.tensor2d(packed.ids, [idRows, L])]));
       if (out === null) return this.values(result);
-      await this.scatter(result, ids.map(([, i]) => i), out);
+      await this.scatter(result, idIndex, out);
     }
-    if (embs.length > 0) {
+    if (embRows > 0) {
       if (this.runEmbeddings === null) {
         throw new Error(`'GeneratorRunner' does not accept embeddings`);
       }
       const run = this.runEmbeddings;
       const dim = this.info.embeddingDim as number;
-      const data = new Float32Array(embs.length * L * dim);
-      const mask = new Float32Array(embs.length * L);
-      embs.forEach(([r], b) => {
-        const row = r as { vectors: Float32Array; time: number };
-        data.set(row.vectors, b * L * dim);
-        mask.fill(1, b * L, b * L + row.time);
-      });
       const result = tf.tidy(() => run([
-        tf.tensor3d(data, [embs.length, L, dim]), tf.tensor2d(mask, [embs.length, L]),
+        tf.tensor3d(packed.embeddings, [embRows, L, dim]), tf.tensor2d(packed.mask, [embRows, L]),
       ]));
       if (out === null) return this.values(result);
-      await this.scatter(result, embs.map(([, i]) => i), out);
+      await this.scatter(result, embIndex, out);
     }
     return out ?? new Float32Array(0);
   }

@@ -16,6 +16,8 @@ export { generatorFingerprint } from './fingerprint';
 export { parseParametersRequest } from './requests';
 export type { GeneratorRow, ParametersRequest, RequestLimits } from './requests';
 export { GeneratorRunner } from './generator_runner';
+export { packRows } from './packed_rows';
+export type { PackedRows } from './packed_rows';
 export type { GeneratorInfo, GeneratorRunnerOptions } from './generator_runner';
 export { generatorEmbeddingTable } from './embedding_table';
 export { loadGenerator } from './load_generator';
@@ -23,12 +25,12 @@ export { DEVICE_METADATA_KEY, readDeviceMetadata } from './device_metadata';
 export type { DeviceMetadata } from './device_metadata';
 export { stampDeviceModel } from './stamp_device_model';
 export { MicroBatcher } from './micro_batcher';
-export type { MicroBatcherOptions } from './micro_batcher';
+export type { BatchResult, MicroBatcherOptions } from './micro_batcher';
 export { ServeError } from './serve_error';
 export type { ServeErrorCode, ServeErrorOptions } from './serve_error';
 export { createServer } from './server';
 export type {
-  CorsOptions, PreparedModel, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
+  CorsOptions, PreparedModel, Readiness, ReloadResult, ServerAddress, ServerHandle, ServerOptions,
 } from './server';
 export { listModelVersions, resolveModelSource, sourceIdentity } from './versions/model_versions';
 export type { ModelSource } from './versions/model_versions';

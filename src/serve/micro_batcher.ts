@@ -23,9 +23,23 @@ export interface MicroBatcherOptions {
    * `submit` fails with 503 `overloaded`. Default: no time bound.
    */
   maxQueueMs?: number;
+  /**
+   * Most calls in flight at once. 1 (the generator runs on this thread): a call starts when the
+   * previous one has ended. 2 (a generator thread): the next batch is sent while a call runs, so
+   * the thread goes from one call to the next without waiting for this thread. Rows in flight
+   * count as queued for admission. Default 1.
+   */
+  concurrency?: number;
   /** Called after each generator call with its row count and duration in seconds. */
   onBatch?: (rows: number, seconds: number) => void;
 }
+
+/**
+ * What a run gives for a batch: the outputs, or the outputs with the call's own time in seconds
+ * (a generator thread's, measured there: waiting behind another call not included), which the
+ * wait estimate then uses.
+ */
+export type BatchResult = Float32Array | { values: Float32Array; seconds: number };
 
 interface Entry<Row> {
   rows: readonly Row[];
@@ -68,14 +82,18 @@ export class MicroBatcher<Row> {
   private readonly maxQueue: number;
   private readonly admission: QueueAdmission;
   private rowsPerSubmit = 1;
+  private readonly concurrency: number;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private immediate: object | null = null;
-  private running: Promise<void> | null = null;
+  /** Calls in flight (each settles after its answers and one event-loop turn). */
+  private readonly running = new Set<Promise<void>>();
+  /** Rows of the calls in flight, not answered yet. */
+  private inFlightRows = 0;
   /** When the last call ended; whether rows were waiting after it (the next call follows it). */
   private lastEnd = 0;
   private followsCall = false;
 
-  constructor(private readonly run: (rows: Row[]) => Promise<Float32Array>,
+  constructor(private readonly run: (rows: Row[]) => Promise<BatchResult>,
       private readonly width: number, private readonly options: MicroBatcherOptions = {}) {
     const check = (key: keyof MicroBatcherOptions, fallback: number, min: number) => {
       const v = options[key] ?? fallback;
@@ -88,6 +106,7 @@ export class MicroBatcher<Row> {
     this.maxBatch = check('maxBatch', 64, 1);
     this.maxWaitMs = check('maxWaitMs', 0, 0);
     this.maxQueue = check('maxQueue', 4096, 1);
+    this.concurrency = check('concurrency', 1, 1);
     const maxQueueMs = options.maxQueueMs ?? Infinity;
     if (typeof maxQueueMs !== 'number' || !(maxQueueMs >= 0)) {
       throw new Error(`'maxQueueMs' passed to 'MicroBatcher' must be a number >= 0, got ` +
@@ -101,7 +120,7 @@ export class MicroBatcher<Row> {
    * server refuse a request before reading its body.
    */
   refusal(rows: number): ServeError | null {
-    return this.admission.refusal(this.queue.length, rows);
+    return this.admission.refusal(this.queue.length + this.inFlightRows, rows);
   }
 
   /**
@@ -117,9 +136,9 @@ export class MicroBatcher<Row> {
     return this.admission.overloaded();
   }
 
-  /** Expected wait in ms of one more row behind those queued. */
+  /** Expected wait in ms of one more row behind those queued and in flight. */
   get estimatedWaitMs(): number {
-    return this.admission.estimatedWaitMs(this.queue.length, 1);
+    return this.admission.estimatedWaitMs(this.queue.length + this.inFlightRows, 1);
   }
 
   /** Records a call run outside the batcher (a warm-up), for the wait estimate. */
@@ -130,6 +149,11 @@ export class MicroBatcher<Row> {
   /** Rows waiting for a call. */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Rows in calls that have started and not answered yet. */
+  get inFlight(): number {
+    return this.inFlightRows;
   }
 
   /**
@@ -153,18 +177,24 @@ export class MicroBatcher<Row> {
 
   /** Runs everything queued now and resolves once the queue is empty and no call runs. */
   async drain(): Promise<void> {
-    while (this.queue.length > 0 || this.running !== null) {
-      if (this.running === null) this.start();
-      await this.running;
+    while (this.queue.length > 0 || this.running.size > 0) {
+      if (this.running.size < this.concurrency) this.start();
+      await Promise.all([...this.running]);
     }
   }
 
+  /** Rows were queued: start a call now, after one event-loop turn, or after the batching delay. */
   private schedule(): void {
-    if (this.running !== null) return; // the running call starts the next one when it ends
+    // Calls in flight start the next one when they end; below `concurrency`, a full batch (or,
+    // with a batching delay, one whose oldest row has waited it) is sent while others run.
+    if (this.running.size >= this.concurrency) return;
     if (this.queue.length >= this.maxBatch) {
       this.start();
     } else if (this.timer === null && this.immediate === null) {
       if (this.maxWaitMs === 0) {
+        // Adaptive batching: while a call runs, rows gather for the next (it starts when that
+        // call ends, or when they fill a batch).
+        if (this.running.size > 0) return;
         // Wait only for what already arrived: requests read in the same I/O phase join in.
         this.immediate = nextTick(() => {
           this.immediate = null;
@@ -174,8 +204,23 @@ export class MicroBatcher<Row> {
         // The oldest row waits maxWaitMs in all (rows left over from a full call have waited
         // some of it already).
         const waited = performance.now() - this.queue[0].entry.at;
-        this.timer = setTimeout(() => this.start(), Math.max(0, this.maxWaitMs - waited));
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.start();
+        }, Math.max(0, this.maxWaitMs - waited));
       }
+    }
+  }
+
+  /** A call ended (its slot is free): the rows that waited for it go on. */
+  private afterCall(): void {
+    if (this.queue.length === 0) return;
+    this.followsCall = true;
+    // Adaptive batching has waited its turn already; a batching delay counts from the oldest row.
+    if (this.maxWaitMs === 0) {
+      if (this.running.size === 0 || this.queue.length >= this.maxBatch) this.start();
+    } else {
+      this.schedule();
     }
   }
 
@@ -184,36 +229,46 @@ export class MicroBatcher<Row> {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.running !== null || this.queue.length === 0) return;
+    if (this.running.size >= this.concurrency || this.queue.length === 0) return;
     const batch = this.queue.splice(0, this.maxBatch);
     const chained = this.followsCall;
     this.followsCall = false;
-    this.running = this.runBatch(batch, chained).then(() => new Promise<void>((resolve) => {
-      // One turn of the event loop before the next call: requests received meanwhile are read
-      // (and refused or queued), health checks answered.
-      nextTick(resolve);
-    })).finally(() => {
-      this.running = null;
-      if (this.queue.length === 0) return;
-      this.followsCall = true;
-      // Adaptive batching has waited its turn already; a batching delay counts from the oldest row.
-      if (this.maxWaitMs === 0) this.start();
-      else this.schedule();
+    this.inFlightRows += batch.length;
+    // Calls on this thread free their slot after one turn of the event loop (requests received
+    // meanwhile are read, and refused or queued; health checks answered). Calls elsewhere (a
+    // generator thread) free it as soon as their outputs arrive, before the answers are sent:
+    // the next call starts at once, the thread never waits for this one.
+    const early = this.concurrency > 1;
+    const call: Promise<void> = this.runBatch(batch, chained, () => {
+      if (early && this.running.delete(call)) this.afterCall();
+    }).then(() => new Promise<void>((resolve) => nextTick(resolve))).finally(() => {
+      if (this.running.delete(call)) this.afterCall();
     });
+    this.running.add(call);
+    // Room for another call in flight: what is still queued goes on as usual.
+    if (this.queue.length > 0) this.schedule();
   }
 
   /** Runs one call; `chained`: it follows the previous call at once (the queue was not empty). */
-  private async runBatch(batch: Pending<Row>[], chained: boolean): Promise<void> {
+  private async runBatch(batch: Pending<Row>[], chained: boolean, settled: () => void): Promise<void> {
     const began = performance.now();
     let values: Float32Array;
+    let ownSeconds: number | null = null;
     try {
-      values = await this.run(batch.map((p) => p.entry.rows[p.index]));
+      const result = await this.run(batch.map((p) => p.entry.rows[p.index]));
+      if (result instanceof Float32Array) values = result;
+      else {
+        values = result.values;
+        ownSeconds = result.seconds;
+      }
       if (values.length !== batch.length * this.width) {
         throw new Error(`'MicroBatcher': the run returned ${values.length} values for ` +
           `${batch.length} rows of width ${this.width}`);
       }
     } catch (error) {
+      this.inFlightRows -= batch.length;
       this.lastEnd = performance.now();
+      settled();
       for (const { entry } of batch) {
         if (!entry.failed) {
           entry.failed = true;
@@ -222,15 +277,20 @@ export class MicroBatcher<Row> {
       }
       return;
     }
+    this.inFlightRows -= batch.length;
     const end = performance.now();
+    settled();
     const seconds = (end - began) / 1000;
-    // What admission estimates waits from: while the queue drains call after call, the time from
-    // the previous call's end to this one's, the event-loop turn between them included (reading
-    // and refusing requests, encoding answers): a queue drains at that pace, not at the calls'
-    // own. Counting the calls alone, waits came out 2-4x longer than estimated under overload.
-    this.admission.observeBatch(batch.length, chained ? (end - this.lastEnd) / 1000 : seconds);
+    // What admission estimates waits from. A generator thread's calls: their own time there
+    // (the thread goes from call to call while this thread reads and refuses requests). Calls
+    // on this thread: while the queue drains call after call, the time from the previous call's
+    // end to this one's, the event-loop turn between them included (reading and refusing
+    // requests, encoding answers): a queue drains at that pace, not at the calls' own. Counting
+    // the calls alone, waits came out 2-4x longer than estimated under overload.
+    this.admission.observeBatch(batch.length, ownSeconds ??
+      (chained ? (end - this.lastEnd) / 1000 : seconds));
     this.lastEnd = end;
-    this.options.onBatch?.(batch.length, seconds);
+    this.options.onBatch?.(batch.length, ownSeconds ?? seconds);
     const w = this.width;
     batch.forEach(({ entry, index }, b) => {
       if (entry.failed) return;

@@ -50,6 +50,7 @@ export const SERVE_OPTIONS: Readonly<Record<string, ServeFlag>> = {
   host: { key: 'host', type: 'string', default: '127.0.0.1', help: 'host to bind' },
   workers: { key: 'workers', type: 'integer', min: 1, default: 1, help: 'processes sharing the port, via node:cluster, all serving the same version; one that cannot start stops the service (non-zero exit)' },
   'poll-seconds': { key: 'pollSeconds', type: 'integer', min: 0, default: 0, help: 'check --model-dir for a new version every N s (0: on SIGHUP only)' },
+  'generator-thread': { key: 'generatorThread', type: 'string', choices: ['on', 'off'], defaultText: 'on, off with --backend tensorflow (tfjs-node does not load in a second thread)', help: "run the generator in a worker thread of its own (its own backend instance, the same choice as --backend), so its calls do not hold up the thread that reads, refuses and answers requests; off: on the server's thread. If the thread dies, requests get 500 generator_failed, /readyz and /healthz say failed, and the service exits 1 (a --workers worker exits and is restarted)" },
   'max-batch': { key: 'maxBatch', type: 'integer', min: 1, default: 64, help: 'most sequences per generator call' },
   'max-wait-ms': { key: 'maxWaitMs', type: 'integer', min: 0, default: 0, help: 'how long a request waits to share a call (0: adaptive, batches grow with the load)' },
   'max-queue': { key: 'maxQueue', type: 'integer', min: 1, default: 4096, help: 'most sequences waiting for the generator; past it 503 overloaded (Retry-After)' },
@@ -184,6 +185,7 @@ export function parseServeArgs(argv: readonly string[],
       throw new Error(`'duet-tf serve': ${name} must be ${list}, got '${value}'`);
     }
     if (flag.key === 'cors') origins.push(value);
+    else if (flag.key === 'generatorThread') out.generatorThread = value === 'on';
     else (out as Record<string, unknown>)[flag.key] = value;
   }
   if (out.modelDir === undefined || out.modelDir === '') {
@@ -273,15 +275,26 @@ export async function runServe(options: ServeCommandOptions, run: RunServeOption
       closed,
     };
   }
-  const server = await createServer({ ...serverOptions, model: modelDir, log });
-  const address = await server.listen(port, host);
   let done!: () => void;
-  const closed = new Promise<void>((resolve) => { done = resolve; });
+  let stop!: (reason: Error) => void;
+  const closed = new Promise<void>((resolve, reject) => {
+    done = resolve;
+    stop = reject;
+  });
+  // A dead generator thread: the service cannot answer any more; it closes and the command
+  // exits non-zero with the reason (an orchestrator restarts it).
+  let failed: Error | null = null;
+  const server = await createServer({ ...serverOptions, model: modelDir, log,
+    onGeneratorFailure: (error) => {
+      failed = error;
+      void server.close().then(() => stop(new Error(`stopping: ${error.message}`)));
+    } });
+  const address = await server.listen(port, host);
   const handle = {
     reload: async () => { await server.reload(); },
     close: async () => {
       await server.close();
-      done();
+      if (failed === null) done();
     },
   };
   if (handleSignals) {

@@ -8,7 +8,7 @@ export type ServeErrorCode =
   | 'bad_json' | 'bad_request' | 'invalid_ids' | 'unknown_ids' | 'invalid_embeddings' | 'empty_sequence'
   | 'too_many_sequences' | 'unsupported_request' | 'bad_format' | 'payload_too_large'
   | 'unsupported_media_type' | 'unauthorized' | 'forbidden_origin' | 'not_found'
-  | 'method_not_allowed' | 'overloaded' | 'shutting_down' | 'internal';
+  | 'method_not_allowed' | 'overloaded' | 'shutting_down' | 'generator_failed' | 'internal';
 
 /** Extra fields of a {@link ServeError}. */
 export interface ServeErrorOptions {

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
+import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { isNode, nodeRequire } from '../backend/node_env';
@@ -20,6 +21,7 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics';
 import { encodePayload, PAYLOAD_FORMATS, PAYLOAD_VERSION, PayloadFormat } from './payload';
 import { parseParametersRequest } from './requests';
 import { ServeError } from './serve_error';
+import { useGeneratorThread } from './thread/use_thread';
 import { ModelSource, resolveModelSource, sourceIdentity } from './versions/model_versions';
 import { ServedModel, ServedModelOptions } from './versions/served_model';
 
@@ -64,8 +66,10 @@ export interface ServerOptions {
   /** Most sequences waiting for the generator; beyond it requests get 503. Default 4096. */
   maxQueue?: number;
   /**
-   * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it at
-   * the pace the queue was measured to drain at: calls and the event-loop turns between them);
+   * Longest a request may expect to wait for the generator, in ms (the sequences ahead of it,
+   * queued and in calls not answered yet, at the pace the queue was measured to drain at: with a
+   * generator thread, its calls' own time there; on the server's thread, calls and the
+   * event-loop turns between them);
    * beyond it requests get 503 `overloaded` with `Retry-After`,
    * at once, before their body is read. Default 500.
    */
@@ -110,6 +114,23 @@ export interface ServerOptions {
   /** Vocabulary size, only when the generator's cannot be read from its ParameterGenerator. */
   vocabSize?: number;
   /**
+   * Run the generator in a worker thread of its own (Node's `worker_threads`), so its calls do
+   * not hold up the event loop that reads, refuses and answers requests: the thread loads the
+   * model folder itself on the server's backend (`tf.getBackend()` when the server is created),
+   * warms it, and runs the batches; two batches are in flight at once, so it goes from one call
+   * to the next; rows in flight count as queued for admission. If the thread dies, every
+   * pending and later request gets 500 `generator_failed`, readiness and liveness report
+   * `failed`, and `onGeneratorFailure` is called (a reload starts a new thread). A model
+   * folder, on the wasm or cpu backend (tfjs-node does not load in a second thread). Default:
+   * true for a model folder on those, else false.
+   */
+  generatorThread?: boolean;
+  /**
+   * Called once when the served generator's thread dies (see `generatorThread`), with the
+   * reason; `duet-tf serve` then stops with exit code 1. Default: only logged.
+   */
+  onGeneratorFailure?: (error: Error) => void;
+  /**
    * Bearer token: when set, every route but `/healthz` and CORS preflights needs
    * `Authorization: Bearer <token>`. Default: no authentication.
    */
@@ -141,8 +162,13 @@ export interface ServerHandle {
   readonly address: ServerAddress | null;
   /** The health port's base URL once listening with `healthPort`, else null. */
   readonly healthUrl: string | null;
-  /** What `/readyz` says now: `'ready'`, `'overloaded'` or `'draining'`. */
-  readiness(): 'ready' | 'overloaded' | 'draining';
+  /**
+   * What `/readyz` says now: `'ready'`, `'overloaded'`, `'draining'`, or `'failed'` (the
+   * generator thread died).
+   */
+  readiness(): Readiness;
+  /** Whether the served generator runs in a thread of its own (see `generatorThread`). */
+  readonly generatorThread: boolean;
   /** What the served generator accepts and produces (fingerprint, layout, length, vocabulary). */
   readonly info: GeneratorInfo;
   /** The served version (numbered version folders), else null. */
@@ -182,6 +208,9 @@ export interface ServerHandle {
    */
   close(): Promise<void>;
 }
+
+/** What `/readyz` reports. */
+export type Readiness = 'ready' | 'overloaded' | 'draining' | 'failed';
 
 /** A loaded and warmed model version, not yet served (see {@link ServerHandle.prepare}). */
 export interface PreparedModel {
@@ -389,9 +418,12 @@ function requestUrl(target: string): RequestUrl {
  * - `GET /metrics`: Prometheus text format.
  *
  * Admission: a request that would wait longer than `maxQueueMs` for the generator, or push the
- * queue past `maxQueue` sequences, gets 503 `overloaded` with `Retry-After` at once (before its
- * body is read, when the queue is already full); the event loop runs between generator calls,
- * so health checks and refusals are answered within one call's time under any load.
+ * queue past `maxQueue` sequences (those in calls not answered yet included), gets 503
+ * `overloaded` with `Retry-After` at once (before its body is read, when the queue is already
+ * full). With a generator thread (`generatorThread`, the default for a model folder) the
+ * generator's calls run there and the event loop only reads, refuses and answers; on the
+ * server's thread, the event loop runs between generator calls, so health checks and refusals
+ * are answered within one call's time under any load.
  *
  * Versions: given a directory of numbered version folders, the highest complete one is served;
  * {@link ServerHandle.reload} (or `pollSeconds`) loads and warms a newer one, then switches;
@@ -474,6 +506,11 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
     },
   };
   const root = typeof options.model === 'string' ? options.model : null;
+  const thread = useGeneratorThread(options.generatorThread, { folder: root !== null, backend: tf.getBackend() });
+  if (thread) {
+    modelOptions.thread = true;
+    modelOptions.backend = tf.getBackend();
+  }
   const loadFrom = async (version?: number): Promise<ServedModel> => {
     if (root === null) {
       const served = await ServedModel.load({ model: options.model as tfl.LayersModel }, modelOptions);
@@ -493,6 +530,15 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   };
   // Versions are pinned only when asked: later reloads go to the newest.
   let current = await loadFrom(options.version);
+  // A generator thread that dies while it serves: requests get 500 generator_failed (the
+  // batcher's calls fail), readiness says 'failed', the owner is told once.
+  let failureReported = false;
+  const watchFailure = (served: ServedModel) => served.thread?.onFailure((error) => {
+    if (served !== current || failureReported || closing !== null) return;
+    failureReported = true;
+    log(`duet-tf serve: ${error.message}`);
+    options.onGeneratorFailure?.(error);
+  });
   metrics = await createServiceMetrics({ fingerprint: current.info.fingerprint });
   const { latency, errors, sequences, modelInfo } = metrics;
   const inflightGauge = metrics.inflight;
@@ -537,6 +583,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   let health: HealthThread | null = null;
   const holds = new RetryHold({ maxRetryAfter });
   let healthTimer: ReturnType<typeof setInterval> | null = null;
+  watchFailure(current);
 
   const corsOrigin = (req: IncomingMessage): string | null => {
     const origin = req.headers.origin;
@@ -662,7 +709,7 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         `(Content-Type application/json), got '${type}'`);
     }
     const rows = parseParametersRequest(parseJson(await readBody(req, maxBody)),
-      { ...served.runner.limits, maxSequences, items: served.items, unknownIds });
+      { ...served.limits, maxSequences, items: served.items, unknownIds });
     const values = await served.batcher.submit(rows);
     if (!wantsBinary(url, req)) {
       checkFinite(values);
@@ -691,8 +738,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
   const binaryHeaders = (served: ServedModel, format: PayloadFormat) =>
     (served.headers[format] ??= { [FINGERPRINT_HEADER]: served.info.fingerprint, 'X-Duet-Format': format });
 
-  const readiness = (): 'ready' | 'overloaded' | 'draining' =>
-    draining ? 'draining' : current.batcher.overloaded ? 'overloaded' : 'ready';
+  const readiness = (): Readiness =>
+    draining ? 'draining' : current.failure !== null ? 'failed' :
+      current.batcher.overloaded ? 'overloaded' : 'ready';
 
   const handlers: Record<string, (req: IncomingMessage, res: ServerResponse, url: RequestUrl) =>
       void | Promise<void>> = {
@@ -711,14 +759,14 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         ],
       });
     },
-    '/healthz': (_req, res) => draining ?
-      sendJson(res, 503, { status: 'draining', fingerprint: current.info.fingerprint }) :
+    '/healthz': (_req, res) => draining || current.failure !== null ?
+      sendJson(res, 503, { status: draining ? 'draining' : 'failed', fingerprint: current.info.fingerprint }) :
       sendJson(res, 200, { status: 'ok', fingerprint: current.info.fingerprint }),
     '/readyz': (_req, res) => {
       const status = readiness();
       sendJson(res, status === 'ready' ? 200 : 503, {
         status, version: current.version, fingerprint: current.info.fingerprint,
-        queuedSequences: current.batcher.pending,
+        queuedSequences: current.batcher.pending, inFlightSequences: current.batcher.inFlight,
         estimatedWaitMs: Math.round(current.batcher.estimatedWaitMs),
       });
     },
@@ -818,8 +866,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         `is no folder to load another version from`);
     }
     const next = await loadFrom(version);
+    // A served model whose generator thread died is replaced even by the same version.
     const isCurrent = next.version === current.version &&
-      next.info.fingerprint === current.info.fingerprint;
+      next.info.fingerprint === current.info.fingerprint && current.failure === null;
     let done = false;
     return {
       version: next.version,
@@ -834,6 +883,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
         }
         const old = current;
         current = next;
+        failureReported = false;
+        watchFailure(next);
         modelInfo.set({ fingerprint: old.info.fingerprint }, 0);
         modelInfo.set({ fingerprint: next.info.fingerprint }, 1);
         log(`duet-tf serve: now serving ${next.version === null ? 'the model' :
@@ -914,6 +965,9 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
       return health?.url ?? null;
     },
     readiness: () => readiness(),
+    get generatorThread() {
+      return current.thread !== null;
+    },
     metrics: () => metrics.text(),
     get metricsRegistry() {
       return metrics;
@@ -961,7 +1015,8 @@ export async function createServer(options: ServerOptions): Promise<ServerHandle
           void startHealth(host).then(() => {
             log(`duet-tf serve: listening on ${address!.url} (${current.version === null ? '' :
               `version ${current.version}, `}generator ${current.info.fingerprint}, ` +
-              `${current.info.total} parameters per user)${health === null ? '' :
+              `${current.info.total} parameters per user${current.thread === null ? '' :
+              ', generator thread'})${health === null ? '' :
               `; health checks also on ${health.url}`}`);
             resolve(address!);
           }, (error: Error) => {

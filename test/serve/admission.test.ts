@@ -89,19 +89,23 @@ describe('MicroBatcher between calls', () => {
     }, 1, { maxBatch: 4, maxWaitMs: 0, maxQueue: 10_000, maxQueueMs: 100 });
     b.observe(4, 0.02); // a full call of 4 took 20 ms: 5 ms per sequence
     const running = b.submit([1, 2, 3, 4]); // a full call: starts at once, held at the gate
-    const queued = b.submit(Array.from({ length: 16 }, (_, i) => i)); // 80 ms of work: admitted
+    // 12 queued behind the 4 in flight (which count as queued): 80 ms of work, admitted.
+    const queued = b.submit(Array.from({ length: 12 }, (_, i) => i));
     const refused = b.submit(Array.from({ length: 16 }, (_, i) => i)).then(() => null, (e: ServeError) => e);
     const e = await refused;
     expect(e).toBeInstanceOf(ServeError);
     expect(e).toMatchObject({ status: 503, code: 'overloaded' });
     expect(e!.message).toContain('more than 100 ms of work (limit 100 ms)');
     expect(b.overloaded).toBe(true);
-    expect(b.pending).toBe(16);
+    expect(b.pending).toBe(12);
+    expect(b.inFlight).toBe(4);
     expect(b.refusal(16)).not.toBeNull();
+    // 4 in flight + 12 queued + 8 = 120 ms: refused (counting only the queue, 100 ms, it was not).
+    expect(b.refusal(8)).not.toBeNull();
     expect(b.refusal(4)).toBeNull(); // 100 ms: at the bound, not past it
     release();
     expect(Array.from(await running)).toEqual([1, 2, 3, 4]);
-    expect((await queued).length).toBe(16);
+    expect((await queued).length).toBe(12);
     expect(b.refusal(1)).toBeNull();
   });
 });

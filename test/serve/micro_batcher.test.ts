@@ -87,4 +87,64 @@ describe('MicroBatcher', () => {
   it('checks its options', () => {
     expect(() => new MicroBatcher(async () => new Float32Array(0), 1, { maxBatch: 0 })).toThrow("'maxBatch' passed to 'MicroBatcher' must be an integer >= 1, got 0");
   });
+
+  it('with concurrency 2 (a generator thread) keeps two calls in flight, counts their rows as queued, and estimates waits from the time the run reports', async () => {
+    // Each call is held until released: what is in flight, and what admission sees, is exact.
+    const gates: Array<() => void> = [];
+    const calls: number[][] = [];
+    const run = (rows: number[]) => {
+      calls.push(rows);
+      return new Promise<{ values: Float32Array; seconds: number }>((resolve) => gates.push(() =>
+        // The thread says each call took 40 ms of its own: 10 ms per row.
+        resolve({ values: Float32Array.from(rows.flatMap((r) => [r, 10 * r])), seconds: 0.04 })));
+    };
+    const seconds: number[] = [];
+    const b = new MicroBatcher(run, 2, { maxBatch: 4, maxWaitMs: 0, maxQueue: 12, concurrency: 2,
+      onBatch: (_, s) => seconds.push(s) });
+    const first = b.submit([1, 2, 3, 4]);
+    const second = b.submit([5, 6, 7, 8]);
+    const third = b.submit([9, 10, 11, 12]);
+    // Two full calls in flight at once, the third batch waits for a free slot.
+    expect(calls).toEqual([[1, 2, 3, 4], [5, 6, 7, 8]]);
+    expect(b.inFlight).toBe(8);
+    expect(b.pending).toBe(4);
+    // 8 in flight + 4 queued: the queue of 12 is full, one more row is refused by count.
+    await expect(b.submit([13])).rejects.toMatchObject({ status: 503, code: 'overloaded' });
+    gates[0]();
+    expect(Array.from(await first)).toEqual([1, 10, 2, 20, 3, 30, 4, 40]);
+    // The freed slot took the waiting batch at once, before the next turn of the event loop.
+    expect(calls).toHaveLength(3);
+    expect(b.inFlight).toBe(8);
+    expect(b.pending).toBe(0);
+    // The reported 40 ms per call of 4, not the (longer) wall time the call was in flight.
+    expect(seconds).toEqual([0.04]);
+    expect(b.estimatedWaitMs).toBeCloseTo(9 * 10, 0); // 8 in flight + 1 row, 10 ms each
+    gates[1]();
+    gates[2]();
+    expect(Array.from(await second)).toEqual([5, 50, 6, 60, 7, 70, 8, 80]);
+    expect(Array.from(await third)).toEqual([9, 90, 10, 100, 11, 110, 12, 120]);
+    expect(b.inFlight).toBe(0);
+    await b.drain();
+  });
+
+  it('with concurrency 2 and adaptive batching, rows gather while a call runs and go when it ends (no call of one row beside it)', async () => {
+    const gates: Array<() => void> = [];
+    const calls: number[][] = [];
+    const run = (rows: number[]) => {
+      calls.push(rows);
+      return new Promise<Float32Array>((resolve) => gates.push(() => resolve(Float32Array.from(rows))));
+    };
+    const b = new MicroBatcher(run, 1, { maxBatch: 4, maxWaitMs: 0, concurrency: 2 });
+    const first = b.submit([1]);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([[1]]);
+    const later = [b.submit([2]), b.submit([3])];
+    await new Promise((r) => setTimeout(r, 5));
+    expect(calls).toEqual([[1]]); // held for the running call, not sent as a small one beside it
+    gates[0]();
+    await first;
+    expect(calls).toEqual([[1], [2, 3]]);
+    gates[1]();
+    expect((await Promise.all(later)).map((v) => Array.from(v))).toEqual([[2], [3]]);
+  });
 });

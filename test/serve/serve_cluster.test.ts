@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { generatorFingerprint } from '../../src/serve/fingerprint';
+import { EXIT_AFTER_ENV } from '../../src/serve/thread/protocol';
 import { decodePayload } from '../../src/serve/payload';
 import { saveDuet } from '../../src/wrap/file_io';
 import { json, post, request } from './http_client';
@@ -155,4 +156,35 @@ describe('duet-tf serve --workers 2 (node:cluster)', () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
   }, 90_000);
+
+  it('a worker whose generator thread dies answers 500 generator_failed, exits 1 and is restarted; the service stays up', async () => {
+    const dir = path.join(root, 'thread-dies');
+    await saveDuet(tinyDuet({ seed: 44 }).duet, dir);
+    // Every generator thread exits at its first call (a test hook the threads read).
+    process.env[EXIT_AFTER_ENV] = '0';
+    let started;
+    try {
+      started = serve(['--model-dir', dir, '--port', '0', '--workers', '2']);
+    } finally {
+      delete process.env[EXIT_AFTER_ENV];
+    }
+    const { child, log } = started;
+    try {
+      const [line] = await waitForLines(child, log, /2 workers serving the model .* on http:\/\/127\.0\.0\.1:\d+/, 1, 60_000);
+      const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)![1];
+      const r = await request(`${url}/v1/parameters?format=f32`, { method: 'POST', fresh: true,
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ sequence: [1, 2] }) });
+      expect(r.status).toBe(500);
+      expect(json(r).error.code).toBe('generator_failed');
+      await waitForLines(child, log, /worker \d+ stops: the generator thread exited \(code 70\)/, 1, 30_000);
+      await waitForLines(child, log, /worker \d+ exited \(1\); restarting it/, 1, 30_000);
+      // The replacement listens; the service answers (the other worker's /healthz, or the new one's).
+      await waitForLines(child, log, /listening on http:\/\/127\.0\.0\.1:\d+ \(/, 3, 60_000);
+      expect((await request(`${url}/healthz`, { fresh: true })).status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited(child)).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

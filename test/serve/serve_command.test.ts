@@ -29,6 +29,8 @@ describe('parseServeArgs', () => {
       maxConnections: 1000, pollSeconds: 30,
     });
     expect(parseServeArgs(['--model-dir', 'm', '--cors-origin', '*']).cors).toEqual({ origins: '*' });
+    expect(parseServeArgs(['--model-dir', 'm', '--generator-thread', 'off']).generatorThread).toBe(false);
+    expect(parseServeArgs(['--model-dir', 'm', '--generator-thread=on']).generatorThread).toBe(true);
     expect(parseServeArgs(['--model-dir', 'm'], { DUET_SERVE_TOKEN: 'env' }).token).toBe('env');
     expect(parseServeArgs(['--model-dir', 'm', '--token', 'flag'], { DUET_SERVE_TOKEN: 'env' }).token).toBe('flag');
   });
@@ -40,6 +42,7 @@ describe('parseServeArgs', () => {
     expect(() => parseServeArgs(['--model-dir', 'm', '--workers', '0'])).toThrow('--workers must be an integer >= 1');
     expect(() => parseServeArgs(['--model-dir', 'm', '--format', 'f64'])).toThrow("--format must be f32, f16 or int8, got 'f64'");
     expect(() => parseServeArgs(['--model-dir', 'm', '--bogus', '1'])).toThrow('unknown option --bogus');
+    expect(() => parseServeArgs(['--model-dir', 'm', '--generator-thread', 'yes'])).toThrow("--generator-thread must be on or off, got 'yes'");
     expect(() => parseServeArgs(['--model-dir'])).toThrow('--model-dir needs a value');
     expect(() => parseServeArgs(['serve'])).toThrow("unexpected argument 'serve'");
     expect(() => parseServeArgs(['--help'])).toThrow('Usage: duet-tf serve --model-dir DIR');

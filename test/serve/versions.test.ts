@@ -1,3 +1,4 @@
+// The generator on the server's thread here (fast start-up); with a generator thread, reloads are in generator_thread.test.ts.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -46,7 +47,7 @@ describe('createServer on a folder of versions', () => {
     await saveDuet(models[0].duet, path.join(dir, '1'));
     const logs: string[] = [];
     // A long batching delay keeps a request in flight on version 1 across the switch.
-    const server = await createServer({ model: dir, maxWaitMs: 60_000, log: (m) => logs.push(m) });
+    const server = await createServer({ model: dir, maxWaitMs: 60_000, log: (m) => logs.push(m), generatorThread: false });
     const { url, port } = await server.listen(0);
     try {
       expect(json(await request(`${url}/v1/model`))).toMatchObject({ version: 1, fingerprint: FP[0] });
@@ -97,10 +98,10 @@ describe('createServer on a folder of versions', () => {
   it('polls for new versions (pollSeconds) and serves a pinned version when asked', async () => {
     const dir = path.join(root, 'polled');
     await saveDuet(models[0].duet, path.join(dir, '1'));
-    const pinned = await createServer({ model: dir, version: 1 });
+    const pinned = await createServer({ model: dir, version: 1, generatorThread: false });
     expect(pinned.version).toBe(1);
     await pinned.close();
-    const server = await createServer({ model: dir, pollSeconds: 0.05 });
+    const server = await createServer({ model: dir, pollSeconds: 0.05, generatorThread: false });
     try {
       expect(server.version).toBe(1);
       await saveDuet(models[2].duet, path.join(dir, '5'));

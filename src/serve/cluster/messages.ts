@@ -30,7 +30,7 @@ export type WorkerMessage =
   | { duet: 'prepare-failed'; reason: string }
   | { duet: 'activated' }
   /** Sent every half second: the worker's readiness (for the primary's health port). */
-  | { duet: 'state'; status: 'ready' | 'overloaded' | 'draining'; version: number | null };
+  | { duet: 'state'; status: 'ready' | 'overloaded' | 'draining' | 'failed'; version: number | null };
 
 /** Whether an IPC message is one of ours. */
 export function isDuetMessage<M extends { duet: string }>(message: unknown): message is M {

@@ -31,6 +31,12 @@ export async function runWorker(options: ServerOptions & { port: number; host: s
     server = await createServer({
       ...options, version: pinned === undefined || pinned === '' ? undefined : Number(pinned),
       pollSeconds: 0, // the primary polls and coordinates
+      // A dead generator thread: this worker goes (exit 1); the primary restarts it.
+      onGeneratorFailure: (error) => {
+        log(`duet-tf serve: worker ${process.pid} stops: ${error.message}`);
+        send({ duet: 'state', status: 'failed', version: server.version });
+        void server.close().finally(() => proc.exit(1));
+      },
     });
   } catch (e) {
     const reason = (e as Error).message;

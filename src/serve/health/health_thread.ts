@@ -9,7 +9,7 @@
 import { nodeRequire } from '../../backend/node_env';
 
 /** Readiness states, as the shared state encodes them. */
-export const HEALTH_STATES = ['ready', 'overloaded', 'draining', 'starting'] as const;
+export const HEALTH_STATES = ['ready', 'overloaded', 'draining', 'starting', 'failed'] as const;
 /** One of {@link HEALTH_STATES}. */
 export type HealthState = typeof HEALTH_STATES[number];
 
@@ -32,9 +32,9 @@ const server = http.createServer((req, res) => {
   let status = 404;
   let body;
   if (path === '/healthz') {
-    const live = idle <= workerData.stallMs && ready !== 'draining';
+    const live = idle <= workerData.stallMs && ready !== 'draining' && ready !== 'failed';
     status = live ? 200 : 503;
-    body = { status: ready === 'draining' ? 'draining' : live ? 'ok' : 'stalled', eventLoopIdleMs: idle };
+    body = { status: ready === 'draining' || ready === 'failed' ? ready : live ? 'ok' : 'stalled', eventLoopIdleMs: idle };
   } else if (path === '/readyz') {
     const stalled = idle > workerData.stallMs;
     status = !stalled && ready === 'ready' ? 200 : 503;

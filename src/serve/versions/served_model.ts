@@ -1,16 +1,18 @@
 /**
  * `ServedModel`: one loaded, checked and warmed generator with its own batcher: what the service
- * answers requests with. A reload builds a new one beside the current, switches to it, and retires
- * the old one once its requests are done.
+ * answers requests with. The generator runs on the server's thread, or in a generator thread of
+ * its own (a model folder only). A reload builds a new one beside the current, switches to it,
+ * and retires the old one once its requests are done (its thread, if any, then terminated).
  */
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 
 import type { IdMap } from '../../data/id_map';
-import { checkFiniteWeights } from '../../wrap/finite_weights';
-import { GeneratorInfo, GeneratorRunner } from '../generator_runner';
-import { loadGenerator } from '../load_generator';
+import type { GeneratorInfo } from '../generator_runner';
 import { MicroBatcher } from '../micro_batcher';
-import { GeneratorRow } from '../requests';
+import type { GeneratorRow, RequestLimits } from '../requests';
+import type { ServeError } from '../serve_error';
+import { GeneratorThread } from '../thread/generator_thread';
+import { loadWarmGenerator } from '../warm_generator';
 import { ModelSource } from './model_versions';
 
 /** Settings a served model is built with (the service's options). */
@@ -21,28 +23,89 @@ export interface ServedModelOptions {
   maxWaitMs?: number;
   maxQueue?: number;
   maxQueueMs?: number;
+  /**
+   * Run the generator in a worker thread of its own, on `backend` (a model folder only).
+   * Default false.
+   */
+  thread?: boolean;
+  /** The backend a generator thread runs on (the server's). Required with `thread`. */
+  backend?: string;
   /** Called after each generator call with its row count and duration in seconds. */
   onBatch?: (rows: number, seconds: number) => void;
 }
 
-/** Most rows of a warm-up call (a very large `maxBatch` would make start-up slow). */
-const WARMUP_ROWS = 256;
+/** Calls in flight with a generator thread: one running there, the next one waiting in it. */
+const THREAD_CALLS_IN_FLIGHT = 2;
 
-/** The rows of a warm-up call: the shortest valid request the generator accepts, `count` times. */
-function warmupRows(info: GeneratorInfo, count: number): GeneratorRow[] {
-  const row: GeneratorRow = info.vocabSize !== null ? { kind: 'ids', ids: [1] } :
-    { kind: 'embeddings', vectors: new Float32Array(info.embeddingDim as number), time: 1 };
-  return Array.from({ length: count }, () => row);
+/** Where a served model's generator runs: what it accepts, how to call it, how to release it. */
+interface GeneratorHost {
+  info: GeneratorInfo;
+  limits: Omit<RequestLimits, 'maxSequences'>;
+  warmup: { seconds: number; rows: number };
+  generate(rows: GeneratorRow[]): Promise<Float32Array | { values: Float32Array; seconds: number }>;
+  /** The error every call gets once the generator cannot run any more (a dead thread), or null. */
+  readonly failure: ServeError | null;
+  release(): Promise<void>;
+}
+
+/** The generator on this thread. */
+async function localHost(from: { source: ModelSource } | { model: tfl.LayersModel },
+    options: ServedModelOptions, caller: string): Promise<GeneratorHost> {
+  const warm = await loadWarmGenerator('source' in from ? { path: from.source.path } : from,
+    { sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
+      warmupRows: options.maxBatch ?? 64 }, caller);
+  const { runner, generator } = warm;
+  return {
+    info: runner.info,
+    limits: runner.limits,
+    warmup: { seconds: warm.warmupSeconds, rows: warm.warmupRows },
+    generate: (rows) => runner.generate(rows),
+    failure: null,
+    async release() {
+      runner.dispose();
+      if (!warm.owned) return;
+      try {
+        generator.dispose();
+      } catch {
+        // Already released: nothing left to free.
+      }
+    },
+  };
+}
+
+/** The generator in a thread of its own, which loads the folder itself. */
+async function threadHost(source: ModelSource, options: ServedModelOptions,
+    caller: string): Promise<{ host: GeneratorHost; thread: GeneratorThread }> {
+  if (options.backend === undefined) throw new Error(`'${caller}': a generator thread needs a backend name`);
+  const thread = await GeneratorThread.start({
+    path: source.path, backend: options.backend, sequenceLength: options.sequenceLength,
+    vocabSize: options.vocabSize, warmupRows: options.maxBatch ?? 64, caller,
+  });
+  return {
+    thread,
+    host: {
+      info: thread.info,
+      limits: thread.limits,
+      warmup: thread.warmup,
+      generate: (rows) => thread.generate(rows),
+      get failure() {
+        return thread.failure;
+      },
+      release: () => thread.terminate(),
+    },
+  };
 }
 
 /**
  * A generator ready to serve: loaded (from a folder, or given), its weights checked finite, one
  * full-size warm-up call run (its parameters checked finite, its time priming the queue's wait
- * estimate).
+ * estimate), on this thread or in a generator thread.
  */
 export class ServedModel {
   /** What the generator accepts and produces. */
   readonly info: GeneratorInfo;
+  /** Request limits for `parseParametersRequest` (without `maxSequences`). */
+  readonly limits: Omit<RequestLimits, 'maxSequences'>;
   /** The batcher requests for this model go through. */
   readonly batcher: MicroBatcher<GeneratorRow>;
   /** Headers of a binary answer, per format (built once). */
@@ -54,70 +117,50 @@ export class ServedModel {
   private idle: Array<() => void> = [];
   private retired: Promise<void> | null = null;
 
-  private constructor(readonly generator: tfl.LayersModel, readonly runner: GeneratorRunner,
+  private constructor(private readonly host: GeneratorHost,
       /** Where the model came from, or null for an in-memory model. */
-      readonly source: ModelSource | null, private readonly owned: boolean,
+      readonly source: ModelSource | null,
+      /** The generator thread, or null when the generator runs on the server's thread. */
+      readonly thread: GeneratorThread | null,
       options: ServedModelOptions) {
-    this.info = runner.info;
-    this.batcher = new MicroBatcher<GeneratorRow>((rows) => runner.generate(rows), this.info.total, {
+    this.info = host.info;
+    this.limits = host.limits;
+    this.batcher = new MicroBatcher<GeneratorRow>((rows) => host.generate(rows), this.info.total, {
       maxBatch: options.maxBatch, maxWaitMs: options.maxWaitMs, maxQueue: options.maxQueue,
       maxQueueMs: options.maxQueueMs, onBatch: options.onBatch,
+      concurrency: thread === null ? 1 : THREAD_CALLS_IN_FLIGHT,
     });
+    this.batcher.observe(host.warmup.rows, host.warmup.seconds);
   }
 
   /**
-   * Loads, checks and warms a model. `source` (a folder) or `model` (in memory) gives it.
-   * Throws naming the problem: a folder that does not load, non-finite weights (naming the
-   * layer), a generator that gives non-finite parameters.
+   * Loads, checks and warms a model. `source` (a folder) or `model` (in memory) gives it; with
+   * `options.thread`, a generator thread loads the folder. Throws naming the problem: a folder
+   * that does not load, non-finite weights (naming the layer), a generator that gives non-finite
+   * parameters.
    */
   static async load(from: { source: ModelSource } | { model: tfl.LayersModel },
       options: ServedModelOptions, caller = 'createServer'): Promise<ServedModel> {
-    const owned = 'source' in from;
-    const where = owned ? ` in '${from.source.path}'` : '';
-    let generator: tfl.LayersModel;
-    try {
-      generator = await loadGenerator(owned ? from.source.path : from.model);
-    } catch (e) {
-      throw new Error(`'${caller}': cannot load the model${where}: ${(e as Error).message}`);
-    }
-    let runner: GeneratorRunner | null = null;
-    try {
-      checkFiniteWeights(generator, caller);
-      runner = new GeneratorRunner(generator, {
-        sequenceLength: options.sequenceLength, vocabSize: options.vocabSize,
-      });
-      const served = new ServedModel(generator, runner, owned ? from.source : null, owned, options);
-      await served.warmUp(Math.min(options.maxBatch ?? 64, WARMUP_ROWS), caller, where);
-      return served;
-    } catch (e) {
-      runner?.dispose();
-      if (owned) generator.dispose();
-      throw e;
-    }
-  }
-
-  /**
-   * Two full-size calls: the first pays one-time costs (kernel setup, JIT) and is checked for
-   * finite parameters; the second's time primes the queue's wait estimate.
-   */
-  private async warmUp(rows: number, caller: string, where: string): Promise<void> {
-    const input = warmupRows(this.info, rows);
-    const values = await this.runner.generate(input);
-    const began = performance.now();
-    await this.runner.generate(input);
-    this.batcher.observe(rows, (performance.now() - began) / 1000);
-    for (let i = 0; i < values.length; i++) {
-      if (!Number.isFinite(values[i])) {
-        throw new Error(`'${caller}': the generator${where} gives non-finite parameters ` +
-          `(value ${i % this.info.total} of ${this.info.total} is ${values[i]}) for a one-item ` +
-          `warm-up sequence; it cannot serve`);
+    if (options.thread === true) {
+      if (!('source' in from)) {
+        throw new Error(`'${caller}': a generator thread loads the model from its folder; a ` +
+          `model in memory runs on the server's thread (generatorThread: false)`);
       }
+      const { host, thread } = await threadHost(from.source, options, caller);
+      return new ServedModel(host, from.source, thread, options);
     }
+    const host = await localHost(from, options, caller);
+    return new ServedModel(host, 'source' in from ? from.source : null, null, options);
   }
 
   /** The version number, or null (an unversioned folder, or a model in memory). */
   get version(): number | null {
     return this.source?.version ?? null;
+  }
+
+  /** The 500 every request gets once the generator cannot run (its thread died), else null. */
+  get failure(): ServeError | null {
+    return this.host.failure;
   }
 
   /** Marks a request as using this model (until {@link ServedModel.end}). */
@@ -137,7 +180,7 @@ export class ServedModel {
 
   /**
    * Stops using the model: waits until its requests are answered (at most `timeoutMs`), then
-   * releases it (its weights too when it loaded them). Idempotent.
+   * releases it (its weights too when it loaded them; its thread). Idempotent.
    */
   retire(timeoutMs = Infinity): Promise<void> {
     this.retired ??= (async () => {
@@ -152,14 +195,7 @@ export class ServedModel {
         }),
       ]);
       clearTimeout(timer);
-      this.runner.dispose();
-      if (this.owned) {
-        try {
-          this.generator.dispose();
-        } catch {
-          // Already released: nothing left to free.
-        }
-      }
+      await this.host.release();
     })();
     return this.retired;
   }
