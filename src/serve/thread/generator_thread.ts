@@ -12,7 +12,7 @@ import { packedBuffers, packRows } from '../packed_rows';
 import type { GeneratorRow, RequestLimits } from '../requests';
 import { ServeError } from '../serve_error';
 import type { FromGeneratorThread, GeneratorThreadData } from './protocol';
-import { generatorThreadSource } from './thread_location';
+import { workerSource } from '../../backend/worker_source';
 
 /** What {@link GeneratorThread.start} needs. */
 export interface GeneratorThreadOptions {
@@ -93,7 +93,7 @@ export class GeneratorThread {
    */
   static async start(options: GeneratorThreadOptions): Promise<GeneratorThread> {
     const { Worker } = (await nodeRequire())('node:worker_threads') as typeof import('node:worker_threads');
-    const source = await generatorThreadSource();
+    const source = await workerSource({ source: 'serve/thread/thread_entry.ts', built: 'serve_worker.js' });
     const workerData: GeneratorThreadData = {
       path: options.path, backend: options.backend, sequenceLength: options.sequenceLength,
       vocabSize: options.vocabSize, warmupRows: options.warmupRows,

@@ -17,7 +17,7 @@ import { BarrierFailed } from './barrier';
 import { GradientExchange } from './gradient_exchange';
 import type { EpochMessage, InitMessage, WeightValues, WorkerReport } from './protocol';
 import { Replica, gradientSize, type StepLoss } from './replica';
-import { trainWorkerSource } from './worker_location';
+import { workerSource } from '../../backend/worker_source';
 
 /**
  * What {@link ParallelRunner.start} needs.
@@ -92,7 +92,7 @@ export class ParallelRunner implements EpochRunner {
     if (!Number.isInteger(o.threads) || o.threads < 2) throw new Error(`ParallelRunner needs ≥ 2 threads, got ${o.threads}`);
     const req = await nodeRequire();
     const { Worker } = req('node:worker_threads') as typeof import('node:worker_threads');
-    const source = await trainWorkerSource();
+    const source = await workerSource({ source: 'train/parallel/worker_entry.ts', built: 'train_worker.js' });
     const exchange = GradientExchange.create(o.threads, gradientSize(o.stepper));
     const replica = new Replica(o.model, o.objective, o.data, o.stepper, { index: 0, count: o.threads }, exchange);
     const spec: ObjectiveSpec = { name: o.objective.name, options: o.objective.options };
