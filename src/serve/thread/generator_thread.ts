@@ -7,12 +7,12 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 
 import { nodeRequire } from '../../backend/node_env';
+import { workerSource } from '../../backend/worker_source';
 import type { GeneratorInfo } from '../generator_runner';
 import { packedBuffers, packRows } from '../packed_rows';
 import type { GeneratorRow, RequestLimits } from '../requests';
 import { ServeError } from '../serve_error';
 import type { FromGeneratorThread, GeneratorThreadData } from './protocol';
-import { workerSource } from '../../backend/worker_source';
 
 /** What {@link GeneratorThread.start} needs. */
 export interface GeneratorThreadOptions {
