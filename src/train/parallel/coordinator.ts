@@ -10,6 +10,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Worker as NodeWorker } from 'node:worker_threads';
 
 import { nodeRequire } from '../../backend/node_env';
+import { workerSource } from '../../backend/worker_source';
 import type { EpochRunner } from '../epoch_runner';
 import type { ObjectiveSpec, TrainingObjective } from '../objective';
 import type { Stepper, StepperOptions } from '../train_step';
@@ -17,7 +18,6 @@ import { BarrierFailed } from './barrier';
 import { GradientExchange } from './gradient_exchange';
 import type { EpochMessage, InitMessage, WeightValues, WorkerReport } from './protocol';
 import { Replica, gradientSize, type StepLoss } from './replica';
-import { workerSource } from '../../backend/worker_source';
 
 /**
  * What {@link ParallelRunner.start} needs.
