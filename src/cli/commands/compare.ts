@@ -36,6 +36,7 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   'finetune-users': { type: 'integer', default: 0, min: 0, help: 'fine-tune a seeded subset of N test users, 0 = all' },
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
   'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
+  'freeze-static': { type: 'boolean', help: 'with --duet-from base: train the generator alone, every other weight stays the base\'s' },
   ...LOO_OPTIONS,
   ...DIN_LOO_OPTIONS,
   ...CHECKPOINT_OPTIONS,
@@ -111,9 +112,11 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   const common = { model: config.model, backend, epochs: settings.epochs };
 
   const fromScratch = o['duet-from'] === 'scratch';
+  const freezeStatic = o['freeze-static'] === true;
+  if (freezeStatic && fromScratch) throw new UsageError('compare: --freeze-static applies with --duet-from base');
   const checkpoints = optionalCliCheckpoints('compare', o, {
     protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
-    duet_from: o['duet-from'],
+    duet_from: o['duet-from'], ...(freezeStatic ? { freeze_static: true } : {}),
   });
   const phase = (name: string) => checkpoints?.phase(name);
   // A DUET-only run from scratch needs no base model: it is trained only when something reads it.
@@ -148,7 +151,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   if (wanted.includes('duet')) {
     const duet = fromScratch || base === null ?
       createModel({ ...config, variant: 'duet' } as CreateModelOptions).model :
-      duetFromBase(base, config as CreateModelOptions).model;
+      duetFromBase(base, config as CreateModelOptions, { freezeStatic }).model;
     const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json, phase('duet'));
     const report = await evaluateModel(duet, data.test, { batchSize: settings.batch });
     const timing = await timeGeneration(duet, data.test);

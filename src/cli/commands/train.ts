@@ -38,6 +38,7 @@ export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   'checkpoint-dir': { type: 'string', defaultText: '.NAME.checkpoint beside --out NAME', help: 'folder of the per-epoch checkpoints (written crash-safe after each epoch, removed once the model is saved)' },
   resume: { type: 'boolean', help: 'continue the interrupted run whose checkpoint is in --checkpoint-dir, exactly as if never stopped (same options required; --epochs may grow)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
+  'freeze-static': { type: 'boolean', help: 'DUET from a base (--from-base, --duet-from base): train the generator alone, every other weight stays the base\'s' },
   ...LOO_OPTIONS,
 };
 
@@ -69,6 +70,10 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   if (fromBase !== undefined && variant !== 'duet') {
     throw new UsageError('train: --from-base needs --variant duet');
   }
+  const freezeStatic = o['freeze-static'] === true;
+  if (freezeStatic && !(variant === 'duet' && (fromBase !== undefined || o['duet-from'] === 'base'))) {
+    throw new UsageError('train: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)');
+  }
   const json = Boolean(o.json);
   modelOptions('train', o, 1, 1); // bad model options fail before any work
   const backend = await useBackend(o.backend as BackendChoice);
@@ -80,7 +85,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   let config = modelOptions('train', o, data.numItems, clickLength);
   const checkpoints = openCliCheckpoints('train', o, {
     protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
-    variant, duet_from: o['duet-from'], from_base: fromBase ?? null,
+    variant, duet_from: o['duet-from'], from_base: fromBase ?? null, ...(freezeStatic ? { freeze_static: true } : {}),
   });
   if (o.resume) io.stderr(`train: resuming from '${checkpoints.root}'\n`);
   if (variant === 'duet' && fromBase === undefined && o['duet-from'] === 'scratch') {
@@ -122,12 +127,13 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   let model = baseModel;
   let run = baseRun as RecordedRun;
   if (variant === 'duet') {
-    const duet = duetFromBase(baseModel, config as CreateModelOptions);
+    const duet = duetFromBase(baseModel, config as CreateModelOptions, { freezeStatic });
     for (const w of new Set(baseModel.weights)) w.dispose();
     model = duet.model;
     config = duet.config;
     run = (await trainLogged(io, `${config.model} duet`, model, data.train, settings, json,
       checkpoints.phase('duet'))).record;
+    if (freezeStatic) run = { ...run, freeze_static: true };
   }
   await saveTrained(io, o, model, config, {
     clickLength, data, backend, run, json, ...(variant === 'duet' ? { base: baseRun } : {}),

@@ -3,7 +3,12 @@
  * (early stopping on validation NDCG@10, `--max-minutes` per model), each ranked once on the test
  * targets against the whole catalogue; one JSON line per variant (`hr@5` … `ndcg@20`,
  * `best_epoch`, `epochs`, `train_seconds`) and one `"variant": "popularity"` line, the floor.
+ * `--duet-from base`: DUET is built from the trained base of the same run (`looDuetFromBase`)
+ * and trained with epoch 0, the base itself, among its candidates (`--freeze-static`: the
+ * generator alone trains).
  */
+import type * as tfl from '@tensorflow/tfjs-layers';
+
 import { useBackend } from '../../backend/use_backend';
 import type { BackendChoice } from '../../backend/types';
 import { evaluateFullRanking } from '../../eval/full_ranking/evaluate_full_ranking';
@@ -17,13 +22,14 @@ import {
   loadLoo, looMetrics, looModelConfig, looSettings, printLooTable, refuseOnLoo, trainLooLogged,
 } from './loo_experiment';
 import type { OptionSpec } from '../args';
+import { looDuetFromBase } from './duet_from_base_loo';
 
 /** `compare` when `--data` is a seq-loo-v1 folder (the options table is compare's). */
 export async function compareLooCommand(argv: string[], io: CliIO, specs: Record<string, OptionSpec>):
     Promise<number> {
   const command = 'compare';
   const o = parseOptions(command, argv, specs);
-  refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows', 'duet-from',
+  refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows',
     'finetune-users', 'finetune-epochs']);
   const s = looSettings(command, o);
   const variantsGiven = argv.some((a) => a === '--variants' || a.startsWith('--variants='));
@@ -35,28 +41,52 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   if (unknown !== undefined || wanted.length === 0) {
     throw new UsageError(`${command}: --variants must list some of base, duet, got '${String(o.variants)}'`);
   }
+  const fromBase = o['duet-from'] === 'base';
+  const freeze = o['freeze-static'] === true;
+  if (fromBase && !(wanted.includes('base') && wanted.includes('duet') && wanted.indexOf('base') < wanted.indexOf('duet'))) {
+    throw new UsageError(`${command}: --duet-from base trains DUET from the base of this run: --variants must list base, then duet`);
+  }
+  if (freeze && !fromBase) {
+    throw new UsageError(`${command}: --freeze-static applies with --duet-from base`);
+  }
   const json = Boolean(o.json);
   const extra = parseModelOptions(command, o);
   const backend = await useBackend(o.backend as BackendChoice);
   const split = await loadLoo(command, String(o.data));
   // Bad model options fail before any training.
-  const configs = Object.fromEntries(wanted.map((v) => [v, looModelConfig(command, o, s, split, v as 'base' | 'duet', extra)]));
+  // With --duet-from base, --model-options are the DUET side's (checked on a probe below).
+  const configs = Object.fromEntries(wanted.map((v) => [v, looModelConfig(command, o, s, split,
+    fromBase ? 'base' : v as 'base' | 'duet', fromBase ? {} : extra)]));
+  if (fromBase) {
+    const probeBase = createModel(configs.base as CreateModelOptions).model;
+    const probe = looDuetFromBase(command, probeBase, configs.base, split, extra, freeze);
+    for (const w of new Set([...probe.model.weights, ...probeBase.weights])) w.dispose();
+    configs.duet = probe.config;
+  }
   io.stderr(`compare: ${String(o.model)} on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ` +
     `${split.numItems} items, ${split.protocol.train_targets} training targets, L = ${split.protocol.max_len}, ` +
     `loss ${s.loss}, backend ${backend}\n`);
   const checkpoints = optionalCliCheckpoints(command, o, {
     protocol: 'seq-loo-v1', data: String(o.data), model: configs,
+    ...(fromBase ? { duet_from: 'base', freeze_static: freeze } : {}),
   });
   const rows: Record<string, unknown>[] = [];
   const emit = (row: Record<string, unknown>) => {
     rows.push(row);
     if (json) printResult(io, row, true);
   };
+  let trainedBase: { model: tfl.LayersModel; seconds: number } | null = null;
   for (const variant of wanted) {
     const config = configs[variant];
-    const { model } = createModel(config as CreateModelOptions);
+    const fromTrained: boolean = fromBase && variant === 'duet' && trainedBase !== null;
+    const model: tfl.LayersModel = fromTrained ?
+      looDuetFromBase(command, (trainedBase as { model: tfl.LayersModel }).model, configs.base, split, extra, freeze).model :
+      createModel(config as CreateModelOptions).model;
+    if (fromTrained) {
+      for (const w of new Set((trainedBase as { model: tfl.LayersModel }).model.weights)) w.dispose();
+    }
     const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json,
-      checkpoints?.phase(variant));
+      checkpoints?.phase(variant), fromTrained);
     const test = await evaluateFullRanking(model, split, { part: 'test' });
     emit({
       model: config.model, variant, protocol: 'seq-loo-v1', backend, ...looMetrics(test),
@@ -65,9 +95,17 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
       users: test.users, loss: s.loss, batch: s.batch, lr: s.lr, dim: s.dim,
       ...(variant === 'duet' && record.generator_lr !== null ? { generator_lr: record.generator_lr } : {}),
       threads: result.threads, seed: s.seed,
+      ...(fromTrained ? {
+        duet_from: 'base', freeze_static: freeze, base_train_seconds: round((trainedBase as { seconds: number }).seconds, 1),
+        ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
+      } : {}),
       ...(Object.keys(extra).length > 0 ? { model_options: extra } : {}),
     });
-    for (const w of new Set(model.weights)) w.dispose();
+    if (fromBase && variant === 'base') {
+      trainedBase = { model, seconds: result.seconds }; // DUET starts from it, then frees it
+    } else {
+      for (const w of new Set(model.weights)) w.dispose();
+    }
   }
   const popularity = popularityRanking(split, 'test');
   emit({ model: 'popularity', variant: 'popularity', protocol: 'seq-loo-v1', ...looMetrics(popularity), users: popularity.users });

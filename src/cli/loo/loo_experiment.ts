@@ -205,15 +205,19 @@ export function looMetrics(report: FullRankingReport): Record<string, number> {
   return out;
 }
 
-/** Trains `model` with `trainSequence`, one stderr line per epoch; the result and its record. */
+/**
+ * Trains `model` with `trainSequence`, one stderr line per epoch; the result and its record.
+ * `validateStart` (a DUET model built from a trained base): epoch 0, the starting weights, is
+ * validated too and kept when no epoch beats it.
+ */
 export async function trainLooLogged(io: CliIO, label: string, model: tfl.LayersModel, split: SeqLooSplit,
-    s: LooSettings, quiet: boolean, checkpoint?: { dir: string; resume: boolean }):
+    s: LooSettings, quiet: boolean, checkpoint?: { dir: string; resume: boolean }, validateStart = false):
     Promise<{ result: SequenceTrainResult; record: RecordedRun }> {
   const generatorLr = model.layers.some((l) => l instanceof ParameterGenerator) ? s.generatorLr : undefined;
   const result = await trainSequence(model, split, {
     loss: s.loss, maxEpochs: s.maxEpochs, patience: s.patience, maxMinutes: s.maxMinutes,
     batchSize: s.batch, learningRate: s.lr, generatorLearningRate: generatorLr, clipNorm: s.clipNorm,
-    seed: s.seed, threads: s.threads, progress: io.isTTY && !quiet,
+    seed: s.seed, threads: s.threads, progress: io.isTTY && !quiet, validateStart,
     ...(checkpoint === undefined ? {} : { checkpointDir: checkpoint.dir, resume: checkpoint.resume }),
     onEpoch: (log) => {
       const v = log.validation;
@@ -223,6 +227,10 @@ export async function trainLooLogged(io: CliIO, label: string, model: tfl.Layers
         `${Math.round(log.positionsPerSecond)} positions/s, ${log.threads} thread${log.threads === 1 ? '' : 's'})\n`);
     },
   });
+  if (result.start !== null) {
+    io.stderr(`${label}: epoch 0 (the start) validation ndcg@10 ${result.start['ndcg@10'].toFixed(4)} ` +
+      `hr@10 ${result.start['hr@10'].toFixed(4)}${result.bestEpoch === 0 ? ', kept: no epoch beat it' : ''}\n`);
+  }
   const trainSeconds = result.history.reduce((sum, h) => sum + h.seconds, 0);
   const positions = split.protocol.train_targets * result.history.length;
   const record: RecordedRun = {
@@ -236,6 +244,7 @@ export async function trainLooLogged(io: CliIO, label: string, model: tfl.Layers
     })),
     protocol: 'seq-loo-v1', loss: s.loss, max_epochs: s.maxEpochs, patience: s.patience,
     max_minutes: s.maxMinutes ?? null, stopped: result.stopped, seconds: round(result.seconds, 1),
+    ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
   };
   return { result, record };
 }

@@ -3,15 +3,21 @@
  * sequence-level training and early stopping on validation NDCG@10, saved with its best epoch's
  * weights, its `duet-tf.json` and the folder's item map. The test targets are not read.
  */
+import type * as tfl from '@tensorflow/tfjs-layers';
+
 import { useBackend } from '../../backend/use_backend';
 import type { BackendChoice } from '../../backend/types';
-import { createModel, type CreateModelOptions } from '../../models/create_model';
-import { type OptionSpec, parseOptions, UsageError } from '../args';
+import type { SeqLooSplit } from '../../data/protocols/seq_loo';
+import { createModel, type CreateModelOptions, type ResolvedConfig } from '../../models/create_model';
+import { type OptionSpec, type ParsedOptions, parseOptions, UsageError } from '../args';
 import { parseModelOptions } from '../experiment';
-import { checkOutputFolder, type ModelInfo, saveModelDir } from '../model_dir';
+import { checkOutputFolder, loadModelDir, type ModelInfo, saveModelDir } from '../model_dir';
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
-import { loadLoo, looMetrics, looModelConfig, looSettings, refuseOnLoo, trainLooLogged } from './loo_experiment';
+import { looDuetFromBase } from './duet_from_base_loo';
+import {
+  loadLoo, looMetrics, looModelConfig, type LooSettings, looSettings, refuseOnLoo, trainLooLogged,
+} from './loo_experiment';
 
 /** `train` when `--data` is a seq-loo-v1 folder (the options table is train's). */
 export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<string, OptionSpec>):
@@ -19,15 +25,19 @@ export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<s
   const command = 'train';
   const o = parseOptions(command, argv, specs);
   refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows']);
-  if (o['from-base'] !== undefined || o['duet-from'] === 'base') {
-    throw new UsageError(`${command}: on a seq-loo-v1 folder DUET trains from scratch (no --from-base, --duet-from base)`);
-  }
   const s = looSettings(command, o);
   const variant = o.variant as 'base' | 'duet';
+  const fromBase = o['from-base'] as string | undefined;
+  const duetFromBase = variant === 'duet' && (fromBase !== undefined || o['duet-from'] === 'base');
+  if (fromBase !== undefined && variant !== 'duet') throw new UsageError(`${command}: --from-base needs --variant duet`);
+  if (o['freeze-static'] === true && !duetFromBase) {
+    throw new UsageError(`${command}: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)`);
+  }
   const json = Boolean(o.json);
   const extra = parseModelOptions(command, o);
   const backend = await useBackend(o.backend as BackendChoice);
   const split = await loadLoo(command, String(o.data));
+  if (duetFromBase) return trainLooFromBase(command, o, io, s, split, extra, backend, fromBase);
   const config = looModelConfig(command, o, s, split, variant, extra);
   checkOutputFolder(command, String(o.out), Boolean(o.force)); // before any training
   io.stderr(`train: ${config.model} ${variant} on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ` +
@@ -49,6 +59,70 @@ export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<s
   printResult(io, {
     model: config.model, variant, protocol: 'seq-loo-v1', backend, best_epoch: result.bestEpoch,
     epochs: result.history.length, stopped: result.stopped, train_seconds: record.seconds ?? null,
+    ...(result.best === null ? {} : { validation: looMetrics(result.best) }), out: String(o.out),
+  }, json);
+  return 0;
+}
+
+/**
+ * `train --variant duet` from a base on a seq-loo-v1 folder: the base loaded (`--from-base DIR`)
+ * or trained first (`--duet-from base`, the base phase checkpointed as its own), then the DUET
+ * model built from it with `looDuetFromBase` and trained with epoch 0 (the base) validated.
+ */
+async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s: LooSettings, split: SeqLooSplit,
+    extra: Record<string, unknown>, backend: string, fromBase: string | undefined): Promise<number> {
+  const json = Boolean(o.json);
+  const freeze = o['freeze-static'] === true;
+  let base: tfl.LayersModel;
+  let baseConfig: ResolvedConfig;
+  let baseRun: ModelInfo['base'];
+  if (fromBase !== undefined) {
+    const loaded = await loadModelDir(command, fromBase);
+    if (loaded.info.config.variant !== 'base') {
+      throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.variant} model; it must be a base model`);
+    }
+    if (loaded.info.config.model !== o.model) {
+      throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.model} model, but --model is ${String(o.model)}`);
+    }
+    base = loaded.model;
+    baseConfig = loaded.info.config;
+    baseRun = { from: fromBase };
+  } else {
+    // --model-options are the DUET side's here; the base takes the loo defaults.
+    baseConfig = looModelConfig(command, o, s, split, 'base', {});
+    base = createModel(baseConfig as CreateModelOptions).model;
+  }
+  // Checked before any training: the DUET side's options, the output folder.
+  const probe = looDuetFromBase(command, base, baseConfig, split, extra, freeze);
+  for (const w of new Set(probe.model.weights)) w.dispose();
+  checkOutputFolder(command, String(o.out), Boolean(o.force));
+  io.stderr(`train: ${baseConfig.model} duet from ${fromBase === undefined ? 'a base trained first' : `'${fromBase}'`} ` +
+    `on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ${split.numItems} items, loss ${s.loss}, ` +
+    `${freeze ? 'static weights frozen, ' : ''}backend ${backend}\n`);
+  const checkpoints = openCliCheckpoints(command, o, {
+    protocol: 'seq-loo-v1', data: String(o.data), model: baseConfig, variant: 'duet', duet_from: 'base',
+    from_base: fromBase ?? null, model_options: extra, freeze_static: freeze,
+  });
+  if (o.resume) io.stderr(`train: resuming from '${checkpoints.root}'\n`);
+  if (fromBase === undefined) {
+    baseRun = (await trainLooLogged(io, `${baseConfig.model} base`, base, split, s, json, checkpoints.phase('base'))).record;
+  }
+  const { model, config } = looDuetFromBase(command, base, baseConfig, split, extra, freeze);
+  for (const w of new Set(base.weights)) w.dispose();
+  const { result, record } = await trainLooLogged(io, `${config.model} duet`, model, split, s, json,
+    checkpoints.phase('duet'), true);
+  const info: ModelInfo = {
+    format: 'duet-tf-model', version: 1, config, numItems: config.numItems, clickLength: config.clickLength,
+    data: { source: String(o.data), train_rows: split.protocol.train_targets, max_train_rows: null },
+    backend, training: { ...record, freeze_static: freeze }, base: baseRun,
+  };
+  await saveModelDir(String(o.out), model, info, split.itemMap, { overwrite: Boolean(o.force) });
+  checkpoints.finish();
+  printResult(io, {
+    model: config.model, variant: 'duet', protocol: 'seq-loo-v1', duet_from: 'base', freeze_static: freeze, backend,
+    best_epoch: result.bestEpoch, epochs: result.history.length, stopped: result.stopped,
+    train_seconds: record.seconds ?? null,
+    ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
     ...(result.best === null ? {} : { validation: looMetrics(result.best) }), out: String(o.out),
   }, json);
   return 0;

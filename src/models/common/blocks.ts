@@ -5,7 +5,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { sequenceMaskLayer } from '../../layers/sequence_mask';
-import type { DenseActivation } from './options';
+import { type DenseActivation, type TowerConfig, USER_ADAPTER } from './options';
 import type { SeedSequence } from './seed';
 
 type Sym = tfl.SymbolicTensor;
@@ -94,17 +94,23 @@ export function towerNames(prefix: string, count: number): string[] {
 }
 
 /**
- * The two-tower head: `userTower1..N` on the user state, `targetTower1..N` on the target
- * embedding (each D wide, `activation` but the last, linear), scored by their dot product
+ * The two-tower head: `userTower1..N` on the user state (then `userAdapter`, with
+ * `towers.userAdapter`), `targetTower1..N` on the target embedding (each D wide, the tower
+ * activation but the last, linear), scored by their dot product
  * (`score`, `[batch, 1]`, a logit). With `itemBias` (the `target` ids given) the dot product is
  * `match` and `score` adds the item bias to it (see {@link addItemBias}).
  */
-export function twoTowerScore(userState: Sym, targetEmbedding: Sym, dim: number, layers: number,
-    activation: DenseActivation, seeds: SeedSequence,
-    itemBias?: { target: Sym; numItems: number }): Sym {
-  const widths = new Array<number>(layers).fill(dim);
-  const target = denseStack(targetEmbedding, 'targetTower', widths, activation, true, seeds);
-  const user = denseStack(userState, 'userTower', widths, activation, true, seeds);
+export function twoTowerScore(userState: Sym, targetEmbedding: Sym, dim: number, towers: TowerConfig,
+    seeds: SeedSequence, itemBias?: { target: Sym; numItems: number }): Sym {
+  const widths = new Array<number>(towers.towerLayers).fill(dim);
+  const target = denseStack(targetEmbedding, 'targetTower', widths, towers.towerActivation, true, seeds);
+  let user = denseStack(userState, 'userTower', widths, towers.towerActivation, true, seeds);
+  if (towers.userAdapter) {
+    // Starts as the identity, so a base model gains it without changing a single score.
+    user = tfl.layers.dense({
+      units: dim, activation: 'linear', name: USER_ADAPTER, kernelInitializer: 'identity', biasInitializer: 'zeros',
+    }).apply(user) as Sym;
+  }
   const dot = tfl.layers.dot({ axes: 1, name: itemBias === undefined ? 'score' : 'match' })
     .apply([user, target]) as Sym;
   return itemBias === undefined ? dot : addItemBias(dot, itemBias.target, itemBias.numItems);

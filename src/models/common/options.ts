@@ -234,6 +234,14 @@ export interface TowerOptions {
   towerLayers?: number;
   /** Activation of every tower layer but the last (which is linear). Default `'tanh'`. */
   towerActivation?: DenseActivation;
+  /**
+   * Add `userAdapter`, a linear `Dense(D)` whose kernel starts as the identity, after the user
+   * tower (or on the encoder state with `towerLayers: 0`): the layer a DUET variant generates by
+   * default when it is on. Since it starts as the identity, `duetFromBase` can add it to a
+   * trained base model that has none, and the DUET model then starts out predicting exactly like
+   * that base (the seq-loo-v1 flow of `duet-tf compare --duet-from base`). Default false.
+   */
+  userAdapter?: boolean;
 }
 
 /**
@@ -247,11 +255,12 @@ export interface TowerOptions {
 export interface TowerConfig {
   towerLayers: number;
   towerActivation: DenseActivation;
+  userAdapter: boolean;
 }
 
 const COMMON_KEYS = ['model', 'variant', 'numItems', 'clickLength', 'dim', 'seed',
   'sequenceTransform', 'itemBias', 'dynamicLayers', 'residual', 'generator'];
-const TOWER_KEYS = ['towerLayers', 'towerActivation'];
+const TOWER_KEYS = ['towerLayers', 'towerActivation', 'userAdapter'];
 const GENERATOR_KEYS = ['condition', 'embeddingDim', 'encoder', 'conditionDim', 'decoder', 'rank',
   'lowrankCore', 'init', 'stableWeights', 'normalizeCondition', 'conditionDropout', 'detachCondition', 'seed'];
 
@@ -378,6 +387,7 @@ export class OptionReader {
     return {
       towerLayers: this.int('towerLayers', 2, 0),
       towerActivation: this.activation('towerActivation', 'tanh'),
+      userAdapter: this.bool('userAdapter', false),
     };
   }
 
@@ -423,6 +433,18 @@ export class OptionReader {
     };
   }
 }
+
+/**
+ * The layers a two-tower model's DUET variant generates by default: `userAdapter` when it has
+ * one, else the user tower `userTower1..N` (none with `towerLayers: 0`).
+ */
+export function defaultUserDynamic(towers: TowerConfig): string[] {
+  if (towers.userAdapter) return [USER_ADAPTER];
+  return Array.from({ length: towers.towerLayers }, (_, i) => `userTower${i + 1}`);
+}
+
+/** Name of the identity-initialised user-side layer of `userAdapter: true`. */
+export const USER_ADAPTER = 'userAdapter';
 
 /** Keys a two-tower model accepts besides the common ones. */
 export const TOWER_OPTION_KEYS: readonly string[] = TOWER_KEYS;

@@ -5,10 +5,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { gru } from '../../layers/gru';
-import { dense, modelStem, towerNames, twoTowerScore } from '../common/blocks';
+import { dense, modelStem, twoTowerScore } from '../common/blocks';
 import { modelForVariant } from '../common/duet';
 import {
-  type CommonConfig, type CommonModelOptions, OptionReader, optionsObject, TOWER_OPTION_KEYS,
+  type CommonConfig, type CommonModelOptions, defaultUserDynamic, OptionReader, optionsObject, TOWER_OPTION_KEYS,
   type TowerConfig, type TowerOptions,
 } from '../common/options';
 import { SeedSequence } from '../common/seed';
@@ -62,7 +62,7 @@ const KEYS = [...TOWER_OPTION_KEYS, 'gruUnits', 'dropout'];
 export function resolveGru4recOptions(options: Gru4recOptions): Gru4recConfig {
   const read = new OptionReader(NAME, optionsObject(options, NAME));
   const towers = read.towers();
-  const common = read.common(NAME, towerNames('userTower', towers.towerLayers), KEYS);
+  const common = read.common(NAME, defaultUserDynamic(towers), KEYS);
   const gruUnits = read.int('gruUnits', common.dim);
   if (towers.towerLayers === 0 && gruUnits !== common.dim) {
     throw new Error(`'gruUnits' passed to '${NAME}' must equal dim = ${common.dim} with towerLayers 0 ` +
@@ -92,8 +92,7 @@ function buildBase(config: Gru4recConfig): tfl.LayersModel {
   const encoder = gru({ units: config.gruUnits, name: 'gru' });
   const state = encoder.apply([h, stem.mask]) as Sym;
   seeds.reseed(encoder);
-  const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config.towerLayers,
-    config.towerActivation, seeds,
+  const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config, seeds,
     config.itemBias ? { target: stem.target, numItems: config.numItems } : undefined);
   return tfl.model({ inputs: [stem.target, stem.click], outputs: score, name: NAME });
 }

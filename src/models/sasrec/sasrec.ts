@@ -7,10 +7,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { POSITION_ORIGINS, type PositionOrigin, positionEmbedding } from '../../layers/position_embedding';
 import { sequencePooling } from '../../layers/sequence_pooling';
 import { type NormPlacement, transformerBlock } from '../../layers/transformer_block';
-import { dense, modelStem, towerNames, twoTowerScore } from '../common/blocks';
+import { dense, modelStem, twoTowerScore } from '../common/blocks';
 import { modelForVariant } from '../common/duet';
 import {
-  type CommonConfig, type CommonModelOptions, OptionReader, optionsObject, TOWER_OPTION_KEYS,
+  type CommonConfig, type CommonModelOptions, defaultUserDynamic, OptionReader, optionsObject, TOWER_OPTION_KEYS,
   type TowerConfig, type TowerOptions,
 } from '../common/options';
 import { SeedSequence } from '../common/seed';
@@ -100,7 +100,7 @@ const KEYS = [...TOWER_OPTION_KEYS, 'numHeads', 'numBlocks', 'ffnMultiplier', 'n
 export function resolveSasrecOptions(options: SasrecOptions): SasrecConfig {
   const read = new OptionReader(NAME, optionsObject(options, NAME));
   const towers = read.towers();
-  const common = read.common(NAME, towerNames('userTower', towers.towerLayers), KEYS);
+  const common = read.common(NAME, defaultUserDynamic(towers), KEYS);
   const numHeads = read.int('numHeads', 4);
   if (common.dim % numHeads !== 0) {
     throw new Error(`'numHeads' passed to '${NAME}' must divide dim = ${common.dim}, got ` +
@@ -152,8 +152,7 @@ function buildBase(config: SasrecConfig): tfl.LayersModel {
   if (config.norm === 'pre') {
     state = tfl.layers.layerNormalization({ epsilon: 1e-6, name: 'finalNorm' }).apply(state) as Sym;
   }
-  const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config.towerLayers,
-    config.towerActivation, seeds,
+  const score = twoTowerScore(state, stem.targetEmbedding, config.dim, config, seeds,
     config.itemBias ? { target: stem.target, numItems: config.numItems } : undefined);
   return tfl.model({ inputs: [stem.target, stem.click], outputs: score, name: NAME });
 }

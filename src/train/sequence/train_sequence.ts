@@ -102,6 +102,13 @@ export interface SequenceTrainOptions {
   validationBatchSize?: number;
   /** With validation, end with the weights of the best epoch. Default true. */
   restoreBest?: boolean;
+  /**
+   * Also rank the validation targets with the starting weights, as epoch 0: the best epoch may
+   * then be 0, the model left as it came. For training that continues a trained model (a DUET
+   * model from its base, `duetFromBase`), so that it never ends worse on validation than it
+   * started. A resumed run keeps the first run's start among its epochs. Default false.
+   */
+  validateStart?: boolean;
   /** Called after each epoch (awaited). */
   onEpoch?: (log: SequenceEpochLog) => void | Promise<void>;
   /** A progress bar on stderr when it is a terminal. Default false. */
@@ -142,7 +149,7 @@ export interface SequenceTrainOptions {
 export interface SequenceTrainResult {
   /** One log per completed epoch. */
   history: SequenceEpochLog[];
-  /** The epoch with the best validation NDCG@10 (the model holds its weights), or the last epoch without validation; 0 if none completed. */
+  /** The epoch with the best validation NDCG@10 (the model holds its weights), or the last epoch without validation; 0 if none completed, or (with `validateStart`) if none beat the start. */
   bestEpoch: number;
   /** The validation metrics of `bestEpoch` (null without validation). */
   best: FullRankingReport | null;
@@ -150,6 +157,8 @@ export interface SequenceTrainResult {
   stopped: SequenceStop;
   /** Wall time of the whole call, in seconds. */
   seconds: number;
+  /** With `validateStart`: the validation metrics of the starting weights (else null). */
+  start: FullRankingReport | null;
   /** The loss used (name and resolved options). */
   loss: { name: SequenceLossName; options: Readonly<Record<string, number>> };
   /** Threads the steps ran on. */
@@ -158,7 +167,7 @@ export interface SequenceTrainResult {
 
 const KNOWN_OPTIONS = new Set(['loss', 'lossOptions', 'maxEpochs', 'patience', 'maxMinutes', 'batchSize',
   'learningRate', 'generatorLearningRate', 'clipNorm', 'seed', 'bucket', 'validate',
-  'validationBatchSize', 'restoreBest', 'onEpoch', 'progress', 'signal', 'threads', 'checkpointDir', 'resume']);
+  'validationBatchSize', 'restoreBest', 'validateStart', 'onEpoch', 'progress', 'signal', 'threads', 'checkpointDir', 'resume']);
 
 function positive(value: number | undefined, fallback: number | undefined, name: string): number | undefined {
   const v = value ?? fallback;
@@ -215,6 +224,8 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
   if (!Number.isInteger(seed)) throw new Error(`'seed' passed to '${fn}' must be an integer, got ${String(seed)}`);
   const validate = options.validate ?? true;
   const restoreBest = options.restoreBest ?? true;
+  const validateStart = options.validateStart ?? false;
+  if (validateStart && !validate) throw new Error(`'validateStart' passed to '${fn}' needs 'validate'`);
   if (split?.protocol?.protocol !== 'seq-loo-v1') {
     throw new Error(`'split' passed to '${fn}' must be a seq-loo-v1 split (buildSeqLooSplit, readSeqLooSplit)`);
   }
@@ -235,6 +246,7 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
   const steps = objective.steps(data, batchSize);
   const history: SequenceEpochLog[] = [];
   let best: { epoch: number; report: FullRankingReport; weights: tf.Tensor[] | null } | null = null;
+  let start: FullRankingReport | null = null;
   let stopped: SequenceStop = 'max-epochs';
   let sinceBest = 0;
   let threads = 1;
@@ -243,6 +255,7 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
   const runOptions: Record<string, unknown> = {
     loss: loss.name, lossOptions: loss.options, batchSize, learningRate, generatorLearningRate: generatorLearningRate ?? null,
     clipNorm: clipNorm ?? null, seed, bucket: options.bucket ?? true, validate, restoreBest,
+    ...(validateStart ? { validateStart } : {}),
     data: dataFingerprint(split.numUsers, [split.items, split.offsets, Int32Array.of(split.numItems)], 'users'),
     model: modelFingerprint(model),
   };
@@ -256,6 +269,9 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
       if (best === null && weights !== null) tf.dispose(weights);
       sinceBest = p.sinceBest;
       firstEpoch = resumed.epoch + 1;
+    } else if (validateStart) {
+      start = await evaluateFullRanking(model, split, { part: 'validation', batchSize: options.validationBatchSize });
+      best = { epoch: 0, report: start, weights: restoreBest ? model.getWeights().map((w) => tf.clone(w)) : null };
     }
     const runner = await startRunner({
       model, objective, data, stepper, stepperOptions, threads: options.threads ?? resumed?.threads, batchSize, seed,
@@ -332,6 +348,7 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
     best: best?.report ?? null,
     stopped,
     seconds: (performance.now() - started) / 1000,
+    start,
     loss: { name: loss.name, options: loss.options },
     threads,
   };
