@@ -63,7 +63,12 @@ export function duetFromBase(baseModel: tfl.LayersModel, config: CreateModelOpti
   for (const key of Object.keys(options)) {
     if (!known.has(key)) throw new Error(`unknown option '${key}' passed to '${NAME}'; known: freezeStatic`);
   }
-  const resolved = resolveModelOptions({ ...config, variant: 'duet' } as CreateModelOptions, NAME);
+  const given = { ...config, variant: 'duet' } as Record<string, unknown>;
+  // A base without towers records no dynamic layers; with userAdapter its default applies.
+  if (given.userAdapter === true && Array.isArray(given.dynamicLayers) && given.dynamicLayers.length === 0) {
+    delete given.dynamicLayers;
+  }
+  const resolved = resolveModelOptions(given as unknown as CreateModelOptions, NAME);
   const addAdapter = 'userAdapter' in resolved && resolved.userAdapter &&
     !baseModel.layers.some((l) => l.name === USER_ADAPTER);
   // In a tidy: the generator's build temporaries are freed, its weights (variables) stay.

@@ -96,6 +96,53 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(lastJson(v.stdout)['ndcg@10']).toBeCloseTo(info.training.history[0].validation['ndcg@10'], 5);
   }, 120_000);
 
+  it('compare --duet-from base builds DUET from the trained base: epoch 0 is the base itself', async () => {
+    const r = await cli('compare', '--model', 'sasrec', '--data', out, '--max-epochs', '1', '--duet-from', 'base',
+      '--freeze-static', ...SMALL, '--json');
+    expect(r.stderr).not.toMatch(/duet-tf:/);
+    expect(r.code).toBe(0);
+    const [base, duet] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(duet).toMatchObject({ variant: 'duet', duet_from: 'base', freeze_static: true, epochs: 1 });
+    expect(duet.base_train_seconds).toBe(base.train_seconds);
+    // The DUET model starts as the base: its epoch-0 validation is the base's best.
+    expect(duet.start_validation).toEqual(base.validation);
+    expect(r.stderr).toMatch(/sasrec duet: epoch 0 \(the start\) validation ndcg@10 [\d.]+/);
+    if (duet.best_epoch === 0) {
+      // Nothing beat the start: DUET is the base, test row and all.
+      for (const key of ['hr@10', 'ndcg@10', 'hr@20', 'ndcg@20']) expect(duet[key], key).toBe(base[key]);
+    } else {
+      expect(((duet.validation as Record<string, number>)['ndcg@10'])).toBeGreaterThan((base.validation as Record<string, number>)['ndcg@10']);
+    }
+  }, 120_000);
+
+  it('train --from-base adds DUET to a saved seq-loo-v1 base; refuses what would change it', async () => {
+    const baseDir = path.join(dir, 'base-model');
+    const b = await cli('train', '--model', 'sasrec', '--data', out, '--max-epochs', '1', ...SMALL, '--out', baseDir, '--json');
+    expect(b.code).toBe(0);
+    const duetDir = path.join(dir, 'duet-from-base');
+    const r = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', out,
+      '--max-epochs', '1', '--dim', '8', '--batch', '16', '--threads', '1', '--out', duetDir, '--json');
+    expect(r.stderr).not.toMatch(/duet-tf:/);
+    expect(r.code).toBe(0);
+    const row = lastJson(r.stdout);
+    expect(row).toMatchObject({ variant: 'duet', duet_from: 'base', freeze_static: false, epochs: 1 });
+    expect(row.start_validation).toEqual(lastJson(b.stdout).validation);
+    const info = JSON.parse(fs.readFileSync(path.join(duetDir, 'duet-tf.json'), 'utf8'));
+    expect(info.config).toMatchObject({ variant: 'duet', towerLayers: 0, userAdapter: true, dynamicLayers: ['userAdapter'], numBlocks: 1 });
+    expect(info.base).toEqual({ from: baseDir });
+    const e = await cli('eval', '--model-dir', duetDir, '--data', out, '--json');
+    expect(e.code).toBe(0);
+    const arch = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', out,
+      '--model-options', '{"numBlocks":2}', '--out', path.join(dir, 'x1'));
+    expect(arch.stderr).toBe(`duet-tf: train: --model-options 'numBlocks' would change the architecture of the base in '${baseDir}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply\n`);
+    const freeze = await cli('train', '--model', 'sasrec', '--data', out, '--freeze-static', '--out', path.join(dir, 'x2'));
+    expect(freeze.stderr).toBe('duet-tf: train: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)\n');
+    const order = await cli('compare', '--model', 'sasrec', '--data', out, '--duet-from', 'base', '--variants', 'duet');
+    expect(order.stderr).toBe('duet-tf: compare: --duet-from base trains DUET from the base of this run: --variants must list base, then duet\n');
+    const notBase = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', duetDir, '--data', out, '--out', path.join(dir, 'x3'));
+    expect(notBase.stderr).toBe(`duet-tf: train: --from-base '${duetDir}' holds a duet model; it must be a base model\n`);
+  }, 120_000);
+
   it("runs the README's seq-loo-v1 commands as printed", async () => {
     const readme = fs.readFileSync(path.join(__dirname, '../../README.md'), 'utf8');
     const at = readme.indexOf("\n## The field's benchmark on your own sequences (seq-loo-v1)\n");

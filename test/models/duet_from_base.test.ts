@@ -6,7 +6,7 @@ import { ParameterGenerator } from '../../src/layers/parameter_generator';
 import { createModel } from '../../src/models/create_model';
 import { duetFromBase } from '../../src/models/duet_from_base';
 import { splitDuet } from '../../src/wrap/split_duet';
-import { maxAbsDiff } from '../helpers/round_trip';
+import { maxAbsDiff, roundTrip } from '../helpers/round_trip';
 import { batch, compileForLogits, KINDS, syntheticRows, tinyOptions } from './helpers';
 
 async function trainedBase(kind: (typeof KINDS)[number]) {
@@ -99,5 +99,64 @@ describe('duetFromBase', () => {
       .toThrow("'baseModel' passed to 'duetFromBase' must be a tfjs-layers LayersModel, got null");
     expect(() => duetFromBase(base, { ...config, model: undefined } as never))
       .toThrow("'model' passed to 'duetFromBase' must be one of 'sasrec', 'gru4rec', 'din', got undefined");
+  });
+
+  it.each(['sasrec', 'gru4rec'] as const)('%s: gives a base without towers an identity userAdapter, then starts exactly as it', async (kind) => {
+    const bare = createModel(tinyOptions(kind, { towerLayers: 0 }));
+    expect(bare.config.dynamicLayers).toEqual([]);
+    const { x, y } = syntheticRows(32, 5);
+    compileForLogits(bare.model);
+    await bare.model.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
+    const { model: duet, config: c } = duetFromBase(bare.model, { ...bare.config, userAdapter: true });
+    expect(c).toMatchObject({ variant: 'duet', towerLayers: 0, userAdapter: true, dynamicLayers: ['userAdapter'] });
+    expect(splitDuet(duet).layout.slices.map((s) => s.name)).toEqual(['userAdapter']);
+    const input = batch();
+    expect(maxAbsDiff(bare.model.predict(input) as tf.Tensor, duet.predict(input) as tf.Tensor)).toBe(0);
+    // It is a layer of its own: the base kept none, and its static kernel is the identity.
+    expect(bare.model.layers.some((l) => l.name === 'userAdapter')).toBe(false);
+    const kernel = duet.getLayer('userAdapter').getWeights()[0];
+    expect(maxAbsDiff(kernel, tf.eye(8))).toBe(0);
+    // Trained, it moves off the base, and survives save and load.
+    compileForLogits(duet);
+    await duet.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    expect(maxAbsDiff(bare.model.predict(input) as tf.Tensor, duet.predict(input) as tf.Tensor)).toBeGreaterThan(0);
+    const loaded = await roundTrip(duet);
+    expect(maxAbsDiff(loaded.predict(input) as tf.Tensor, duet.predict(input) as tf.Tensor)).toBeLessThan(1e-6);
+  });
+
+  it('a base built with userAdapter predicts as one without it at the same seed (it starts as the identity)', () => {
+    const without = createModel(tinyOptions('sasrec', { towerLayers: 0 })).model;
+    const withAdapter = createModel(tinyOptions('sasrec', { towerLayers: 0, userAdapter: true })).model;
+    expect(withAdapter.getLayer('userAdapter').getClassName()).toBe('Dense');
+    expect(maxAbsDiff(without.predict(batch()) as tf.Tensor, withAdapter.predict(batch()) as tf.Tensor)).toBe(0);
+  });
+
+  it('freezeStatic: only the generator trains; every other weight stays the base\'s', async () => {
+    const { model: base, config } = await trainedBase('gru4rec');
+    const { model: duet } = duetFromBase(base, config, { freezeStatic: true });
+    const generator = duet.layers.find((l) => l instanceof ParameterGenerator) as ParameterGenerator;
+    expect(duet.trainableWeights.map((w) => w.name).sort()).toEqual(generator.trainableWeights.map((w) => w.name).sort());
+    const before = new Map(duet.weights.map((w) => [w.name, w.read().clone()]));
+    const { x, y } = syntheticRows(32, 6);
+    compileForLogits(duet);
+    await duet.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    const generated = new Set(generator.weights.map((w) => w.name));
+    let moved = 0;
+    for (const w of duet.weights) {
+      const d = maxAbsDiff(w.read(), before.get(w.name) as tf.Tensor);
+      if (generated.has(w.name)) moved += d > 0 ? 1 : 0;
+      else expect(d, w.name).toBe(0);
+    }
+    expect(moved).toBeGreaterThan(0);
+    expect(() => duetFromBase(base, config, { freeze: true } as never))
+      .toThrow("unknown option 'freeze' passed to 'duetFromBase'; known: freezeStatic");
+  });
+
+  it('refuses to add userAdapter to a base of another architecture, naming the layer', () => {
+    const { model: base, config } = createModel(tinyOptions('sasrec', { towerLayers: 0 }));
+    expect(() => duetFromBase(base, { ...config, userAdapter: true, numBlocks: 2 } as never))
+      .toThrow("'baseModel' passed to 'duetFromBase' does not match the config's architecture: it has no layer 'transformer2'");
+    expect(() => duetFromBase(base, { ...config, userAdapter: true, towerLayers: 1 } as never))
+      .toThrow("'baseModel' passed to 'duetFromBase' does not match the config's architecture: it has no layer 'userTower1'");
   });
 });

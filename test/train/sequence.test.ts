@@ -12,6 +12,8 @@ import { trainingCounts } from '../../src/eval/full_ranking/popularity';
 import { sequenceBatches } from '../../src/train/sequence/sequence_batches';
 import { sequenceObjective } from '../../src/train/sequence/sequence_objective';
 import { trainSequence } from '../../src/train/sequence/train_sequence';
+import { duetFromBase } from '../../src/models/duet_from_base';
+import { ParameterGenerator } from '../../src/layers/parameter_generator';
 
 /** Users walking a cycle of 30 items from a random start: the next item is always learnable. */
 function cycleSplit(users: number, seed: number): SeqLooSplit {
@@ -197,6 +199,42 @@ describe('trainSequence', () => {
       else delete (process.stderr as { isTTY?: boolean }).isTTY;
     }
   });
+
+  it('validateStart: the starting weights are epoch 0, kept when no epoch beats them', async () => {
+    const model = createModel({ model: 'gru4rec', numItems: split.numItems, clickLength: 4, dim: 8, seed: 2 }).model;
+    await trainSequence(model, split, { maxEpochs: 6, batchSize: 8, learningRate: 0.03 });
+    const trained = model.getWeights().map((w) => w.clone());
+    const start = await evaluateFullRanking(model, split, { part: 'validation' });
+    // A learning rate this large only makes the trained model worse.
+    const result = await trainSequence(model, split, { maxEpochs: 2, batchSize: 8, learningRate: 5, validateStart: true });
+    expect(result.start?.['ndcg@10']).toBeCloseTo(start['ndcg@10'], 6);
+    expect(Math.max(...result.history.map((h) => h.validation?.['ndcg@10'] as number))).toBeLessThan(start['ndcg@10']);
+    expect(result.bestEpoch).toBe(0);
+    expect(result.best).toEqual(result.start);
+    model.getWeights().forEach((w, i) => expect(tf.max(tf.abs(tf.sub(w, trained[i]))).dataSync()[0]).toBe(0));
+    // Without it, the best trained epoch is kept, worse than the start.
+    const plain = await trainSequence(model, split, { maxEpochs: 1, batchSize: 8, learningRate: 5 });
+    expect(plain.start).toBeNull();
+    expect(plain.bestEpoch).toBe(1);
+    await expect(trainSequence(model, split, { validate: false, validateStart: true })).rejects.toThrow("'validateStart' passed to 'trainSequence' needs 'validate'");
+  });
+
+  it('trains a DUET model built from a base with frozen static weights on two threads: only the generator moves', async () => {
+    const base = createModel({ model: 'sasrec', numItems: split.numItems, clickLength: 4, dim: 8, numHeads: 2, seed: 2, towerLayers: 0 });
+    const { model } = duetFromBase(base.model, { ...base.config, userAdapter: true, generator: { condition: 'positions' } },
+      { freezeStatic: true });
+    const generator = new Set(model.layers.filter((l) => l instanceof ParameterGenerator).flatMap((l) => l.weights.map((w) => w.name)));
+    const before = new Map(model.weights.map((w) => [w.name, w.read().clone()]));
+    const result = await trainSequence(model, split, { maxEpochs: 1, batchSize: 16, threads: 2, learningRate: 0.05 });
+    expect(result.threads).toBe(2);
+    let moved = 0;
+    for (const w of model.weights) {
+      const d = tf.max(tf.abs(tf.sub(w.read(), before.get(w.name) as tf.Tensor))).dataSync()[0];
+      if (generator.has(w.name)) moved += d > 0 ? 1 : 0;
+      else expect(d, w.name).toBe(0);
+    }
+    expect(moved).toBeGreaterThan(0);
+  }, 60_000);
 
   it('refuses what it cannot train', async () => {
     await expect(trainSequence(build({ causal: false, numBlocks: 2 }), split)).rejects.toThrow(/is not causal/);

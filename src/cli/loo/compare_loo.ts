@@ -22,7 +22,7 @@ import {
   loadLoo, looMetrics, looModelConfig, looSettings, printLooTable, refuseOnLoo, trainLooLogged,
 } from './loo_experiment';
 import type { OptionSpec } from '../args';
-import { looDuetFromBase } from './duet_from_base_loo';
+import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
 
 /** `compare` when `--data` is a seq-loo-v1 folder (the options table is compare's). */
 export async function compareLooCommand(argv: string[], io: CliIO, specs: Record<string, OptionSpec>):
@@ -54,12 +54,13 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   const backend = await useBackend(o.backend as BackendChoice);
   const split = await loadLoo(command, String(o.data));
   // Bad model options fail before any training.
-  // With --duet-from base, --model-options are the DUET side's (checked on a probe below).
+  // With --duet-from base, --model-options split into the base's architecture and the DUET side.
+  const sides = splitDuetSide(extra);
   const configs = Object.fromEntries(wanted.map((v) => [v, looModelConfig(command, o, s, split,
-    fromBase ? 'base' : v as 'base' | 'duet', fromBase ? {} : extra)]));
+    fromBase ? 'base' : v as 'base' | 'duet', fromBase ? sides.base : extra)]));
   if (fromBase) {
     const probeBase = createModel(configs.base as CreateModelOptions).model;
-    const probe = looDuetFromBase(command, probeBase, configs.base, split, extra, freeze);
+    const probe = looDuetFromBase(command, probeBase, configs.base, split, sides.duet, freeze);
     for (const w of new Set([...probe.model.weights, ...probeBase.weights])) w.dispose();
     configs.duet = probe.config;
   }
@@ -80,7 +81,7 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
     const config = configs[variant];
     const fromTrained: boolean = fromBase && variant === 'duet' && trainedBase !== null;
     const model: tfl.LayersModel = fromTrained ?
-      looDuetFromBase(command, (trainedBase as { model: tfl.LayersModel }).model, configs.base, split, extra, freeze).model :
+      looDuetFromBase(command, (trainedBase as { model: tfl.LayersModel }).model, configs.base, split, sides.duet, freeze).model :
       createModel(config as CreateModelOptions).model;
     if (fromTrained) {
       for (const w of new Set((trainedBase as { model: tfl.LayersModel }).model.weights)) w.dispose();

@@ -28,13 +28,27 @@ export const LOO_DUET_FROM_BASE_DEFAULTS: Record<'sasrec' | 'gru4rec', Record<st
   gru4rec: { dynamicLayers: ['userTower1'], generator: { condition: 'history', encoder: 'gru' } },
 };
 
+/** The `--model-options` keys that shape the DUET side of a model built from a base. */
+const DUET_SIDE = new Set(['generator', 'dynamicLayers', 'residual', 'userAdapter']);
+
+/**
+ * `--model-options` split into the base's architecture (`base`) and the DUET side added to it
+ * (`duet`: generator, dynamicLayers, residual, userAdapter).
+ */
+export function splitDuetSide(extra: Record<string, unknown>):
+    { base: Record<string, unknown>; duet: Record<string, unknown> } {
+  const base: Record<string, unknown> = {};
+  const duet: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(extra)) (DUET_SIDE.has(key) ? duet : base)[key] = value;
+  return { base, duet };
+}
+
 /**
  * The DUET model built from `base` (a trained seq-loo-v1 base of `baseConfig`), with the
- * from-base defaults and `extra` (`--model-options`) on the DUET side only; the base's own
- * architecture options in `extra` are refused, since the base was trained without them.
+ * from-base defaults and `duetSide` (the DUET-side `--model-options`, see {@link splitDuetSide}).
  */
 export function looDuetFromBase(command: string, base: tfl.LayersModel, baseConfig: ResolvedConfig,
-    split: SeqLooSplit, extra: Record<string, unknown>, freezeStatic: boolean):
+    split: SeqLooSplit, duetSide: Record<string, unknown>, freezeStatic: boolean):
     { model: tfl.LayersModel; config: ResolvedConfig } {
   if (baseConfig.model === 'din') {
     throw new UsageError(`${command}: a DIN base does not rank the whole catalogue; use sasrec or gru4rec`);
@@ -43,17 +57,11 @@ export function looDuetFromBase(command: string, base: tfl.LayersModel, baseConf
     throw new UsageError(`${command}: the base model was built for ${baseConfig.numItems} items and click ` +
       `length ${baseConfig.clickLength}; the folder has ${split.numItems} items and L = ${split.protocol.max_len}`);
   }
-  const duetSide = new Set(['generator', 'dynamicLayers', 'residual', 'userAdapter']);
-  const foreign = Object.keys(extra).find((k) => !duetSide.has(k));
-  if (foreign !== undefined) {
-    throw new UsageError(`${command}: --model-options '${foreign}' changes the base's architecture; with a ` +
-      `DUET model built from a trained base only ${[...duetSide].join(', ')} apply`);
-  }
   const defaults = LOO_DUET_FROM_BASE_DEFAULTS[baseConfig.model];
   const generator = {
-    ...baseConfig.generator, ...(defaults.generator as object), ...(extra.generator as object | undefined),
+    ...baseConfig.generator, ...(defaults.generator as object), ...(duetSide.generator as object | undefined),
   };
-  const options = { ...baseConfig, ...defaults, ...extra, generator, variant: 'duet' } as CreateModelOptions;
+  const options = { ...baseConfig, ...defaults, ...duetSide, generator, variant: 'duet' } as CreateModelOptions;
   try {
     const { model, config } = duetFromBase(base, options, { freezeStatic });
     return { model, config };

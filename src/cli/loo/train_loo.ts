@@ -14,7 +14,7 @@ import { parseModelOptions } from '../experiment';
 import { checkOutputFolder, loadModelDir, type ModelInfo, saveModelDir } from '../model_dir';
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
-import { looDuetFromBase } from './duet_from_base_loo';
+import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
 import {
   loadLoo, looMetrics, looModelConfig, type LooSettings, looSettings, refuseOnLoo, trainLooLogged,
 } from './loo_experiment';
@@ -76,7 +76,13 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
   let base: tfl.LayersModel;
   let baseConfig: ResolvedConfig;
   let baseRun: ModelInfo['base'];
+  const options = splitDuetSide(extra);
   if (fromBase !== undefined) {
+    const foreign = Object.keys(options.base)[0];
+    if (foreign !== undefined) {
+      throw new UsageError(`${command}: --model-options '${foreign}' would change the architecture of the base in ` +
+        `'${fromBase}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply`);
+    }
     const loaded = await loadModelDir(command, fromBase);
     if (loaded.info.config.variant !== 'base') {
       throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.variant} model; it must be a base model`);
@@ -88,12 +94,11 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
     baseConfig = loaded.info.config;
     baseRun = { from: fromBase };
   } else {
-    // --model-options are the DUET side's here; the base takes the loo defaults.
-    baseConfig = looModelConfig(command, o, s, split, 'base', {});
+    baseConfig = looModelConfig(command, o, s, split, 'base', options.base);
     base = createModel(baseConfig as CreateModelOptions).model;
   }
   // Checked before any training: the DUET side's options, the output folder.
-  const probe = looDuetFromBase(command, base, baseConfig, split, extra, freeze);
+  const probe = looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
   for (const w of new Set(probe.model.weights)) w.dispose();
   checkOutputFolder(command, String(o.out), Boolean(o.force));
   io.stderr(`train: ${baseConfig.model} duet from ${fromBase === undefined ? 'a base trained first' : `'${fromBase}'`} ` +
@@ -107,7 +112,7 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
   if (fromBase === undefined) {
     baseRun = (await trainLooLogged(io, `${baseConfig.model} base`, base, split, s, json, checkpoints.phase('base'))).record;
   }
-  const { model, config } = looDuetFromBase(command, base, baseConfig, split, extra, freeze);
+  const { model, config } = looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
   for (const w of new Set(base.weights)) w.dispose();
   const { result, record } = await trainLooLogged(io, `${config.model} duet`, model, split, s, json,
     checkpoints.phase('duet'), true);
