@@ -58,7 +58,8 @@ describe('duet-tf on seq-loo-v1 folders', () => {
       }
       expect(row.epochs as number).toBeGreaterThanOrEqual(1);
       expect(row.epochs as number).toBeLessThanOrEqual(2);
-      expect(row.best_epoch as number).toBeGreaterThanOrEqual(1);
+      // DUET is built from the trained base by default: its epoch 0 (the base) may stay the best.
+      expect(row.best_epoch as number).toBeGreaterThanOrEqual(row.variant === 'duet' ? 0 : 1);
       expect(row.best_epoch as number).toBeLessThanOrEqual(row.epochs as number);
       expect(row).toMatchObject({ protocol: 'seq-loo-v1', users: 60, loss: 'ce', batch: 16, dim: 8, seed: 0 });
       expect((row.validation as Record<string, number>)['ndcg@10']).toBeGreaterThanOrEqual(0);
@@ -70,11 +71,12 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     // One line per epoch on stderr, with validation NDCG@10.
     expect(r.stderr).toMatch(/sasrec base: epoch 1 loss [\d.]+ validation ndcg@10 [\d.]+ hr@10/);
     expect(r.stderr).toMatch(/sasrec duet: epoch 1 /);
+    expect(rows[1]).toMatchObject({ duet_from: 'base', static: 'frozen', generator_lr: 0.0002 });
   }, 120_000);
 
-  it('train saves the best epoch of a DUET model; eval ranks its test targets as compare does', async () => {
+  it('train saves the best epoch of a DUET model from scratch; eval ranks its test targets as compare does', async () => {
     const model = path.join(dir, 'duet-model');
-    const r = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--data', out, '--max-epochs', '1', ...SMALL, '--out', model, '--json');
+    const r = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--duet-from', 'scratch', '--data', out, '--max-epochs', '1', ...SMALL, '--out', model, '--json');
     expect(r.stderr).not.toMatch(/duet-tf:/);
     expect(r.code).toBe(0);
     expect(lastJson(r.stdout)).toMatchObject({ model: 'sasrec', variant: 'duet', protocol: 'seq-loo-v1', best_epoch: 1, epochs: 1 });
@@ -98,11 +100,11 @@ describe('duet-tf on seq-loo-v1 folders', () => {
 
   it('compare --duet-from base builds DUET from the trained base: epoch 0 is the base itself', async () => {
     const r = await cli('compare', '--model', 'sasrec', '--data', out, '--max-epochs', '1', '--duet-from', 'base',
-      '--freeze-static', ...SMALL, '--json');
+      '--static', 'trained', ...SMALL, '--json');
     expect(r.stderr).not.toMatch(/duet-tf:/);
     expect(r.code).toBe(0);
     const [base, duet] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(duet).toMatchObject({ variant: 'duet', duet_from: 'base', freeze_static: true, epochs: 1 });
+    expect(duet).toMatchObject({ variant: 'duet', duet_from: 'base', static: 'trained', epochs: 1 });
     expect(duet.base_train_seconds).toBe(base.train_seconds);
     // The DUET model starts as the base: its epoch-0 validation is the base's best.
     expect(duet.start_validation).toEqual(base.validation);
@@ -125,7 +127,7 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(r.stderr).not.toMatch(/duet-tf:/);
     expect(r.code).toBe(0);
     const row = lastJson(r.stdout);
-    expect(row).toMatchObject({ variant: 'duet', duet_from: 'base', freeze_static: false, epochs: 1 });
+    expect(row).toMatchObject({ variant: 'duet', duet_from: 'base', static: 'frozen', epochs: 1 });
     expect(row.start_validation).toEqual(lastJson(b.stdout).validation);
     const info = JSON.parse(fs.readFileSync(path.join(duetDir, 'duet-tf.json'), 'utf8'));
     expect(info.config).toMatchObject({ variant: 'duet', towerLayers: 0, userAdapter: true, dynamicLayers: ['userAdapter'], numBlocks: 1 });
@@ -135,10 +137,14 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     const arch = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', out,
       '--model-options', '{"numBlocks":2}', '--out', path.join(dir, 'x1'));
     expect(arch.stderr).toBe(`duet-tf: train: --model-options 'numBlocks' would change the architecture of the base in '${baseDir}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply\n`);
-    const freeze = await cli('train', '--model', 'sasrec', '--data', out, '--freeze-static', '--out', path.join(dir, 'x2'));
-    expect(freeze.stderr).toBe('duet-tf: train: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)\n');
-    const order = await cli('compare', '--model', 'sasrec', '--data', out, '--duet-from', 'base', '--variants', 'duet');
-    expect(order.stderr).toBe('duet-tf: compare: --duet-from base trains DUET from the base of this run: --variants must list base, then duet\n');
+    const freeze = await cli('train', '--model', 'sasrec', '--data', out, '--static', 'frozen', '--out', path.join(dir, 'x2'));
+    expect(freeze.stderr).toBe('duet-tf: train: --static needs --variant duet\n');
+    const scratch = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--duet-from', 'scratch', '--static', 'frozen', '--data', out, '--out', path.join(dir, 'x4'));
+    expect(scratch.stderr).toBe('duet-tf: train: --static applies to a DUET model built from a base (--duet-from base or --from-base DIR)\n');
+    const order = await cli('compare', '--model', 'sasrec', '--data', out, '--variants', 'duet');
+    expect(order.stderr).toBe('duet-tf: compare: DUET is built from the base of this run (--duet-from base, the default on a seq-loo-v1 folder): list base before duet in --variants, or pass --duet-from scratch\n');
+    const bad = await cli('compare', '--model', 'sasrec', '--data', out, '--static', 'frozen', '--duet-from', 'scratch');
+    expect(bad.stderr).toBe('duet-tf: compare: --static applies to a DUET model built from a base (--duet-from base)\n');
     const notBase = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', duetDir, '--data', out, '--out', path.join(dir, 'x3'));
     expect(notBase.stderr).toBe(`duet-tf: train: --from-base '${duetDir}' holds a duet model; it must be a base model\n`);
   }, 120_000);

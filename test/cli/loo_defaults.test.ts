@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import {
   LOO_DUET_DEFAULTS, LOO_GENERATOR_LEARNING_RATES, LOO_MODEL_DEFAULTS, looModelConfig, looSettings,
 } from '../../src/cli/loo/loo_experiment';
+import { LOO_DUET_FROM_BASE_DEFAULTS } from '../../src/cli/loo/duet_from_base_loo';
 import { buildSeqLooSplit } from '../../src/data/protocols/seq_loo';
 import { createModel, type CreateModelOptions } from '../../src/models/create_model';
 
@@ -27,7 +28,11 @@ describe('seq-loo-v1 SASRec defaults', () => {
     expect((duet.generator as Record<string, unknown>)).toMatchObject({ condition: 'positions', encoder: 'gru' });
     expect(s.lr).toBe(0.005);
     expect(s.generatorLr).toBe(0.002);
-    expect(LOO_GENERATOR_LEARNING_RATES.sasrec).toBe(0.002);
+    expect(LOO_GENERATOR_LEARNING_RATES.scratch.sasrec).toBe(0.002);
+    // DUET built from the trained base (the default of train and compare): a tenth of that.
+    expect(looSettings('train', o, true).generatorLr).toBe(0.0002);
+    expect(LOO_GENERATOR_LEARNING_RATES.base).toEqual({ sasrec: 0.0002, gru4rec: 0.0002 });
+    expect(LOO_DUET_FROM_BASE_DEFAULTS.sasrec).toMatchObject({ userAdapter: true, dynamicLayers: ['userAdapter'] });
     expect(looSettings('train', { ...o, 'generator-lr': 0.001 }).generatorLr).toBe(0.001);
     expect(looSettings('train', { ...o, model: 'gru4rec' }).generatorLr).toBeUndefined();
     expect(() => looSettings('train', { ...o, 'generator-lr': -1 })).toThrow('train: --generator-lr must be a positive number, got -1');
@@ -45,5 +50,6 @@ describe('seq-loo-v1 SASRec defaults', () => {
   it('docs/RESULTS.md states the same defaults', () => {
     const results = fs.readFileSync(new URL('../../docs/RESULTS.md', import.meta.url), 'utf8');
     expect(results).toContain('seq-loo-v1 SASRec defaults: base `towerLayers: 0, scaleEmbeddings: true`, DUET `towerLayers: 1` and `--generator-lr 0.002`');
+    expect(results).toContain('seq-loo-v1 DUET defaults: built from the trained base (`--duet-from base`), `userAdapter` generated, `--static frozen`, `--generator-lr 0.0002`');
   });
 });

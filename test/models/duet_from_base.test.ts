@@ -107,7 +107,7 @@ describe('duetFromBase', () => {
     const { x, y } = syntheticRows(32, 5);
     compileForLogits(bare.model);
     await bare.model.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
-    const { model: duet, config: c } = duetFromBase(bare.model, { ...bare.config, userAdapter: true });
+    const { model: duet, config: c } = duetFromBase(bare.model, { ...bare.config, userAdapter: true } as never);
     expect(c).toMatchObject({ variant: 'duet', towerLayers: 0, userAdapter: true, dynamicLayers: ['userAdapter'] });
     expect(splitDuet(duet).layout.slices.map((s) => s.name)).toEqual(['userAdapter']);
     const input = batch();

@@ -221,7 +221,7 @@ describe('trainSequence', () => {
 
   it('trains a DUET model built from a base with frozen static weights on two threads: only the generator moves', async () => {
     const base = createModel({ model: 'sasrec', numItems: split.numItems, clickLength: 4, dim: 8, numHeads: 2, seed: 2, towerLayers: 0 });
-    const { model } = duetFromBase(base.model, { ...base.config, userAdapter: true, generator: { condition: 'positions' } },
+    const { model } = duetFromBase(base.model, { ...base.config, userAdapter: true, generator: { condition: 'positions' } } as never,
       { freezeStatic: true });
     const generator = new Set(model.layers.filter((l) => l instanceof ParameterGenerator).flatMap((l) => l.weights.map((w) => w.name)));
     const before = new Map(model.weights.map((w) => [w.name, w.read().clone()]));

@@ -28,6 +28,7 @@ import { compareDinLooCommand, DIN_LOO_OPTIONS, refuseDinLooOptions } from '../l
 import { compareLooCommand } from '../loo/compare_loo';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { CHECKPOINT_OPTIONS, optionalCliCheckpoints } from '../checkpoint_dir';
+import { duetFrom, STATIC_OPTION } from '../duet_from';
 import { type CliIO, printResult } from '../output';
 
 export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
@@ -35,8 +36,8 @@ export const COMPARE_OPTIONS: Record<string, OptionSpec> = {
   variants: { type: 'string', default: 'base,finetune,duet', help: 'which results to produce, comma-separated' },
   'finetune-users': { type: 'integer', default: 0, min: 0, help: 'fine-tune a seeded subset of N test users, 0 = all' },
   'finetune-epochs': { type: 'integer', default: 1, min: 1, help: "passes over each user's own rows" },
-  'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
-  'freeze-static': { type: 'boolean', help: 'with --duet-from base: train the generator alone, every other weight stays the base\'s' },
+  'duet-from': { type: 'string', choices: ['scratch', 'base'], defaultText: 'scratch; base on a seq-loo-v1 folder', help: 'DUET trains --epochs from scratch (as many passes as base), or starts from the trained base and trains --epochs more' },
+  ...STATIC_OPTION,
   ...LOO_OPTIONS,
   ...DIN_LOO_OPTIONS,
   ...CHECKPOINT_OPTIONS,
@@ -111,12 +112,11 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   };
   const common = { model: config.model, backend, epochs: settings.epochs };
 
-  const fromScratch = o['duet-from'] === 'scratch';
-  const freezeStatic = o['freeze-static'] === true;
-  if (freezeStatic && fromScratch) throw new UsageError('compare: --freeze-static applies with --duet-from base');
+  const { fromBase, freezeStatic } = duetFrom('compare', o, 'duet-seq-v1');
+  const fromScratch = !fromBase;
   const checkpoints = optionalCliCheckpoints('compare', o, {
     protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
-    duet_from: o['duet-from'], ...(freezeStatic ? { freeze_static: true } : {}),
+    duet_from: fromBase ? 'base' : 'scratch', ...(freezeStatic ? { freeze_static: true } : {}),
   });
   const phase = (name: string) => checkpoints?.phase(name);
   // A DUET-only run from scratch needs no base model: it is trained only when something reads it.
@@ -161,7 +161,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
       extra: {
         adapt_ms_per_user_batched: Math.round(timing.msPerUserBatched * 1000) / 1000,
         adapt_batch: 1, best_epoch: duetRun.result.bestEpoch, users: report.users,
-        duet_from: o['duet-from'],
+        duet_from: fromBase ? 'base' : 'scratch', ...(fromBase ? { static: freezeStatic ? 'frozen' : 'trained' } : {}),
       },
     }));
   }

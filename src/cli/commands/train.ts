@@ -27,18 +27,19 @@ import {
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { trainLooCommand } from '../loo/train_loo';
 import { openCliCheckpoints } from '../checkpoint_dir';
+import { duetFrom, STATIC_OPTION } from '../duet_from';
 import { type CliIO, printResult } from '../output';
 
 export const TRAIN_OPTIONS: Record<string, OptionSpec> = {
   ...TRAINING_OPTIONS,
   variant: { type: 'string', default: 'base', choices: ['base', 'duet'], help: 'base model, or DUET' },
-  'duet-from': { type: 'string', default: 'scratch', choices: ['scratch', 'base'], help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
+  'duet-from': { type: 'string', choices: ['scratch', 'base'], defaultText: 'scratch; base on a seq-loo-v1 folder', help: '--variant duet: train DUET --epochs from scratch, or train a base first (same --epochs) and DUET from it' },
   out: { type: 'string', required: true, help: 'model folder to write (model.json, weights.bin, duet-tf.json); written crash-safe' },
   force: { type: 'boolean', help: 'replace a model already in --out (refused without it); also discards the checkpoint of an interrupted run' },
   'checkpoint-dir': { type: 'string', defaultText: '.NAME.checkpoint beside --out NAME', help: 'folder of the per-epoch checkpoints (written crash-safe after each epoch, removed once the model is saved)' },
   resume: { type: 'boolean', help: 'continue the interrupted run whose checkpoint is in --checkpoint-dir, exactly as if never stopped (same options required; --epochs may grow)' },
   'from-base': { type: 'string', help: '--variant duet: build DUET from this saved base model (its architecture; --model-options may still set generator, dynamicLayers, residual)' },
-  'freeze-static': { type: 'boolean', help: 'DUET from a base (--from-base, --duet-from base): train the generator alone, every other weight stays the base\'s' },
+  ...STATIC_OPTION,
   ...LOO_OPTIONS,
 };
 
@@ -70,10 +71,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   if (fromBase !== undefined && variant !== 'duet') {
     throw new UsageError('train: --from-base needs --variant duet');
   }
-  const freezeStatic = o['freeze-static'] === true;
-  if (freezeStatic && !(variant === 'duet' && (fromBase !== undefined || o['duet-from'] === 'base'))) {
-    throw new UsageError('train: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)');
-  }
+  if (o.static !== undefined && variant !== 'duet') throw new UsageError('train: --static needs --variant duet');
+  const { fromBase: fromTrainedBase, freezeStatic } = duetFrom('train', o, 'duet-seq-v1', fromBase !== undefined);
   const json = Boolean(o.json);
   modelOptions('train', o, 1, 1); // bad model options fail before any work
   const backend = await useBackend(o.backend as BackendChoice);
@@ -85,10 +84,11 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   let config = modelOptions('train', o, data.numItems, clickLength);
   const checkpoints = openCliCheckpoints('train', o, {
     protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
-    variant, duet_from: o['duet-from'], from_base: fromBase ?? null, ...(freezeStatic ? { freeze_static: true } : {}),
+    variant, duet_from: fromTrainedBase ? 'base' : 'scratch', from_base: fromBase ?? null,
+    ...(freezeStatic ? { freeze_static: true } : {}),
   });
   if (o.resume) io.stderr(`train: resuming from '${checkpoints.root}'\n`);
-  if (variant === 'duet' && fromBase === undefined && o['duet-from'] === 'scratch') {
+  if (variant === 'duet' && !fromTrainedBase) {
     const built = createModel({ ...config, variant: 'duet' } as CreateModelOptions);
     const run = (await trainLogged(io, `${config.model} duet`, built.model, data.train, settings, json,
       checkpoints.phase('duet'))).record;

@@ -150,7 +150,7 @@ export async function compareDinLooCommand(argv: string[], io: CliIO, specs: Rec
     Promise<number> {
   const command = 'compare';
   const o: ParsedOptions = parseOptions(command, argv, specs);
-  refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows', 'duet-from',
+  refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows', 'duet-from', 'static',
     'finetune-users', 'finetune-epochs', 'checkpoint-dir', 'resume']);
   if (argv.some((a) => a === '--loss' || a.startsWith('--loss='))) {
     throw new UsageError(`${command}: --loss does not apply to --model din (pointwise BCE, one sampled ` +

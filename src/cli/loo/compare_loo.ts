@@ -23,6 +23,7 @@ import {
 } from './loo_experiment';
 import type { OptionSpec } from '../args';
 import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
+import { duetFrom } from '../duet_from';
 
 /** `compare` when `--data` is a seq-loo-v1 folder (the options table is compare's). */
 export async function compareLooCommand(argv: string[], io: CliIO, specs: Record<string, OptionSpec>):
@@ -31,7 +32,7 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   const o = parseOptions(command, argv, specs);
   refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows',
     'finetune-users', 'finetune-epochs']);
-  const s = looSettings(command, o);
+  const { fromBase: duetFromBase, freezeStatic: freeze } = duetFrom(command, o, 'seq-loo-v1');
   const variantsGiven = argv.some((a) => a === '--variants' || a.startsWith('--variants='));
   const wanted = (variantsGiven ? String(o.variants) : 'base,duet').split(',').map((v) => v.trim()).filter((v) => v !== '');
   if (wanted.includes('finetune')) {
@@ -41,14 +42,12 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   if (unknown !== undefined || wanted.length === 0) {
     throw new UsageError(`${command}: --variants must list some of base, duet, got '${String(o.variants)}'`);
   }
-  const fromBase = o['duet-from'] === 'base';
-  const freeze = o['freeze-static'] === true;
-  if (fromBase && !(wanted.includes('base') && wanted.includes('duet') && wanted.indexOf('base') < wanted.indexOf('duet'))) {
-    throw new UsageError(`${command}: --duet-from base trains DUET from the base of this run: --variants must list base, then duet`);
+  const fromBase = duetFromBase && wanted.includes('duet');
+  if (fromBase && !(wanted.includes('base') && wanted.indexOf('base') < wanted.indexOf('duet'))) {
+    throw new UsageError(`${command}: DUET is built from the base of this run (--duet-from base, the default on a ` +
+      'seq-loo-v1 folder): list base before duet in --variants, or pass --duet-from scratch');
   }
-  if (freeze && !fromBase) {
-    throw new UsageError(`${command}: --freeze-static applies with --duet-from base`);
-  }
+  const s = looSettings(command, o, fromBase);
   const json = Boolean(o.json);
   const extra = parseModelOptions(command, o);
   const backend = await useBackend(o.backend as BackendChoice);
@@ -97,7 +96,7 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
       ...(variant === 'duet' && record.generator_lr !== null ? { generator_lr: record.generator_lr } : {}),
       threads: result.threads, seed: s.seed,
       ...(fromTrained ? {
-        duet_from: 'base', freeze_static: freeze, base_train_seconds: round((trainedBase as { seconds: number }).seconds, 1),
+        duet_from: 'base', static: freeze ? 'frozen' : 'trained', base_train_seconds: round((trainedBase as { seconds: number }).seconds, 1),
         ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
       } : {}),
       ...(Object.keys(extra).length > 0 ? { model_options: extra } : {}),

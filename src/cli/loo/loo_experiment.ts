@@ -46,18 +46,22 @@ export const LOO_DEFAULTS = { batch: 128, lr: 0.002, dim: 64 } as const;
 export const LOO_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number> = { sasrec: 0.005, gru4rec: LOO_DEFAULTS.lr };
 
 /**
- * `--generator-lr` when not given, per architecture, on a seq-loo-v1 folder (undefined: `--lr`).
- * DUET-SASRec: 0.002 with lr 0.005. Its generator learns fastest and over-fits first: with the
- * generator at lr 0.005, validation NDCG@10 on Beauty peaked at epoch 4 (0.0479) and fell every
- * epoch after; at 0.002 it reached 0.0488 by epoch 3 (docs/RESULTS.md).
+ * `--generator-lr` when not given, per architecture, on a seq-loo-v1 folder (undefined: `--lr`),
+ * for a DUET model trained from scratch (`scratch`) or built from the trained base (`base`, the
+ * default). From scratch, DUET-SASRec: 0.002 with lr 0.005 (at 0.005 validation NDCG@10 on Beauty
+ * peaked at epoch 4, 0.0479, and fell every epoch after; at 0.002 it reached 0.0488 by epoch 3).
+ * From the base, with its static weights frozen: 0.0002. At 0.002 the generator threw the trained
+ * base off (validation NDCG@10 0.0563 → 0.0530 after one epoch on Beauty); at 0.0002 it rose to
+ * 0.0569 by the second epoch (docs/RESULTS.md). GRU4Rec from the base takes the same, not tuned.
  *
  * @example
  * ```ts
- * LOO_GENERATOR_LEARNING_RATES.sasrec; // 0.002
+ * LOO_GENERATOR_LEARNING_RATES.base.sasrec; // 0.0002
  * ```
  */
-export const LOO_GENERATOR_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number | undefined> = {
-  sasrec: 0.002, gru4rec: undefined,
+export const LOO_GENERATOR_LEARNING_RATES: Record<'scratch' | 'base', Record<'sasrec' | 'gru4rec', number | undefined>> = {
+  scratch: { sasrec: 0.002, gru4rec: undefined },
+  base: { sasrec: 0.0002, gru4rec: 0.0002 },
 };
 
 /**
@@ -142,8 +146,8 @@ export interface LooSettings extends RunSettings {
   maxMinutes: number | undefined;
 }
 
-/** Reads and checks the loo settings. */
-export function looSettings(command: string, o: ParsedOptions): LooSettings {
+/** Reads and checks the loo settings; `duetFromBase`: the DUET model is built from the trained base. */
+export function looSettings(command: string, o: ParsedOptions, duetFromBase = false): LooSettings {
   const model = o.model as string;
   const lr = (o.lr as number | undefined) ??
     (model === 'sasrec' || model === 'gru4rec' ? LOO_LEARNING_RATES[model] : LOO_DEFAULTS.lr);
@@ -153,7 +157,7 @@ export function looSettings(command: string, o: ParsedOptions): LooSettings {
     throw new UsageError(`${command}: --clip-norm must be a positive number, got ${clip}`);
   }
   const generatorLr = (o['generator-lr'] as number | undefined) ??
-    (model === 'sasrec' || model === 'gru4rec' ? LOO_GENERATOR_LEARNING_RATES[model] : undefined);
+    (model === 'sasrec' || model === 'gru4rec' ? LOO_GENERATOR_LEARNING_RATES[duetFromBase ? 'base' : 'scratch'][model] : undefined);
   if (generatorLr !== undefined && !(generatorLr > 0)) {
     throw new UsageError(`${command}: --generator-lr must be a positive number, got ${generatorLr}`);
   }

@@ -15,6 +15,7 @@ import { checkOutputFolder, loadModelDir, type ModelInfo, saveModelDir } from '.
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
+import { duetFrom } from '../duet_from';
 import {
   loadLoo, looMetrics, looModelConfig, type LooSettings, looSettings, refuseOnLoo, trainLooLogged,
 } from './loo_experiment';
@@ -25,19 +26,18 @@ export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<s
   const command = 'train';
   const o = parseOptions(command, argv, specs);
   refuseOnLoo(command, argv, ['epochs', 'validation-fraction', 'max-train-rows']);
-  const s = looSettings(command, o);
   const variant = o.variant as 'base' | 'duet';
   const fromBase = o['from-base'] as string | undefined;
-  const duetFromBase = variant === 'duet' && (fromBase !== undefined || o['duet-from'] === 'base');
   if (fromBase !== undefined && variant !== 'duet') throw new UsageError(`${command}: --from-base needs --variant duet`);
-  if (o['freeze-static'] === true && !duetFromBase) {
-    throw new UsageError(`${command}: --freeze-static applies to a DUET model built from a base (--from-base DIR or --duet-from base)`);
-  }
+  if (o.static !== undefined && variant !== 'duet') throw new UsageError(`${command}: --static needs --variant duet`);
+  const how = duetFrom(command, o, 'seq-loo-v1', fromBase !== undefined);
+  const duetFromBase = variant === 'duet' && how.fromBase;
+  const s = looSettings(command, o, duetFromBase);
   const json = Boolean(o.json);
   const extra = parseModelOptions(command, o);
   const backend = await useBackend(o.backend as BackendChoice);
   const split = await loadLoo(command, String(o.data));
-  if (duetFromBase) return trainLooFromBase(command, o, io, s, split, extra, backend, fromBase);
+  if (duetFromBase) return trainLooFromBase(command, o, io, s, split, extra, backend, fromBase, how.freezeStatic);
   const config = looModelConfig(command, o, s, split, variant, extra);
   checkOutputFolder(command, String(o.out), Boolean(o.force)); // before any training
   io.stderr(`train: ${config.model} ${variant} on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ` +
@@ -70,9 +70,8 @@ export async function trainLooCommand(argv: string[], io: CliIO, specs: Record<s
  * model built from it with `looDuetFromBase` and trained with epoch 0 (the base) validated.
  */
 async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s: LooSettings, split: SeqLooSplit,
-    extra: Record<string, unknown>, backend: string, fromBase: string | undefined): Promise<number> {
+    extra: Record<string, unknown>, backend: string, fromBase: string | undefined, freeze: boolean): Promise<number> {
   const json = Boolean(o.json);
-  const freeze = o['freeze-static'] === true;
   let base: tfl.LayersModel;
   let baseConfig: ResolvedConfig;
   let baseRun: ModelInfo['base'];
@@ -124,7 +123,7 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
   await saveModelDir(String(o.out), model, info, split.itemMap, { overwrite: Boolean(o.force) });
   checkpoints.finish();
   printResult(io, {
-    model: config.model, variant: 'duet', protocol: 'seq-loo-v1', duet_from: 'base', freeze_static: freeze, backend,
+    model: config.model, variant: 'duet', protocol: 'seq-loo-v1', duet_from: 'base', static: freeze ? 'frozen' : 'trained', backend,
     best_epoch: result.bestEpoch, epochs: result.history.length, stopped: result.stopped,
     train_seconds: record.seconds ?? null,
     ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
