@@ -120,7 +120,7 @@ export {
 } from './models/index';
 export type {
   CommonConfig, CommonModelOptions, CreatedModel, CreateModelOptions, DenseActivation, DinConfig,
-  DinOptions, GeneratorCondition, GeneratorConfig, GeneratorOptions, Gru4recConfig, Gru4recOptions, ModelKind, ModelVariant,
+  DinOptions, DuetFromBaseOptions, GeneratorCondition, GeneratorConfig, GeneratorOptions, Gru4recConfig, Gru4recOptions, ModelKind, ModelVariant,
   ResolvedConfig, SasrecConfig, SasrecOptions, TowerConfig, TowerOptions,
 } from './models/index';
 

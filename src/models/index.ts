@@ -2,7 +2,7 @@
 export {
   createModel, type CreatedModel, type CreateModelOptions, resolveModelOptions, type ResolvedConfig,
 } from './create_model';
-export { duetFromBase } from './duet_from_base';
+export { duetFromBase, type DuetFromBaseOptions } from './duet_from_base';
 export {
   resolveSasrecOptions, sasrec, type SasrecConfig, type SasrecOptions,
 } from './sasrec/sasrec';

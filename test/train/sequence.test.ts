@@ -206,8 +206,13 @@ describe('trainSequence', () => {
     const trained = model.getWeights().map((w) => w.clone());
     const start = await evaluateFullRanking(model, split, { part: 'validation' });
     // A learning rate this large only makes the trained model worse.
-    const result = await trainSequence(model, split, { maxEpochs: 2, batchSize: 8, learningRate: 5, validateStart: true });
+    const seen: string[] = [];
+    const result = await trainSequence(model, split, {
+      maxEpochs: 2, batchSize: 8, learningRate: 5, validateStart: true,
+      onStart: (v) => { seen.push(`start ${v['ndcg@10']}`); }, onEpoch: (log) => { seen.push(`epoch ${log.epoch}`); },
+    });
     expect(result.start?.['ndcg@10']).toBeCloseTo(start['ndcg@10'], 6);
+    expect(seen).toEqual([`start ${result.start?.['ndcg@10']}`, 'epoch 1', 'epoch 2']);
     expect(Math.max(...result.history.map((h) => h.validation?.['ndcg@10'] as number))).toBeLessThan(start['ndcg@10']);
     expect(result.bestEpoch).toBe(0);
     expect(result.best).toEqual(result.start);

@@ -222,6 +222,9 @@ export async function trainLooLogged(io: CliIO, label: string, model: tfl.Layers
     loss: s.loss, maxEpochs: s.maxEpochs, patience: s.patience, maxMinutes: s.maxMinutes,
     batchSize: s.batch, learningRate: s.lr, generatorLearningRate: generatorLr, clipNorm: s.clipNorm,
     seed: s.seed, threads: s.threads, progress: io.isTTY && !quiet, validateStart,
+    onStart: (v) => {
+      io.stderr(`${label}: epoch 0 (the start) validation ndcg@10 ${v['ndcg@10'].toFixed(4)} hr@10 ${v['hr@10'].toFixed(4)}\n`);
+    },
     ...(checkpoint === undefined ? {} : { checkpointDir: checkpoint.dir, resume: checkpoint.resume }),
     onEpoch: (log) => {
       const v = log.validation;
@@ -231,9 +234,8 @@ export async function trainLooLogged(io: CliIO, label: string, model: tfl.Layers
         `${Math.round(log.positionsPerSecond)} positions/s, ${log.threads} thread${log.threads === 1 ? '' : 's'})\n`);
     },
   });
-  if (result.start !== null) {
-    io.stderr(`${label}: epoch 0 (the start) validation ndcg@10 ${result.start['ndcg@10'].toFixed(4)} ` +
-      `hr@10 ${result.start['hr@10'].toFixed(4)}${result.bestEpoch === 0 ? ', kept: no epoch beat it' : ''}\n`);
+  if (result.start !== null && result.bestEpoch === 0) {
+    io.stderr(`${label}: no epoch beat epoch 0 (the start): kept as it was\n`);
   }
   const trainSeconds = result.history.reduce((sum, h) => sum + h.seconds, 0);
   const positions = split.protocol.train_targets * result.history.length;

@@ -111,6 +111,8 @@ export interface SequenceTrainOptions {
   validateStart?: boolean;
   /** Called after each epoch (awaited). */
   onEpoch?: (log: SequenceEpochLog) => void | Promise<void>;
+  /** With `validateStart`: called with the starting weights' validation metrics, before the first epoch (awaited). */
+  onStart?: (validation: FullRankingReport) => void | Promise<void>;
   /** A progress bar on stderr when it is a terminal. Default false. */
   progress?: boolean;
   /** Stops after the current step; the best epoch so far is kept. */
@@ -167,7 +169,7 @@ export interface SequenceTrainResult {
 
 const KNOWN_OPTIONS = new Set(['loss', 'lossOptions', 'maxEpochs', 'patience', 'maxMinutes', 'batchSize',
   'learningRate', 'generatorLearningRate', 'clipNorm', 'seed', 'bucket', 'validate',
-  'validationBatchSize', 'restoreBest', 'validateStart', 'onEpoch', 'progress', 'signal', 'threads', 'checkpointDir', 'resume']);
+  'validationBatchSize', 'restoreBest', 'validateStart', 'onEpoch', 'onStart', 'progress', 'signal', 'threads', 'checkpointDir', 'resume']);
 
 function positive(value: number | undefined, fallback: number | undefined, name: string): number | undefined {
   const v = value ?? fallback;
@@ -272,6 +274,7 @@ export async function trainSequence(model: tfl.LayersModel, split: SeqLooSplit,
     } else if (validateStart) {
       start = await evaluateFullRanking(model, split, { part: 'validation', batchSize: options.validationBatchSize });
       best = { epoch: 0, report: start, weights: restoreBest ? model.getWeights().map((w) => tf.clone(w)) : null };
+      await options.onStart?.(start);
     }
     const runner = await startRunner({
       model, objective, data, stepper, stepperOptions, threads: options.threads ?? resumed?.threads, batchSize, seed,
