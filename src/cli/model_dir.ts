@@ -56,7 +56,7 @@ export interface RecordedRun {
   stopped?: string;
   /** seq-loo-v1: wall time of the training call (epochs and validations), in seconds. */
   seconds?: number;
-  /** DUET from a trained base: whether only the generator trained (`--freeze-static`). */
+  /** DUET from a trained base: whether only the generator trained (`--static frozen`). */
   freeze_static?: boolean;
   /** seq-loo-v1, DUET from a trained base: validation of the starting weights (epoch 0, the base). */
   start_validation?: Record<string, number>;

@@ -4,8 +4,8 @@
  * targets against the whole catalogue; one JSON line per variant (`hr@5` … `ndcg@20`,
  * `best_epoch`, `epochs`, `train_seconds`) and one `"variant": "popularity"` line, the floor.
  * `--duet-from base`: DUET is built from the trained base of the same run (`looDuetFromBase`)
- * and trained with epoch 0, the base itself, among its candidates (`--freeze-static`: the
- * generator alone trains).
+ * and trained with epoch 0, the base itself, among its candidates (`--static frozen`, the
+ * default there: the generator alone trains).
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 
@@ -78,12 +78,14 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
   let trainedBase: { model: tfl.LayersModel; seconds: number } | null = null;
   for (const variant of wanted) {
     const config = configs[variant];
-    const fromTrained: boolean = fromBase && variant === 'duet' && trainedBase !== null;
-    const model: tfl.LayersModel = fromTrained ?
-      looDuetFromBase(command, (trainedBase as { model: tfl.LayersModel }).model, configs.base, split, sides.duet, freeze).model :
-      createModel(config as CreateModelOptions).model;
-    if (fromTrained) {
-      for (const w of new Set((trainedBase as { model: tfl.LayersModel }).model.weights)) w.dispose();
+    const start: { model: tfl.LayersModel; seconds: number } | null = variant === 'duet' ? trainedBase : null;
+    const fromTrained = start !== null;
+    let model: tfl.LayersModel;
+    if (start !== null) {
+      model = looDuetFromBase(command, start.model, configs.base, split, sides.duet, freeze).model;
+      for (const w of new Set(start.model.weights)) w.dispose();
+    } else {
+      model = createModel(config as CreateModelOptions).model;
     }
     const { result, record } = await trainLooLogged(io, `${config.model} ${variant}`, model, split, s, json,
       checkpoints?.phase(variant), fromTrained);
@@ -95,8 +97,8 @@ export async function compareLooCommand(argv: string[], io: CliIO, specs: Record
       users: test.users, loss: s.loss, batch: s.batch, lr: s.lr, dim: s.dim,
       ...(variant === 'duet' && record.generator_lr !== null ? { generator_lr: record.generator_lr } : {}),
       threads: result.threads, seed: s.seed,
-      ...(fromTrained ? {
-        duet_from: 'base', static: freeze ? 'frozen' : 'trained', base_train_seconds: round((trainedBase as { seconds: number }).seconds, 1),
+      ...(start !== null ? {
+        duet_from: 'base', static: freeze ? 'frozen' : 'trained', base_train_seconds: round(start.seconds, 1),
         ...(result.start === null ? {} : { start_validation: looMetrics(result.start) }),
       } : {}),
       ...(Object.keys(extra).length > 0 ? { model_options: extra } : {}),
