@@ -49,7 +49,9 @@ export const COMPARE_HELP: CommandHelp = {
     'base and trains --epochs more); prints one result per variant (a JSON line each with --json). ' +
     'On a seq-loo-v1 folder (prepare --protocol loo): base and DUET (default --variants base,duet) ' +
     'with sequence-level training, early stopping on validation NDCG@10 (--max-epochs, --patience, ' +
-    '--max-minutes per model), full ranking of the test targets, and a popularity row; --model din ' +
+    '--max-minutes per model), full ranking of the test targets, and a popularity row; DUET is built ' +
+    'there from the trained base of the run (--duet-from base, --static frozen: only its generator ' +
+    'trains, epoch 0 is the base itself); --model din ' +
     'is ranked there on 99 sampled negatives per user instead ("candidates": "99-sampled").',
   examples: [
     'compare --model sasrec --data data/mine --epochs 1',

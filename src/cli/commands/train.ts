@@ -50,7 +50,9 @@ export const TRAIN_HELP: CommandHelp = {
     'the DUET model is built from it (duetFromBase) and trained; --from-base MODEL_DIR builds it ' +
     'from a saved base. On a seq-loo-v1 folder (prepare --protocol loo): sequence-level training ' +
     'with early stopping on validation NDCG@10 (--max-epochs, --patience, --max-minutes); the best ' +
-    'epoch is saved.',
+    'epoch is saved. There --variant duet builds DUET from the trained base by default (the base trained ' +
+    'first, or --from-base MODEL_DIR), its epoch 0 being the base itself, and trains the generator ' +
+    'alone (--static frozen); --duet-from scratch trains it untrained.',
   examples: [
     'train --model sasrec --variant duet --data data/mine-loo --max-minutes 30 --out models/loo-duet',
     'train --model sasrec --variant duet --data data/mine --epochs 2 --out models/duet',
