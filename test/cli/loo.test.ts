@@ -145,6 +145,13 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect(order.stderr).toBe('duet-tf: compare: DUET is built from the base of this run (--duet-from base, the default on a seq-loo-v1 folder): list base before duet in --variants, or pass --duet-from scratch\n');
     const bad = await cli('compare', '--model', 'sasrec', '--data', out, '--static', 'frozen', '--duet-from', 'scratch');
     expect(bad.stderr).toBe('duet-tf: compare: --static applies to a DUET model built from a base (--duet-from base)\n');
+    // The same sequences with every item renamed: the same counts and L, other item ids.
+    const renamed = path.join(dir, 'renamed.txt');
+    fs.writeFileSync(renamed, fs.readFileSync(sequenceFile(), 'utf8').replace(/ i(\d+)/g, ' j$1'));
+    const other = path.join(dir, 'renamed-loo');
+    expect((await cli('prepare', '--protocol', 'loo', '--seq', renamed, '--out', other)).code).toBe(0);
+    const ids = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', other, '--out', path.join(dir, 'x5'));
+    expect(ids.stderr).toBe(`duet-tf: train: --from-base '${baseDir}' was trained with other item ids than '${other}' (their items.tsv differ); train the base on this folder\n`);
     const notBase = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', duetDir, '--data', out, '--out', path.join(dir, 'x3'));
     expect(notBase.stderr).toBe(`duet-tf: train: --from-base '${duetDir}' holds a duet model; it must be a base model\n`);
   }, 120_000);

@@ -28,13 +28,13 @@ describe('resolveModelOptions', () => {
   it('fills the documented defaults', () => {
     expect(resolveModelOptions({ model: 'sasrec', numItems: 10 })).toEqual({
       ...COMMON_DEFAULTS, model: 'sasrec', dynamicLayers: ['userTower1', 'userTower2'],
-      towerLayers: 2, towerActivation: 'tanh', numHeads: 4, numBlocks: 1, ffnMultiplier: 4,
+      towerLayers: 2, towerActivation: 'tanh', userAdapter: false, numHeads: 4, numBlocks: 1, ffnMultiplier: 4,
       norm: 'post', causal: true, dropout: 0, positionOrigin: 'start',
       scaleEmbeddings: false,
     });
     expect(resolveModelOptions({ model: 'gru4rec', numItems: 10, dim: 16 })).toEqual({
       ...COMMON_DEFAULTS, model: 'gru4rec', dim: 16, dynamicLayers: ['userTower1', 'userTower2'],
-      towerLayers: 2, towerActivation: 'tanh', gruUnits: 16, dropout: 0,
+      towerLayers: 2, towerActivation: 'tanh', userAdapter: false, gruUnits: 16, dropout: 0,
       generator: { ...GENERATOR_DEFAULTS, embeddingDim: 16, conditionDim: 16 },
     });
     expect(resolveModelOptions({ model: 'din', numItems: 10, seed: 3 })).toEqual({

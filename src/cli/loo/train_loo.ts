@@ -3,6 +3,9 @@
  * sequence-level training and early stopping on validation NDCG@10, saved with its best epoch's
  * weights, its `duet-tf.json` and the folder's item map. The test targets are not read.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { useBackend } from '../../backend/use_backend';
@@ -88,6 +91,15 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
     }
     if (loaded.info.config.model !== o.model) {
       throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.model} model, but --model is ${String(o.model)}`);
+    }
+    // Same ids, same items: a base trained on another folder would score the wrong items.
+    const itemsOf = (dir: string) => {
+      const file = path.join(dir, 'items.tsv');
+      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    };
+    if (itemsOf(fromBase) !== itemsOf(String(o.data))) {
+      throw new UsageError(`${command}: --from-base '${fromBase}' was trained with other item ids than ` +
+        `'${String(o.data)}' (their items.tsv differ); train the base on this folder`);
     }
     base = loaded.model;
     baseConfig = loaded.info.config;
