@@ -150,6 +150,23 @@ export function readModelInfo(command: string, given: string): ModelInfo {
   return info;
 }
 
+/**
+ * Loads the model folder of `--from-base DIR`; refused, naming it, unless it holds a base model
+ * of architecture `model`.
+ */
+export async function loadBaseModelDir(command: string, dir: string, model: string):
+    Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
+  const loaded = await loadModelDir(command, dir);
+  const saved = loaded.info.config;
+  if (saved.variant !== 'base') {
+    throw new UsageError(`${command}: --from-base '${dir}' holds a ${saved.variant} model; it must be a base model`);
+  }
+  if (saved.model !== model) {
+    throw new UsageError(`${command}: --from-base '${dir}' holds a ${saved.model} model, but --model is ${model}`);
+  }
+  return loaded;
+}
+
 /** Loads a model folder: the model and its description, read as one consistent set. */
 export async function loadModelDir(command: string, dir: string):
     Promise<{ model: tfl.LayersModel; info: ModelInfo }> {

@@ -7,7 +7,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 import { ParameterGenerator } from '../layers/parameter_generator';
 import { wrapBase } from './common/duet';
-import { USER_ADAPTER } from './common/options';
+import { OptionReader, USER_ADAPTER } from './common/options';
 import {
   createModel, type CreatedModel, type CreateModelOptions, resolveModelOptions, type ResolvedConfig,
 } from './create_model';
@@ -59,10 +59,7 @@ export interface DuetFromBaseOptions {
  */
 export function duetFromBase(baseModel: tfl.LayersModel, config: CreateModelOptions,
     options: DuetFromBaseOptions = {}): CreatedModel {
-  const known = new Set(['freezeStatic']);
-  for (const key of Object.keys(options)) {
-    if (!known.has(key)) throw new Error(`unknown option '${key}' passed to '${NAME}'; known: freezeStatic`);
-  }
+  new OptionReader(NAME, options as Record<string, unknown>).checkKeys(['freezeStatic']);
   const given = { ...config, variant: 'duet' } as Record<string, unknown>;
   // A base without towers records no dynamic layers; with userAdapter its default applies.
   if (given.userAdapter === true && Array.isArray(given.dynamicLayers) && given.dynamicLayers.length === 0) {

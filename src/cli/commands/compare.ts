@@ -115,14 +115,13 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
   const common = { model: config.model, backend, epochs: settings.epochs };
 
   const { fromBase, freezeStatic } = duetFrom('compare', o, 'duet-seq-v1');
-  const fromScratch = !fromBase;
   const checkpoints = optionalCliCheckpoints('compare', o, {
     protocol: 'duet-seq-v1', data: String(o.data), max_train_rows: o['max-train-rows'], model: config,
     duet_from: fromBase ? 'base' : 'scratch', ...(freezeStatic ? { freeze_static: true } : {}),
   });
   const phase = (name: string) => checkpoints?.phase(name);
   // A DUET-only run from scratch needs no base model: it is trained only when something reads it.
-  const needsBase = wanted.includes('base') || wanted.includes('finetune') || !fromScratch;
+  const needsBase = wanted.includes('base') || wanted.includes('finetune') || fromBase;
   const base = needsBase ? createModel(config as CreateModelOptions).model : null;
   const baseRun = base === null ? null :
     await trainLogged(io, `${config.model} base`, base, data.train, settings, json, phase('base'));
@@ -151,7 +150,7 @@ export async function compareCommand(argv: string[], io: CliIO): Promise<number>
     }));
   }
   if (wanted.includes('duet')) {
-    const duet = fromScratch || base === null ?
+    const duet = !fromBase || base === null ?
       createModel({ ...config, variant: 'duet' } as CreateModelOptions).model :
       duetFromBase(base, config as CreateModelOptions, { freezeStatic }).model;
     const duetRun = await trainLogged(io, `${config.model} duet`, duet, data.train, settings, json, phase('duet'));

@@ -22,7 +22,7 @@ import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
 import {
-  checkOutputFolder, loadModelDir, type ModelInfo, type RecordedRun, saveModelDir,
+  checkOutputFolder, loadBaseModelDir, type ModelInfo, type RecordedRun, saveModelDir,
 } from '../model_dir';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { trainLooCommand } from '../loo/train_loo';
@@ -101,16 +101,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   let baseModel;
   let baseRun: ModelInfo['base'];
   if (fromBase !== undefined) {
-    const loaded = await loadModelDir('train', fromBase);
+    const loaded = await loadBaseModelDir('train', fromBase, config.model);
     const saved = loaded.info;
-    if (saved.config.variant !== 'base') {
-      throw new UsageError(`train: --from-base '${fromBase}' holds a ${saved.config.variant} ` +
-        'model; it must be a base model');
-    }
-    if (saved.config.model !== config.model) {
-      throw new UsageError(`train: --from-base '${fromBase}' holds a ${saved.config.model} ` +
-        `model, but --model is ${config.model}`);
-    }
     if (saved.numItems < data.numItems || saved.clickLength !== clickLength) {
       throw new UsageError(`train: --from-base '${fromBase}' was built for ${saved.numItems} ` +
         `items and click length ${saved.clickLength}; the data has ${data.numItems} items and ` +

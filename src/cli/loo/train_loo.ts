@@ -14,7 +14,8 @@ import type { SeqLooSplit } from '../../data/protocols/seq_loo';
 import { createModel, type CreateModelOptions, type ResolvedConfig } from '../../models/create_model';
 import { type OptionSpec, type ParsedOptions, parseOptions, UsageError } from '../args';
 import { parseModelOptions } from '../experiment';
-import { checkOutputFolder, loadModelDir, type ModelInfo, saveModelDir } from '../model_dir';
+import { checkOutputFolder, loadBaseModelDir, type ModelInfo, saveModelDir } from '../model_dir';
+import { ITEM_MAP_FILE } from '../../data/id_map';
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
@@ -85,16 +86,10 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
       throw new UsageError(`${command}: --model-options '${foreign}' would change the architecture of the base in ` +
         `'${fromBase}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply`);
     }
-    const loaded = await loadModelDir(command, fromBase);
-    if (loaded.info.config.variant !== 'base') {
-      throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.variant} model; it must be a base model`);
-    }
-    if (loaded.info.config.model !== o.model) {
-      throw new UsageError(`${command}: --from-base '${fromBase}' holds a ${loaded.info.config.model} model, but --model is ${String(o.model)}`);
-    }
+    const loaded = await loadBaseModelDir(command, fromBase, String(o.model));
     // Same ids, same items: a base trained on another folder would score the wrong items.
     const itemsOf = (dir: string) => {
-      const file = path.join(dir, 'items.tsv');
+      const file = path.join(dir, ITEM_MAP_FILE);
       return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
     };
     if (itemsOf(fromBase) !== itemsOf(String(o.data))) {
@@ -108,9 +103,14 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
     baseConfig = looModelConfig(command, o, s, split, 'base', options.base);
     base = createModel(baseConfig as CreateModelOptions).model;
   }
-  // Checked before any training: the DUET side's options, the output folder.
-  const probe = looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
-  for (const w of new Set(probe.model.weights)) w.dispose();
+  // Built (a loaded base) or probed (a base still to train) before any training: the DUET side's
+  // options fail first, then the output folder.
+  let duet: { model: tfl.LayersModel; config: ResolvedConfig } | null =
+    looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
+  if (fromBase === undefined) {
+    for (const w of new Set(duet.model.weights)) w.dispose();
+    duet = null;
+  }
   checkOutputFolder(command, String(o.out), Boolean(o.force));
   io.stderr(`train: ${baseConfig.model} duet from ${fromBase === undefined ? 'a base trained first' : `'${fromBase}'`} ` +
     `on seq-loo-v1 '${String(o.data)}': ${split.numUsers} users, ${split.numItems} items, loss ${s.loss}, ` +
@@ -123,7 +123,7 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
   if (fromBase === undefined) {
     baseRun = (await trainLooLogged(io, `${baseConfig.model} base`, base, split, s, json, checkpoints.phase('base'))).record;
   }
-  const { model, config } = looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
+  const { model, config } = duet ?? looDuetFromBase(command, base, baseConfig, split, options.duet, freeze);
   for (const w of new Set(base.weights)) w.dispose();
   const { result, record } = await trainLooLogged(io, `${config.model} duet`, model, split, s, json,
     checkpoints.phase('duet'), true);

@@ -94,6 +94,14 @@ export function towerNames(prefix: string, count: number): string[] {
 }
 
 /**
+ * The layers a two-tower model's DUET variant generates by default: `userAdapter` when it has
+ * one, else the user tower `userTower1..N` (none with `towerLayers: 0`).
+ */
+export function defaultUserDynamic(towers: TowerConfig): string[] {
+  return towers.userAdapter ? [USER_ADAPTER] : towerNames('userTower', towers.towerLayers);
+}
+
+/**
  * The two-tower head: `userTower1..N` on the user state (then `userAdapter`, with
  * `towers.userAdapter`), `targetTower1..N` on the target embedding (each D wide, the tower
  * activation but the last, linear), scored by their dot product

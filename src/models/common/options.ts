@@ -434,15 +434,6 @@ export class OptionReader {
   }
 }
 
-/**
- * The layers a two-tower model's DUET variant generates by default: `userAdapter` when it has
- * one, else the user tower `userTower1..N` (none with `towerLayers: 0`).
- */
-export function defaultUserDynamic(towers: TowerConfig): string[] {
-  if (towers.userAdapter) return [USER_ADAPTER];
-  return Array.from({ length: towers.towerLayers }, (_, i) => `userTower${i + 1}`);
-}
-
 /** Name of the identity-initialised user-side layer of `userAdapter: true`. */
 export const USER_ADAPTER = 'userAdapter';
 

@@ -5,10 +5,10 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
 import { gru } from '../../layers/gru';
-import { dense, modelStem, twoTowerScore } from '../common/blocks';
+import { defaultUserDynamic, dense, modelStem, twoTowerScore } from '../common/blocks';
 import { modelForVariant } from '../common/duet';
 import {
-  type CommonConfig, type CommonModelOptions, defaultUserDynamic, OptionReader, optionsObject, TOWER_OPTION_KEYS,
+  type CommonConfig, type CommonModelOptions, OptionReader, optionsObject, TOWER_OPTION_KEYS,
   type TowerConfig, type TowerOptions,
 } from '../common/options';
 import { SeedSequence } from '../common/seed';

@@ -7,10 +7,10 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { POSITION_ORIGINS, type PositionOrigin, positionEmbedding } from '../../layers/position_embedding';
 import { sequencePooling } from '../../layers/sequence_pooling';
 import { type NormPlacement, transformerBlock } from '../../layers/transformer_block';
-import { dense, modelStem, twoTowerScore } from '../common/blocks';
+import { defaultUserDynamic, dense, modelStem, twoTowerScore } from '../common/blocks';
 import { modelForVariant } from '../common/duet';
 import {
-  type CommonConfig, type CommonModelOptions, defaultUserDynamic, OptionReader, optionsObject, TOWER_OPTION_KEYS,
+  type CommonConfig, type CommonModelOptions, OptionReader, optionsObject, TOWER_OPTION_KEYS,
   type TowerConfig, type TowerOptions,
 } from '../common/options';
 import { SeedSequence } from '../common/seed';
