@@ -167,6 +167,20 @@ export async function loadBaseModelDir(command: string, dir: string, model: stri
   return loaded;
 }
 
+/**
+ * Refuses a `--from-base` folder trained with other item ids than `--data` (their `items.tsv`
+ * differ, or one of them has none): its item embeddings would score the wrong items, silently.
+ * `dataItems` is the data's item map, or null when the data has none (`--data synthetic`).
+ */
+export function checkBaseItems(command: string, fromBase: string, data: string, dataItems: IdMap | null): void {
+  const file = path.join(resolveModelFolderSync(fromBase, fs, path), ITEM_MAP_FILE);
+  const baseItems = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  if (baseItems !== (dataItems === null ? null : formatIdMap(dataItems))) {
+    throw new UsageError(`${command}: --from-base '${fromBase}' was trained with other item ids than ` +
+      `'${data}' (their ${ITEM_MAP_FILE} differ); train the base on this data`);
+  }
+}
+
 /** Loads a model folder: the model and its description, read as one consistent set. */
 export async function loadModelDir(command: string, dir: string):
     Promise<{ model: tfl.LayersModel; info: ModelInfo }> {

@@ -151,7 +151,7 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     const other = path.join(dir, 'renamed-loo');
     expect((await cli('prepare', '--protocol', 'loo', '--seq', renamed, '--out', other)).code).toBe(0);
     const ids = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', other, '--out', path.join(dir, 'x5'));
-    expect(ids.stderr).toBe(`duet-tf: train: --from-base '${baseDir}' was trained with other item ids than '${other}' (their items.tsv differ); train the base on this folder\n`);
+    expect(ids.stderr).toBe(`duet-tf: train: --from-base '${baseDir}' was trained with other item ids than '${other}' (their items.tsv differ); train the base on this data\n`);
     const notBase = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', duetDir, '--data', out, '--out', path.join(dir, 'x3'));
     expect(notBase.stderr).toBe(`duet-tf: train: --from-base '${duetDir}' holds a duet model; it must be a base model\n`);
   }, 120_000);

@@ -8,6 +8,7 @@ import { loadData } from '../../src/cli/data_source';
 import { MODEL_INFO_FILE } from '../../src/cli/model_dir';
 import { synthetic } from '../../src/data/synthetic';
 import { writeDuetSplit } from '../../src/data/duet_split_io';
+import { IdMap, ITEM_MAP_FILE, writeIdMap } from '../../src/data/id_map';
 import { loadDuet } from '../../src/wrap/file_io';
 import { cli, lastJson } from './helpers';
 
@@ -112,6 +113,19 @@ describe('duet-tf train and eval', () => {
     expect(JSON.parse(fs.readFileSync(path.join(fromBase, MODEL_INFO_FILE), 'utf8')).base).toEqual({ from: base });
     const e = await cli('eval', '--model-dir', fromBase, '--data', data, '--backend', 'cpu', '--json');
     expect(lastJson(e.stdout)).toMatchObject({ model: 'din', variant: 'duet', users: 12 });
+
+    // The same rows under other item ids (an items.tsv the base was not trained with): its item
+    // embeddings would score the wrong items, so it is refused before training.
+    const relabelled = path.join(dir, 'data-relabelled');
+    fs.cpSync(data, relabelled, { recursive: true });
+    await writeIdMap(path.join(relabelled, ITEM_MAP_FILE), new IdMap(Array.from({ length: 30 }, (_, i) => `sku${i}`)));
+    const other = path.join(dir, 'duet-other-items');
+    const refused = await cli('train', '--model', 'din', '--data', relabelled, ...tiny.slice(2), '--variant', 'duet',
+      '--from-base', base, '--out', other);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n').pop()).toBe(`duet-tf: train: --from-base '${base}' was trained with other item ids than ` +
+      `'${relabelled}' (their items.tsv differ); train the base on this data`);
+    expect(fs.existsSync(other)).toBe(false);
   });
 
   it('trains on worker threads with --threads, saying so on the epoch line and in duet-tf.json', async () => {

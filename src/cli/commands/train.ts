@@ -22,7 +22,7 @@ import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
 import {
-  checkOutputFolder, loadBaseModelDir, type ModelInfo, type RecordedRun, saveModelDir,
+  checkBaseItems, checkOutputFolder, loadBaseModelDir, type ModelInfo, type RecordedRun, saveModelDir,
 } from '../model_dir';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { trainLooCommand } from '../loo/train_loo';
@@ -108,6 +108,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
         `items and click length ${saved.clickLength}; the data has ${data.numItems} items and ` +
         `click length ${clickLength}`);
     }
+    checkBaseItems('train', fromBase, String(o.data), data.items);
     baseModel = loaded.model;
     // The saved architecture wins; --model-options can still change the DUET side (generator).
     config = { ...saved.config, ...parseModelOptions('train', o) } as ResolvedConfig;

@@ -3,8 +3,6 @@
  * sequence-level training and early stopping on validation NDCG@10, saved with its best epoch's
  * weights, its `duet-tf.json` and the folder's item map. The test targets are not read.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 
 import type * as tfl from '@tensorflow/tfjs-layers';
 
@@ -14,8 +12,7 @@ import type { SeqLooSplit } from '../../data/protocols/seq_loo';
 import { createModel, type CreateModelOptions, type ResolvedConfig } from '../../models/create_model';
 import { type OptionSpec, type ParsedOptions, parseOptions, UsageError } from '../args';
 import { parseModelOptions } from '../experiment';
-import { checkOutputFolder, loadBaseModelDir, type ModelInfo, saveModelDir } from '../model_dir';
-import { ITEM_MAP_FILE } from '../../data/id_map';
+import { checkBaseItems, checkOutputFolder, loadBaseModelDir, type ModelInfo, saveModelDir } from '../model_dir';
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
@@ -87,15 +84,7 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
         `'${fromBase}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply`);
     }
     const loaded = await loadBaseModelDir(command, fromBase, String(o.model));
-    // Same ids, same items: a base trained on another folder would score the wrong items.
-    const itemsOf = (dir: string) => {
-      const file = path.join(dir, ITEM_MAP_FILE);
-      return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
-    };
-    if (itemsOf(fromBase) !== itemsOf(String(o.data))) {
-      throw new UsageError(`${command}: --from-base '${fromBase}' was trained with other item ids than ` +
-        `'${String(o.data)}' (their items.tsv differ); train the base on this folder`);
-    }
+    checkBaseItems(command, fromBase, String(o.data), split.itemMap);
     base = loaded.model;
     baseConfig = loaded.info.config;
     baseRun = { from: fromBase };
