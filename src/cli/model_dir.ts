@@ -152,10 +152,11 @@ export function readModelInfo(command: string, given: string): ModelInfo {
 
 /**
  * Loads the model folder of `--from-base DIR`; refused, naming it, unless it holds a base model
- * of architecture `model`.
+ * of architecture `model` trained with the item ids of the data (`data.items`: its item map, or
+ * null when it has none, as `--data synthetic`).
  */
-export async function loadBaseModelDir(command: string, dir: string, model: string):
-    Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
+export async function loadBaseModelDir(command: string, dir: string, model: string,
+    data: { name: string; items: IdMap | null }): Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
   const loaded = await loadModelDir(command, dir);
   const saved = loaded.info.config;
   if (saved.variant !== 'base') {
@@ -164,20 +165,20 @@ export async function loadBaseModelDir(command: string, dir: string, model: stri
   if (saved.model !== model) {
     throw new UsageError(`${command}: --from-base '${dir}' holds a ${saved.model} model, but --model is ${model}`);
   }
+  checkBaseItems(command, dir, data);
   return loaded;
 }
 
 /**
  * Refuses a `--from-base` folder trained with other item ids than `--data` (their `items.tsv`
  * differ, or one of them has none): its item embeddings would score the wrong items, silently.
- * `dataItems` is the data's item map, or null when the data has none (`--data synthetic`).
  */
-export function checkBaseItems(command: string, fromBase: string, data: string, dataItems: IdMap | null): void {
+function checkBaseItems(command: string, fromBase: string, data: { name: string; items: IdMap | null }): void {
   const file = path.join(resolveModelFolderSync(fromBase, fs, path), ITEM_MAP_FILE);
   const baseItems = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
-  if (baseItems !== (dataItems === null ? null : formatIdMap(dataItems))) {
+  if (baseItems !== (data.items === null ? null : formatIdMap(data.items))) {
     throw new UsageError(`${command}: --from-base '${fromBase}' was trained with other item ids than ` +
-      `'${data}' (their ${ITEM_MAP_FILE} differ); train the base on this data`);
+      `'${data.name}' (their ${ITEM_MAP_FILE} differ); train the base on this data`);
   }
 }
 

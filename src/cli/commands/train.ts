@@ -22,7 +22,7 @@ import {
   modelOptions, parseModelOptions, runSettings, TRAINING_OPTIONS, trainLogged,
 } from '../experiment';
 import {
-  checkBaseItems, checkOutputFolder, loadBaseModelDir, type ModelInfo, type RecordedRun, saveModelDir,
+  checkOutputFolder, loadBaseModelDir, type ModelInfo, type RecordedRun, saveModelDir,
 } from '../model_dir';
 import { LOO_OPTIONS, looData } from '../loo/loo_experiment';
 import { trainLooCommand } from '../loo/train_loo';
@@ -101,14 +101,13 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   let baseModel;
   let baseRun: ModelInfo['base'];
   if (fromBase !== undefined) {
-    const loaded = await loadBaseModelDir('train', fromBase, config.model);
+    const loaded = await loadBaseModelDir('train', fromBase, config.model, { name: String(o.data), items: data.items });
     const saved = loaded.info;
     if (saved.numItems < data.numItems || saved.clickLength !== clickLength) {
       throw new UsageError(`train: --from-base '${fromBase}' was built for ${saved.numItems} ` +
         `items and click length ${saved.clickLength}; the data has ${data.numItems} items and ` +
         `click length ${clickLength}`);
     }
-    checkBaseItems('train', fromBase, String(o.data), data.items);
     baseModel = loaded.model;
     // The saved architecture wins; --model-options can still change the DUET side (generator).
     config = { ...saved.config, ...parseModelOptions('train', o) } as ResolvedConfig;

@@ -12,7 +12,7 @@ import type { SeqLooSplit } from '../../data/protocols/seq_loo';
 import { createModel, type CreateModelOptions, type ResolvedConfig } from '../../models/create_model';
 import { type OptionSpec, type ParsedOptions, parseOptions, UsageError } from '../args';
 import { parseModelOptions } from '../experiment';
-import { checkBaseItems, checkOutputFolder, loadBaseModelDir, type ModelInfo, saveModelDir } from '../model_dir';
+import { checkOutputFolder, loadBaseModelDir, type ModelInfo, saveModelDir } from '../model_dir';
 import { openCliCheckpoints } from '../checkpoint_dir';
 import { type CliIO, printResult } from '../output';
 import { looDuetFromBase, splitDuetSide } from './duet_from_base_loo';
@@ -83,8 +83,7 @@ async function trainLooFromBase(command: string, o: ParsedOptions, io: CliIO, s:
       throw new UsageError(`${command}: --model-options '${foreign}' would change the architecture of the base in ` +
         `'${fromBase}'; with --from-base only generator, dynamicLayers, residual, userAdapter apply`);
     }
-    const loaded = await loadBaseModelDir(command, fromBase, String(o.model));
-    checkBaseItems(command, fromBase, String(o.data), split.itemMap);
+    const loaded = await loadBaseModelDir(command, fromBase, String(o.model), { name: String(o.data), items: split.itemMap });
     base = loaded.model;
     baseConfig = loaded.info.config;
     baseRun = { from: fromBase };
