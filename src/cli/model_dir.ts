@@ -159,32 +159,26 @@ export async function loadBaseModelDir(command: string, dir: string, model: stri
     data: { name: string; items: IdMap | null }): Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
   const loaded = await loadModelDir(command, dir);
   const saved = loaded.info.config;
-  if (saved.variant !== 'base') {
-    throw new UsageError(`${command}: --from-base '${dir}' holds a ${saved.variant} model; it must be a base model`);
+  const refuse = (message: string): never => {
+    loaded.model.dispose();
+    throw new UsageError(`${command}: --from-base '${dir}' ${message}`);
+  };
+  if (saved.variant !== 'base') refuse(`holds a ${saved.variant} model; it must be a base model`);
+  if (saved.model !== model) refuse(`holds a ${saved.model} model, but --model is ${model}`);
+  // Trained with other item ids, its item embeddings would score the wrong items, silently.
+  if (loaded.itemMap !== (data.items === null ? null : formatIdMap(data.items))) {
+    refuse(`was trained with other item ids than '${data.name}' (their ${ITEM_MAP_FILE} differ); ` +
+      'train the base on this data');
   }
-  if (saved.model !== model) {
-    throw new UsageError(`${command}: --from-base '${dir}' holds a ${saved.model} model, but --model is ${model}`);
-  }
-  checkBaseItems(command, dir, data);
-  return loaded;
+  return { model: loaded.model, info: loaded.info };
 }
 
 /**
- * Refuses a `--from-base` folder trained with other item ids than `--data` (their `items.tsv`
- * differ, or one of them has none): its item embeddings would score the wrong items, silently.
+ * Loads a model folder: the model, its description and its item map (the text of `items.tsv`,
+ * null when it has none), read as one consistent set.
  */
-function checkBaseItems(command: string, fromBase: string, data: { name: string; items: IdMap | null }): void {
-  const file = path.join(resolveModelFolderSync(fromBase, fs, path), ITEM_MAP_FILE);
-  const baseItems = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
-  if (baseItems !== (data.items === null ? null : formatIdMap(data.items))) {
-    throw new UsageError(`${command}: --from-base '${fromBase}' was trained with other item ids than ` +
-      `'${data.name}' (their ${ITEM_MAP_FILE} differ); train the base on this data`);
-  }
-}
-
-/** Loads a model folder: the model and its description, read as one consistent set. */
 export async function loadModelDir(command: string, dir: string):
-    Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
+    Promise<{ model: tfl.LayersModel; info: ModelInfo; itemMap: string | null }> {
   readModelInfo(command, dir); // the clear errors for a missing or foreign folder
   return readModelFolder(dir, async (folder) => {
     const info = readModelInfo(command, folder);
@@ -194,6 +188,8 @@ export async function loadModelDir(command: string, dir: string):
     } catch (e) {
       throw new Error(`${command}: cannot load the model in '${dir}': ${(e as Error).message}`);
     }
-    return { model, info };
+    const itemFile = path.join(folder, ITEM_MAP_FILE);
+    const itemMap = fs.existsSync(itemFile) ? fs.readFileSync(itemFile, 'utf8') : null;
+    return { model, info, itemMap };
   });
 }
