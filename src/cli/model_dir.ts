@@ -165,12 +165,34 @@ export async function loadBaseModelDir(command: string, dir: string, model: stri
   };
   if (saved.variant !== 'base') refuse(`holds a ${saved.variant} model; it must be a base model`);
   if (saved.model !== model) refuse(`holds a ${saved.model} model, but --model is ${model}`);
-  // Trained with other item ids, its item embeddings would score the wrong items, silently.
-  if (loaded.itemMap !== (data.items === null ? null : formatIdMap(data.items))) {
+  if (!sameItems(loaded.itemMap, data.items)) {
     refuse(`was trained with other item ids than '${data.name}' (their ${ITEM_MAP_FILE} differ); ` +
       'train the base on this data');
   }
   return { model: loaded.model, info: loaded.info };
+}
+
+/**
+ * Loads the model folder `dir` to score `data` (`eval`); refused, naming both, when the model was
+ * trained with other item ids than the data's.
+ */
+export async function loadModelDirFor(command: string, dir: string,
+    data: { name: string; items: IdMap | null }): Promise<{ model: tfl.LayersModel; info: ModelInfo }> {
+  const loaded = await loadModelDir(command, dir);
+  if (!sameItems(loaded.itemMap, data.items)) {
+    loaded.model.dispose();
+    throw new UsageError(`${command}: the model in '${dir}' was trained with other item ids than ` +
+      `'${data.name}' (their ${ITEM_MAP_FILE} differ); score it on the data it was trained on`);
+  }
+  return { model: loaded.model, info: loaded.info };
+}
+
+/**
+ * Whether a model folder's item map (the text of its items.tsv, or null) is `items`. A model
+ * trained with other item ids would score the wrong items silently: same counts, other meaning.
+ */
+function sameItems(itemMap: string | null, items: IdMap | null): boolean {
+  return itemMap === (items === null ? null : formatIdMap(items));
 }
 
 /**

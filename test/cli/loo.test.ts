@@ -152,6 +152,12 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     expect((await cli('prepare', '--protocol', 'loo', '--seq', renamed, '--out', other)).code).toBe(0);
     const ids = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', baseDir, '--data', other, '--out', path.join(dir, 'x5'));
     expect(ids.stderr).toBe(`duet-tf: train: --from-base '${baseDir}' was trained with other item ids than '${other}' (their items.tsv differ); train the base on this data\n`);
+    // eval would rank the renamed items with the embeddings of others: refused, full ranking and sampled.
+    for (const extra of [[], ['--candidates', 'sampled']]) {
+      const scored = await cli('eval', '--model-dir', baseDir, '--data', other, ...extra);
+      expect(scored.code).toBe(2);
+      expect(scored.stderr).toBe(`duet-tf: eval: the model in '${baseDir}' was trained with other item ids than '${other}' (their items.tsv differ); score it on the data it was trained on\n`);
+    }
     const notBase = await cli('train', '--model', 'sasrec', '--variant', 'duet', '--from-base', duetDir, '--data', out, '--out', path.join(dir, 'x3'));
     expect(notBase.stderr).toBe(`duet-tf: train: --from-base '${duetDir}' holds a duet model; it must be a base model\n`);
   }, 120_000);

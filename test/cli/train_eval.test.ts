@@ -126,6 +126,10 @@ describe('duet-tf train and eval', () => {
     expect(refused.stderr.trim().split('\n').pop()).toBe(`duet-tf: train: --from-base '${base}' was trained with other item ids than ` +
       `'${relabelled}' (their items.tsv differ); train the base on this data`);
     expect(fs.existsSync(other)).toBe(false);
+    const scored = await cli('eval', '--model-dir', base, '--data', relabelled, '--backend', 'cpu');
+    expect(scored.code).toBe(2);
+    expect(scored.stderr.trim().split('\n').pop()).toBe(`duet-tf: eval: the model in '${base}' was trained with other item ids ` +
+      `than '${relabelled}' (their items.tsv differ); score it on the data it was trained on`);
   });
 
   it('trains on worker threads with --threads, saying so on the epoch line and in duet-tf.json', async () => {

@@ -8,7 +8,7 @@ import { evaluateModel } from '../../eval/evaluate_model';
 import { type CommandHelp, type OptionSpec, parseOptions, UsageError } from '../args';
 import { loadData } from '../data_source';
 import { resultRow } from '../experiment';
-import { loadModelDir, readModelInfo } from '../model_dir';
+import { loadModelDirFor, readModelInfo } from '../model_dir';
 import { evalLooCommand } from '../loo/eval_loo';
 import { checkCandidateOptions, EVAL_SAMPLED_OPTIONS, evalSampledLooCommand } from '../loo/eval_sampled_loo';
 import { looData } from '../loo/loo_experiment';
@@ -45,8 +45,8 @@ export async function evalCommand(argv: string[], io: CliIO): Promise<number> {
   if (argv.some((a) => a === '--part' || a.startsWith('--part='))) {
     throw new UsageError(`eval: --part applies to seq-loo-v1 folders (prepare --protocol loo); '${String(o.data)}' is not one`);
   }
-  const { model, info } = await loadModelDir('eval', dir);
   const data = await loadData('eval', String(o.data));
+  const { model, info } = await loadModelDirFor('eval', dir, { name: String(o.data), items: data.items });
   if (data.test.clickLength !== info.clickLength) {
     throw new UsageError(`eval: the model in '${dir}' reads click sequences of length ` +
       `${info.clickLength}, the test data has ${data.test.clickLength}`);

@@ -6,9 +6,8 @@
 import type { SeqLooPart } from '../../data/protocols/seq_loo';
 import { evaluateFullRanking } from '../../eval/full_ranking/evaluate_full_ranking';
 import { popularityRanking } from '../../eval/full_ranking/popularity';
-import { UsageError } from '../args';
 import type { ParsedOptions } from '../args';
-import { loadModelDir } from '../model_dir';
+import { loadModelDirFor } from '../model_dir';
 import { type CliIO, printResult } from '../output';
 import { loadLoo, looMetrics } from './loo_experiment';
 
@@ -18,11 +17,7 @@ export async function evalLooCommand(o: ParsedOptions, io: CliIO, backend: strin
   const dir = String(o['model-dir']);
   const part = o.part as SeqLooPart;
   const split = await loadLoo(command, String(o.data));
-  const { model, info } = await loadModelDir(command, dir);
-  if (info.numItems < split.numItems) {
-    throw new UsageError(`${command}: the split has ${split.numItems} items, but the model in '${dir}' ` +
-      `knows ${info.numItems}: it was trained on other data`);
-  }
+  const { model, info } = await loadModelDirFor(command, dir, { name: String(o.data), items: split.itemMap });
   io.stderr(`eval: ${info.config.model} ${info.config.variant} on the ${part} targets of ${split.numUsers} ` +
     `users (seq-loo-v1, full ranking over ${split.numItems} items), backend ${backend}\n`);
   const report = await evaluateFullRanking(model, split, { part, batchSize: Math.min(o.batch as number, 512) });

@@ -8,7 +8,7 @@ import type { SeqLooPart } from '../../data/protocols/seq_loo';
 import { SAMPLED_NEGATIVES, sampleLooNegatives } from '../../eval/sampled/sampled_negatives';
 import { evaluateSampledRanking, popularitySampled } from '../../eval/sampled/sampled_ranking';
 import { type OptionSpec, type ParsedOptions, UsageError } from '../args';
-import { loadModelDir } from '../model_dir';
+import { loadModelDirFor } from '../model_dir';
 import { type CliIO, printResult } from '../output';
 import { loadLoo, looMetrics } from './loo_experiment';
 
@@ -37,11 +37,7 @@ export async function evalSampledLooCommand(o: ParsedOptions, io: CliIO, backend
   const part = o.part as SeqLooPart;
   const seed = o['candidate-seed'] as number;
   const split = await loadLoo(command, String(o.data));
-  const { model, info } = await loadModelDir(command, dir);
-  if (info.numItems < split.numItems) {
-    throw new UsageError(`${command}: the split has ${split.numItems} items, but the model in '${dir}' ` +
-      `knows ${info.numItems}: it was trained on other data`);
-  }
+  const { model, info } = await loadModelDirFor(command, dir, { name: String(o.data), items: split.itemMap });
   let candidates;
   try {
     candidates = sampleLooNegatives(split, part, { seed });
