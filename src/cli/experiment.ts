@@ -28,7 +28,7 @@ export const TRAINING_OPTIONS: Record<string, OptionSpec> = {
   'max-train-rows': { type: 'integer', default: 0, min: 0, help: 'use the first N training rows, 0 = all' },
   'validation-fraction': { type: 'number', default: 0, help: 'hold out this fraction of training users to select the best epoch' },
   'clip-norm': { type: 'number', defaultText: 'no clipping', help: 'clip gradients to this global norm' },
-  'generator-lr': { type: 'number', defaultText: '--lr; seq-loo-v1 from the base: SASRec 0.0002, GRU4Rec 0.00005; from scratch: SASRec 0.002', help: 'Adam learning rate of the DUET generator' },
+  'generator-lr': { type: 'number', defaultText: '--lr; seq-loo-v1 from the base: 0.00005; from scratch: SASRec 0.002', help: 'Adam learning rate of the DUET generator' },
   seed: { type: 'integer', default: 0, help: 'seed of the initial weights and the shuffles' },
   threads: { type: 'integer', min: 1, help: 'training threads, this one plus worker threads (default: every core for runs big enough to gain)' },
   backend: { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'TensorFlow.js backend' },

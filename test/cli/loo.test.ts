@@ -71,7 +71,7 @@ describe('duet-tf on seq-loo-v1 folders', () => {
     // One line per epoch on stderr, with validation NDCG@10.
     expect(r.stderr).toMatch(/sasrec base: epoch 1 loss [\d.]+ validation ndcg@10 [\d.]+ hr@10/);
     expect(r.stderr).toMatch(/sasrec duet: epoch 1 /);
-    expect(rows[1]).toMatchObject({ duet_from: 'base', static: 'frozen', generator_lr: 0.0002 });
+    expect(rows[1]).toMatchObject({ duet_from: 'base', static: 'frozen', generator_lr: 0.00005 });
   }, 120_000);
 
   it('train saves the best epoch of a DUET model from scratch; eval ranks its test targets as compare does', async () => {

@@ -50,20 +50,21 @@ export const LOO_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number> = { sasrec
  * for a DUET model trained from scratch (`scratch`) or built from the trained base (`base`, the
  * default). From scratch, DUET-SASRec: 0.002 with lr 0.005 (at 0.005 validation NDCG@10 on Beauty
  * peaked at epoch 4, 0.0479, and fell every epoch after; at 0.002 it reached 0.0488 by epoch 3).
- * From the base, with its static weights frozen: SASRec 0.0002. At 0.002 the generator threw the
- * trained base off (validation NDCG@10 0.0563 → 0.0530 after one epoch on Beauty); at 0.0002 it
- * rose to 0.0569 by the second epoch (docs/RESULTS.md). GRU4Rec 0.00005: from three converged
- * bases, mean best validation NDCG@10 0.04895 against 0.04874 at 0.0002, which peaked at epoch 1–2
- * and then fell (docs/RESULTS.md, "DUET-GRU4Rec's generator rate").
+ * From the base, with its static weights frozen: 0.00005 for both. At 0.002 the generator threw
+ * the trained base off (SASRec validation NDCG@10 0.0563 → 0.0530 after one epoch on Beauty); at
+ * 0.0002 it peaks after one or two epochs and falls while the training loss keeps falling; at
+ * 0.00005 it peaks later and higher. From three converged bases each, mean best validation
+ * NDCG@10: SASRec 0.05977 against 0.05900 at 0.0002, GRU4Rec 0.04895 against 0.04874
+ * (docs/RESULTS.md, "DUET-SASRec's generator rate", "DUET-GRU4Rec's generator rate").
  *
  * @example
  * ```ts
- * LOO_GENERATOR_LEARNING_RATES.base.sasrec; // 0.0002
+ * LOO_GENERATOR_LEARNING_RATES.base.sasrec; // 0.00005
  * ```
  */
 export const LOO_GENERATOR_LEARNING_RATES: Record<'scratch' | 'base', Record<'sasrec' | 'gru4rec', number | undefined>> = {
   scratch: { sasrec: 0.002, gru4rec: undefined },
-  base: { sasrec: 0.0002, gru4rec: 0.00005 },
+  base: { sasrec: 0.00005, gru4rec: 0.00005 },
 };
 
 /**
