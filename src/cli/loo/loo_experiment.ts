@@ -54,7 +54,7 @@ export const LOO_LEARNING_RATES: Record<'sasrec' | 'gru4rec', number> = { sasrec
  * the trained base off (SASRec validation NDCG@10 0.0563 → 0.0530 after one epoch on Beauty); at
  * 0.0002 it peaks after one or two epochs and falls while the training loss keeps falling; at
  * 0.00005 it peaks later and higher. From three converged bases each, mean best validation
- * NDCG@10: SASRec 0.05977 against 0.05900 at 0.0002, GRU4Rec 0.04895 against 0.04874
+ * NDCG@10: SASRec 0.05974 against 0.05902 at 0.0002, GRU4Rec 0.04895 against 0.04874
  * (docs/RESULTS.md, "DUET-SASRec's generator rate", "DUET-GRU4Rec's generator rate").
  *
  * @example
